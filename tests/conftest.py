@@ -1,0 +1,22 @@
+"""Shared test fixtures: the data directory is ../shared/data unless QDM_DATA_DIR says otherwise."""
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+_DEFAULT_DATA = REPO.parent / "shared" / "data"
+os.environ.setdefault("QDM_DATA_DIR", str(_DEFAULT_DATA))
+
+torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The real data directory (MNIST + PathMNIST subset) the suite runs on."""
+    path = Path(os.environ["QDM_DATA_DIR"])
+    if not path.is_dir():
+        pytest.fail(f"QDM_DATA_DIR={path} does not exist; point it at the shared data directory")
+    return path
