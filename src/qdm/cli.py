@@ -1,0 +1,198 @@
+"""The ``qdm`` command: run experiments, list what is registered, show a resolved config.
+
+::
+
+    qdm run <experiment> [key=value ...] [--results DIR] [--force] [--quiet] [--workers N] [--seeds 0,1,2]
+                                         [--engine local|dask|ray] [--address ADDR]
+    qdm list
+    qdm show <experiment> [key=value ...] [--results DIR]
+
+Overrides use leaf names (``steps=100``) or dotted paths (``model.n_qubits=4``); values are parsed by the
+field's type.  A bad experiment name, key or value prints one line ``qdm: error: ...`` and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from qdm.config import (
+    EXPERIMENTS,
+    PRESETS,
+    ExperimentConfig,
+    apply_overrides,
+    config_hash,
+    get_experiment,
+    list_experiments,
+    list_presets,
+    to_json,
+)
+from qdm.families import FAMILIES, load_plugins
+
+__all__ = ["build_parser", "main", "parse_seeds"]
+
+EXIT_USAGE = 2
+
+
+class _UsageError(Exception):
+    """A bad command line (unknown experiment, key or value)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors become a one-line message and exit status 2 (no usage dump)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(message)
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """``"0,1,2"`` -> (0, 1, 2); also ``"0-4"`` for a range (ValueError naming --seeds otherwise)."""
+    seeds: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            if "-" in part[1:]:
+                lo, hi = part.split("-", 1)
+                seeds.extend(range(int(lo), int(hi) + 1))
+            else:
+                seeds.append(int(part))
+        except ValueError:
+            raise ValueError(f"--seeds must be comma-separated ints or ranges like 0-4, got {text!r}") from None
+    if not seeds or any(s < 0 for s in seeds):
+        raise ValueError(f"--seeds must name at least one seed >= 0, got {text!r}")
+    return tuple(dict.fromkeys(seeds))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of the ``qdm`` command."""
+    parser = _Parser(prog="qdm", description="Quantum diffusion models: run experiments and inspect configs.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = sub.add_parser("run", help="train, sample and evaluate an experiment (reusing finished runs)")
+    run.add_argument("experiment", help="a registered experiment or preset (see `qdm list`)")
+    run.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    run.add_argument("--results", default="results", help="results root folder (default: results)")
+    run.add_argument("--force", action="store_true", help="delete and redo a finished run")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
+    run.add_argument("--seeds", default=None, help="run once per seed, e.g. 0,1,2 or 0-4 (sets train.seed)")
+    run.add_argument("--engine", choices=("local", "dask", "ray"), default="local", help="where jobs run")
+    run.add_argument("--address", default=None, help="Dask scheduler / Ray cluster address (engine dask|ray)")
+    sub.add_parser("list", help="list experiments, families and presets")
+    show = sub.add_parser("show", help="print the resolved config, its hash and its results folder")
+    show.add_argument("experiment")
+    show.add_argument("overrides", nargs="*", metavar="key=value")
+    show.add_argument("--results", default="results", help="results root folder (default: results)")
+    return parser
+
+
+def _resolve(name: str, overrides: Sequence[str]) -> ExperimentConfig:
+    """The named experiment/preset with overrides applied."""
+    return apply_overrides(get_experiment(name), list(overrides))
+
+
+def _describe_entry(factory: object) -> str:
+    """``family=... [experiment=...]`` of a registered factory, or the error it raises."""
+    try:
+        cfg = factory()  # type: ignore[operator]
+    except Exception as err:  # noqa: BLE001 - a broken entry is shown, not fatal to the listing
+        return f"ERROR {type(err).__name__}: {_first_line(err)}"
+    return f"experiment={cfg.experiment} family={cfg.family}"
+
+
+def _cmd_list() -> int:
+    """Print experiments, families and presets (plugin modules that fail to import are reported on stderr)."""
+    for module, error in load_plugins(strict=False).items():
+        print(f"qdm: warning: plugin {module} failed to import: {error}", file=sys.stderr)
+    print("experiments:")
+    for name in list_experiments():
+        print(f"  {name:<28} {_describe_entry(EXPERIMENTS[name])}")
+    print("families:")
+    for name in sorted(FAMILIES):
+        doc = (FAMILIES[name].model_config_cls.__doc__ or "").strip().splitlines()
+        print(f"  {name:<28} {doc[0] if doc else ''}")
+    print("presets:")
+    for name in list_presets():
+        print(f"  {name:<28} {_describe_entry(PRESETS[name])}")
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    """Print the resolved config as JSON, then its hash and results folder."""
+    from qdm.families import get_family
+    from qdm.runner import run_dir_for
+
+    cfg = _resolve(args.experiment, args.overrides)
+    print(to_json(cfg))
+    family = get_family(cfg.family)
+    if family.describe is not None:
+        print(family.describe(cfg))
+    print(f"hash: {config_hash(cfg)}")
+    print(f"results: {run_dir_for(cfg, args.results)}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    """Run one config, or one per seed, and print one line per job; exit 1 if any job failed."""
+    from qdm.runner import run_many
+
+    cfg = _resolve(args.experiment, args.overrides)
+    if args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    cfgs = [cfg] if args.seeds is None else [apply_overrides(cfg, [f"train.seed={s}"]) for s in parse_seeds(args.seeds)]
+    outcomes = run_many(
+        cfgs,
+        workers=args.workers,
+        engine=args.engine,
+        address=args.address,
+        results_root=args.results,
+        force=args.force,
+        progress=not args.quiet,
+    )
+    failed = 0
+    for cfg_i, out in zip(cfgs, outcomes, strict=True):
+        if out.ok:
+            shown = {k: v for k, v in out.metrics.items() if isinstance(v, float)}
+            summary = " ".join(f"{k}={v:.4g}" for k, v in sorted(shown.items()))
+            state = "reused" if out.reused else "done"
+            print(f"{state:<6} seed={cfg_i.train.seed} {out.run_dir} {summary}".rstrip())
+        else:
+            failed += 1
+            print(f"FAILED seed={cfg_i.train.seed} {out.run_dir}: {out.error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``qdm`` console script; returns the exit status (2 for a bad command line)."""
+    parser = build_parser()
+    try:
+        args, extra = parser.parse_known_args(argv)
+        # argparse stops filling ``overrides`` at the first option; key=value words after it come back here.
+        stray = [e for e in extra if e.startswith("-") or "=" not in e or not hasattr(args, "overrides")]
+        if stray:
+            raise _UsageError(f"unrecognized arguments: {' '.join(stray)}")
+        if extra:
+            args.overrides = [*args.overrides, *extra]
+        if args.command == "list":
+            return _cmd_list()
+        if args.command == "show":
+            return _cmd_show(args)
+        return _cmd_run(args)
+    except (_UsageError, ValueError) as err:
+        print(f"qdm: error: {_first_line(err)}", file=sys.stderr)
+        return EXIT_USAGE
+    except ImportError as err:
+        print(f"qdm: error: {_first_line(err)}", file=sys.stderr)
+        return 1
+
+
+def _first_line(err: BaseException) -> str:
+    """The first line of an exception's message (its type name if empty)."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+if __name__ == "__main__":
+    sys.exit(main())

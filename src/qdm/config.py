@@ -1,0 +1,636 @@
+"""Typed experiment configs: data, not code (design.md: "a preset is a typed config value, not a subclass").
+
+An :class:`ExperimentConfig` bundles four frozen dataclasses, :class:`DataConfig`,
+:class:`TrainConfig`, :class:`EvalConfig` and the family's own model config (any frozen dataclass,
+``Family.model_config_cls``).  Every field is checked when the value is built, so an invalid
+config cannot exist; errors are ``ValueError`` naming ``Class.field`` and what is allowed.
+
+Configs round-trip exactly through JSON (:func:`to_dict` / :func:`from_dict`), hash stably
+(:func:`config_hash`: sha256 of the canonical JSON, first 12 hex digits; the results folder of a run
+is ``results/<experiment>/<hash>``) and take command-line style overrides
+(:func:`apply_overrides`: ``["steps=100", "model.n_qubits=4"]``, values parsed by the field's type
+annotation).  Named experiments (:data:`EXPERIMENTS`) and presets (:data:`PRESETS`) are registries
+of zero-argument factories returning an ExperimentConfig; families and ``qdm.presets`` fill them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import re
+import types
+import typing
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from qdm.families import plugin_failure_note, get_family, load_plugins
+
+__all__ = [
+    "EXPERIMENTS",
+    "PRESETS",
+    "DataConfig",
+    "EvalConfig",
+    "ExperimentConfig",
+    "TrainConfig",
+    "apply_overrides",
+    "config_hash",
+    "config_keys",
+    "from_dict",
+    "get_experiment",
+    "list_experiments",
+    "list_presets",
+    "parse_value",
+    "register_experiment",
+    "register_preset",
+    "to_dict",
+    "to_json",
+    "validate_fields",
+]
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_NONE_WORDS = ("none", "null")
+_TRUE_WORDS = ("true", "1", "yes", "on")
+_FALSE_WORDS = ("false", "0", "no", "off")
+
+# --------------------------------------------------------------------------------------------
+# Generic, annotation-driven checking / coercion / parsing
+# --------------------------------------------------------------------------------------------
+
+
+def _type_hints(cls: type) -> dict[str, Any]:
+    """Resolved annotations of a dataclass type (works with ``from __future__ import annotations``)."""
+    return typing.get_type_hints(cls)
+
+
+def _describe(annotation: Any) -> str:
+    """A short human description of an annotation, for error messages."""
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(annotation))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in typing.get_args(annotation))
+    if annotation is type(None):
+        return "None"
+    if origin is tuple:
+        args = typing.get_args(annotation)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a tuple of ({_describe(args[0])})"
+        return "a tuple (" + ", ".join(_describe(a) for a in args) + ")"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _coerce(annotation: Any, value: Any, where: str) -> Any:
+    """Check ``value`` against ``annotation`` and normalise it (list -> tuple, int -> float, dict -> dataclass)."""
+    origin = typing.get_origin(annotation)
+    if annotation is Any:
+        return value
+    if annotation is type(None):
+        if value is None:
+            return None
+        raise ValueError(f"{where} must be None, got {value!r}")
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(annotation)
+        if value is None:
+            if type(None) in args:
+                return None
+            raise ValueError(f"{where} must be {_describe(annotation)}, got None")
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(arg, value, where)
+            except ValueError as err:
+                errors.append(str(err))
+        raise ValueError(f"{where} must be {_describe(annotation)}, got {value!r}")
+    if origin is Literal:
+        allowed = typing.get_args(annotation)
+        for a in allowed:
+            if value == a and type(value) is type(a):
+                return a
+        raise ValueError(f"{where} must be {_describe(annotation)}, got {value!r}")
+    if origin is tuple or annotation is tuple:
+        if not isinstance(value, (tuple, list)):
+            raise ValueError(f"{where} must be {_describe(annotation)}, got {value!r}")
+        args = typing.get_args(annotation)
+        if not args:
+            return tuple(value)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
+        if len(args) != len(value):
+            raise ValueError(f"{where} must be {_describe(annotation)} of length {len(args)}, got {value!r}")
+        return tuple(_coerce(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True)))
+    if origin is list:
+        if not isinstance(value, (tuple, list)):
+            raise ValueError(f"{where} must be a list, got {value!r}")
+        (arg,) = typing.get_args(annotation) or (Any,)
+        return [_coerce(arg, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict or annotation is dict:
+        if not isinstance(value, dict):
+            raise ValueError(f"{where} must be a dict, got {value!r}")
+        return dict(value)
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"{where} must be a bool, got {value!r}")
+    if annotation is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ValueError(f"{where} must be an int, got {value!r}")
+    if annotation is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ValueError(f"{where} must be a float, got {value!r}")
+    if annotation is str:
+        if isinstance(value, str):
+            return value
+        raise ValueError(f"{where} must be a str, got {value!r}")
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
+        if isinstance(value, annotation):
+            return value
+        if isinstance(value, dict):
+            return _dataclass_from_dict(annotation, value, where)
+        raise ValueError(f"{where} must be a {annotation.__name__}, got {value!r}")
+    if isinstance(annotation, type):
+        if isinstance(value, annotation):
+            return value
+        raise ValueError(f"{where} must be a {annotation.__name__}, got {value!r}")
+    return value
+
+
+def validate_fields(obj: Any) -> None:
+    """Check every field of a frozen dataclass against its annotation, normalising in place (list -> tuple, int -> float)."""
+    cls = type(obj)
+    hints = _type_hints(cls)
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        normalised = _coerce(hints[f.name], value, f"{cls.__name__}.{f.name}")
+        if normalised is not value:
+            object.__setattr__(obj, f.name, normalised)
+
+
+def _dataclass_from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
+    """Build dataclass ``cls`` from a JSON-like dict, coercing each value by its annotation."""
+    names = [f.name for f in dataclasses.fields(cls) if f.init]
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown} for {cls.__name__}; valid keys: {', '.join(names)}")
+    hints = _type_hints(cls)
+    kwargs = {k: _coerce(hints[k], v, f"{where}.{k}") for k, v in data.items()}
+    return cls(**kwargs)
+
+
+def parse_value(annotation: Any, raw: str, where: str = "value") -> Any:
+    """Parse a command-line string into a value of type ``annotation`` (int, float, bool, str, tuple, Literal, Optional)."""
+    text = raw.strip()
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(annotation)
+        if type(None) in args and text.lower() in _NONE_WORDS:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return parse_value(arg, text, where)
+            except ValueError:
+                continue
+        raise ValueError(f"{where} must be {_describe(annotation)}, got {raw!r}")
+    if annotation is type(None):
+        if text.lower() in _NONE_WORDS:
+            return None
+        raise ValueError(f"{where} must be None, got {raw!r}")
+    if origin is Literal:
+        for a in typing.get_args(annotation):
+            try:
+                if parse_value(type(a), text, where) == a:
+                    return a
+            except ValueError:
+                continue
+        raise ValueError(f"{where} must be {_describe(annotation)}, got {raw!r}")
+    if origin is tuple or origin is list or annotation is tuple:
+        inner = text
+        if len(inner) >= 2 and inner[0] + inner[-1] in ("()", "[]"):
+            inner = inner[1:-1]
+        parts = [p for p in (s.strip() for s in inner.split(",")) if p != ""]
+        args = typing.get_args(annotation)
+        if not args:
+            items: list[Any] = parts
+        elif len(args) == 2 and args[1] is Ellipsis or origin is list:
+            items = [parse_value(args[0], p, f"{where}[{i}]") for i, p in enumerate(parts)]
+        else:
+            if len(parts) != len(args):
+                raise ValueError(f"{where} must be {_describe(annotation)}, got {raw!r}")
+            items = [parse_value(a, p, f"{where}[{i}]") for i, (a, p) in enumerate(zip(args, parts, strict=True))]
+        return items if origin is list else tuple(items)
+    if annotation is bool:
+        if text.lower() in _TRUE_WORDS:
+            return True
+        if text.lower() in _FALSE_WORDS:
+            return False
+        raise ValueError(f"{where} must be a bool (true/false), got {raw!r}")
+    if annotation is int:
+        try:
+            return int(text.replace("_", ""))
+        except ValueError:
+            pass
+        try:
+            as_float = float(text)
+        except ValueError:
+            as_float = math.nan
+        if math.isfinite(as_float) and as_float.is_integer():
+            return int(as_float)
+        raise ValueError(f"{where} must be an int, got {raw!r}")
+    if annotation is float:
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"{where} must be a float, got {raw!r}") from None
+    if annotation is str:
+        if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+            return text[1:-1]
+        return text
+    if origin is dict or annotation is dict:
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            raise ValueError(f"{where} must be a JSON object, got {raw!r}") from None
+        if not isinstance(value, dict):
+            raise ValueError(f"{where} must be a JSON object, got {raw!r}")
+        return value
+    raise ValueError(f"{where} has type {_describe(annotation)}, which cannot be set from the command line")
+
+
+def _require(condition: bool, message: str) -> None:
+    """Raise ValueError(message) unless condition holds."""
+    if not condition:
+        raise ValueError(message)
+
+
+def _finite(x: float) -> bool:
+    """True for a finite float."""
+    return math.isfinite(x)
+
+
+# --------------------------------------------------------------------------------------------
+# The config dataclasses
+# --------------------------------------------------------------------------------------------
+
+Dataset = Literal["mnist", "pathmnist"]
+Split = Literal["train", "val", "test"]
+Optimizer = Literal["adam", "adamw"]
+Device = Literal["cpu", "cuda"]
+Metric = Literal["fid", "kid", "ssim"]
+Sampler = Literal["ddpm", "ddim"]
+SSIMPairing = Literal["index", "nearest"]
+SSIMConvention = Literal["skimage", "torchmetrics"]
+Protocol = Literal["qdm", "chen2025"]
+
+_N_CLASSES = {"mnist": 10, "pathmnist": 9}
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which real images to train on: dataset, classes, images per class (None = all), split, directory, subset seed.
+
+    ``subset_seed`` picks the images (kept apart from ``train.seed`` so seed bands vary training, not data).
+    """
+
+    dataset: Dataset = "mnist"
+    classes: tuple[int, ...] = (0,)
+    images_per_class: int | None = None
+    split: Split = "train"
+    data_dir: str | None = None
+    subset_seed: int = 0
+
+    def __post_init__(self) -> None:
+        validate_fields(self)
+        n = _N_CLASSES[self.dataset]
+        _require(len(self.classes) > 0, "DataConfig.classes must name at least one class")
+        _require(
+            all(0 <= c < n for c in self.classes),
+            f"DataConfig.classes must lie in 0..{n - 1} for {self.dataset}, got {self.classes}",
+        )
+        _require(len(set(self.classes)) == len(self.classes), f"DataConfig.classes must not repeat, got {self.classes}")
+        _require(
+            self.images_per_class is None or self.images_per_class >= 1,
+            f"DataConfig.images_per_class must be None (all) or >= 1, got {self.images_per_class}",
+        )
+        _require(self.subset_seed >= 0, f"DataConfig.subset_seed must be >= 0, got {self.subset_seed}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The one trainer's settings: steps, batch, optimiser, EMA, clipping, StepLR (in steps), checkpoints, seed, device."""
+
+    steps: int = 1000
+    batch_size: int = 64
+    lr: float = 3e-4
+    optimizer: Optimizer = "adam"
+    weight_decay: float = 0.0
+    ema_decay: float | None = None
+    grad_clip: float | None = None
+    lr_step_size: int | None = None
+    lr_gamma: float = 0.1
+    checkpoint_every: int | None = 100
+    seed: int = 0
+    device: Device = "cpu"
+    deterministic: bool = True
+    log_every: int = 10
+
+    def __post_init__(self) -> None:
+        validate_fields(self)
+        _require(self.steps >= 0, f"TrainConfig.steps must be >= 0, got {self.steps}")
+        _require(self.batch_size >= 1, f"TrainConfig.batch_size must be >= 1, got {self.batch_size}")
+        _require(_finite(self.lr) and self.lr > 0, f"TrainConfig.lr must be a finite float > 0, got {self.lr}")
+        _require(
+            _finite(self.weight_decay) and self.weight_decay >= 0,
+            f"TrainConfig.weight_decay must be a finite float >= 0, got {self.weight_decay}",
+        )
+        _require(
+            self.ema_decay is None or 0.0 < self.ema_decay < 1.0,
+            f"TrainConfig.ema_decay must be None (no EMA) or in (0, 1), got {self.ema_decay}",
+        )
+        _require(
+            self.grad_clip is None or (_finite(self.grad_clip) and self.grad_clip > 0),
+            f"TrainConfig.grad_clip must be None (no clipping) or a finite float > 0, got {self.grad_clip}",
+        )
+        _require(
+            self.lr_step_size is None or self.lr_step_size >= 1,
+            f"TrainConfig.lr_step_size must be None (constant lr) or >= 1, got {self.lr_step_size}",
+        )
+        _require(0.0 < self.lr_gamma <= 1.0, f"TrainConfig.lr_gamma must be in (0, 1], got {self.lr_gamma}")
+        _require(
+            self.checkpoint_every is None or self.checkpoint_every >= 1,
+            f"TrainConfig.checkpoint_every must be None (only at the end) or >= 1, got {self.checkpoint_every}",
+        )
+        _require(0 <= self.seed < 2**31, f"TrainConfig.seed must be in 0..2**31-1, got {self.seed}")
+        _require(self.log_every >= 1, f"TrainConfig.log_every must be >= 1, got {self.log_every}")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """How a run is evaluated: number of samples, metrics, sampler (None = family default), SSIM convention and protocol.
+
+    ``protocol="qdm"``: real reference images are a seeded draw of ``fid_real_images`` images of the
+    experiment's classes from the *test* split.  ``protocol="chen2025"``: the first ``fid_real_images``
+    *training* images of those classes, as in the Chen et al. code (papers.md C1).
+    """
+
+    n_samples: int = 64
+    metrics: tuple[Metric, ...] = ("fid", "kid", "ssim")
+    sampler: Sampler | None = None
+    sample_steps: int | None = None
+    fid_real_images: int = 1000
+    ssim_pairing: SSIMPairing = "nearest"
+    ssim_convention: SSIMConvention = "skimage"
+    protocol: Protocol = "qdm"
+
+    def __post_init__(self) -> None:
+        validate_fields(self)
+        _require(self.n_samples >= 1, f"EvalConfig.n_samples must be >= 1, got {self.n_samples}")
+        _require(
+            len(set(self.metrics)) == len(self.metrics), f"EvalConfig.metrics must not repeat, got {self.metrics}"
+        )
+        _require(
+            self.n_samples >= 2 or not ({"fid", "kid"} & set(self.metrics)),
+            f"EvalConfig.n_samples must be >= 2 when metrics include fid or kid, got {self.n_samples}",
+        )
+        _require(
+            self.sample_steps is None or self.sample_steps >= 1,
+            f"EvalConfig.sample_steps must be None (all steps) or >= 1, got {self.sample_steps}",
+        )
+        _require(self.fid_real_images >= 2, f"EvalConfig.fid_real_images must be >= 2, got {self.fid_real_images}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExperimentConfig:
+    """One experiment: name, family, and its data / model / train / eval configs (``preset``: where it came from).
+
+    Keyword-only; ``model`` is the family's own frozen model-config dataclass (``Family.model_config_cls``).
+    """
+
+    experiment: str
+    family: str
+    data: DataConfig = field(default_factory=DataConfig)
+    model: Any
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    preset: str | None = None
+
+    def __post_init__(self) -> None:
+        _require(
+            isinstance(self.experiment, str) and bool(_NAME_RE.match(self.experiment)),
+            "ExperimentConfig.experiment must be a name of letters, digits, '.', '_' or '-' "
+            f"(it names the results folder), got {self.experiment!r}",
+        )
+        _require(isinstance(self.family, str), f"ExperimentConfig.family must be a str, got {self.family!r}")
+        fam = get_family(self.family)
+        _require(
+            isinstance(self.model, fam.model_config_cls),
+            f"ExperimentConfig.model must be a {fam.model_config_cls.__name__} for family {self.family!r}, "
+            f"got {type(self.model).__name__}",
+        )
+        for name, cls in (("data", DataConfig), ("train", TrainConfig), ("eval", EvalConfig)):
+            _require(
+                isinstance(getattr(self, name), cls),
+                f"ExperimentConfig.{name} must be a {cls.__name__}, got {type(getattr(self, name)).__name__}",
+            )
+        _require(
+            self.preset is None or (isinstance(self.preset, str) and bool(self.preset)),
+            f"ExperimentConfig.preset must be None or a non-empty str, got {self.preset!r}",
+        )
+        if fam.validate is not None:
+            fam.validate(self)
+
+
+_SECTIONS = ("data", "model", "train", "eval")
+
+# --------------------------------------------------------------------------------------------
+# Serialisation and hashing
+# --------------------------------------------------------------------------------------------
+
+
+def to_dict(cfg: ExperimentConfig) -> dict[str, Any]:
+    """The config as a JSON-ready dict (tuples stay tuples until dumped); ``from_dict`` inverts it exactly."""
+    if not isinstance(cfg, ExperimentConfig):
+        raise ValueError(f"cfg must be an ExperimentConfig, got {type(cfg).__name__}")
+    out = {
+        "experiment": cfg.experiment,
+        "family": cfg.family,
+        "preset": cfg.preset,
+        **{name: dataclasses.asdict(getattr(cfg, name)) for name in _SECTIONS},
+    }
+    try:
+        json.dumps(out, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"config {cfg.experiment!r} is not JSON-serialisable (NaN/inf or a non-JSON value): {err}") from None
+    return out
+
+
+def to_json(cfg: ExperimentConfig, indent: int | None = 2) -> str:
+    """Canonical JSON text of a config (sorted keys; ``indent=None`` gives the compact form that is hashed)."""
+    separators = (",", ":") if indent is None else (",", ": ")
+    return json.dumps(to_dict(cfg), sort_keys=True, indent=indent, separators=separators, allow_nan=False)
+
+
+def from_dict(data: dict[str, Any]) -> ExperimentConfig:
+    """Rebuild an ExperimentConfig from :func:`to_dict` output (or its JSON), resolving the family's model config type."""
+    if not isinstance(data, dict):
+        raise ValueError(f"config data must be a dict, got {type(data).__name__}")
+    valid = ("experiment", "family", "preset", *_SECTIONS)
+    unknown = sorted(set(data) - set(valid))
+    if unknown:
+        raise ValueError(f"unknown config key(s) {unknown}; valid keys: {', '.join(valid)}")
+    for key in ("experiment", "family", "model"):
+        if key not in data:
+            raise ValueError(f"config data is missing the key {key!r}")
+    fam = get_family(data["family"])
+    sections = {
+        "data": DataConfig,
+        "train": TrainConfig,
+        "eval": EvalConfig,
+        "model": fam.model_config_cls,
+    }
+    kwargs: dict[str, Any] = {}
+    for name, cls in sections.items():
+        if name in data:
+            kwargs[name] = _dataclass_from_dict(cls, data[name], name)
+    return ExperimentConfig(experiment=data["experiment"], family=data["family"], preset=data.get("preset"), **kwargs)
+
+
+def config_hash(cfg: ExperimentConfig) -> str:
+    """Stable identity of a config: sha256 of its canonical compact JSON, first 12 hex digits."""
+    return hashlib.sha256(to_json(cfg, indent=None).encode("utf-8")).hexdigest()[:12]
+
+
+# --------------------------------------------------------------------------------------------
+# Overrides
+# --------------------------------------------------------------------------------------------
+
+
+def _leaves(obj: Any, prefix: str) -> Iterable[tuple[str, Any]]:
+    """(dotted path, annotation) for every non-dataclass field below a dataclass value."""
+    hints = _type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        path = f"{prefix}{f.name}"
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            yield from _leaves(value, path + ".")
+        else:
+            yield path, hints[f.name]
+
+
+def config_keys(cfg: ExperimentConfig) -> dict[str, Any]:
+    """Every key ``apply_overrides`` accepts (dotted path -> type annotation); ``family`` is fixed by the experiment."""
+    keys: dict[str, Any] = {"experiment": str, "preset": str | None}
+    for section in _SECTIONS:
+        keys.update(dict(_leaves(getattr(cfg, section), section + ".")))
+    return keys
+
+
+def _resolve_key(key: str, keys: dict[str, Any]) -> str:
+    """Map a leaf name or (partial) dotted path to the unique full path it names."""
+    if key in keys:
+        return key
+    matches = [p for p in keys if p.endswith("." + key)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        if key == "family":
+            raise ValueError("family cannot be overridden: choose an experiment of the wanted family instead")
+        raise ValueError(f"unknown config key {key!r}; valid keys: {', '.join(keys)}")
+    raise ValueError(f"config key {key!r} is ambiguous; use one of: {', '.join(matches)}")
+
+
+def _replace_path(obj: Any, path: list[str], value: Any) -> Any:
+    """``dataclasses.replace`` along a dotted path (re-running every ``__post_init__`` on the way up)."""
+    head, *rest = path
+    new = value if not rest else _replace_path(getattr(obj, head), rest, value)
+    return dataclasses.replace(obj, **{head: new})
+
+
+def apply_overrides(cfg: ExperimentConfig, overrides: Sequence[str]) -> ExperimentConfig:
+    """Apply ``key=value`` strings (unique leaf names or dotted paths), parsing each value by its field's annotation."""
+    if isinstance(overrides, str):
+        raise ValueError("overrides must be a sequence of 'key=value' strings, not one string")
+    keys = config_keys(cfg)
+    for item in overrides:
+        if not isinstance(item, str) or "=" not in item or not item.split("=", 1)[0].strip():
+            raise ValueError(f"override must look like key=value, got {item!r}")
+        key, raw = (s.strip() for s in item.split("=", 1))
+        path = _resolve_key(key, keys)
+        value = parse_value(keys[path], raw, path)
+        cfg = _replace_path(cfg, path.split("."), value)
+        keys = config_keys(cfg)
+    return cfg
+
+
+# --------------------------------------------------------------------------------------------
+# Registries of named experiments and presets
+# --------------------------------------------------------------------------------------------
+
+ConfigFactory = Callable[[], ExperimentConfig]
+
+#: Named experiments (families register their CPU-friendly defaults here).
+EXPERIMENTS: dict[str, ConfigFactory] = {}
+#: Named presets (paper-scale settings; filled by ``qdm.presets``).
+PRESETS: dict[str, ConfigFactory] = {}
+
+
+def _register(registry: dict[str, ConfigFactory], kind: str, name: str, factory: ConfigFactory, overwrite: bool) -> None:
+    """Add ``factory`` under ``name``; a re-import of the same module may re-register it."""
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise ValueError(f"{kind} name must be letters, digits, '.', '_' or '-', got {name!r}")
+    if not callable(factory):
+        raise ValueError(f"{kind} factory for {name!r} must be callable, got {factory!r}")
+    old = registry.get(name)
+    same_origin = old is not None and (
+        getattr(old, "__module__", None),
+        getattr(old, "__qualname__", None),
+    ) == (getattr(factory, "__module__", None), getattr(factory, "__qualname__", None))
+    if old is not None and old is not factory and not same_origin and not overwrite:
+        raise ValueError(f"{kind} {name!r} is already registered; pass overwrite=True to replace it")
+    registry[name] = factory
+
+
+def register_experiment(name: str, factory: ConfigFactory, *, overwrite: bool = False) -> ConfigFactory:
+    """Register a named experiment: ``factory()`` returns its default ExperimentConfig."""
+    _register(EXPERIMENTS, "experiment", name, factory, overwrite)
+    return factory
+
+
+def register_preset(name: str, factory: ConfigFactory, *, overwrite: bool = False) -> ConfigFactory:
+    """Register a named preset: a typed config value (``factory()`` returns an ExperimentConfig), not a subclass."""
+    _register(PRESETS, "preset", name, factory, overwrite)
+    return factory
+
+
+def list_experiments() -> list[str]:
+    """Names of all registered experiments (after importing the plugin modules that import cleanly)."""
+    load_plugins(strict=False)
+    return sorted(EXPERIMENTS)
+
+
+def list_presets() -> list[str]:
+    """Names of all registered presets (after importing the plugin modules that import cleanly)."""
+    load_plugins(strict=False)
+    return sorted(PRESETS)
+
+
+def get_experiment(name: str) -> ExperimentConfig:
+    """The ExperimentConfig of a named experiment or preset (ValueError listing the known names)."""
+    failures = load_plugins(strict=False) if name not in EXPERIMENTS and name not in PRESETS else {}
+    factory = EXPERIMENTS.get(name) or PRESETS.get(name)
+    if factory is None:
+        known = ", ".join(sorted(EXPERIMENTS) + sorted(PRESETS)) or "none registered"
+        raise ValueError(
+            f"experiment must be a registered experiment or preset ({known}), got {name!r}{plugin_failure_note(failures)}"
+        )
+    cfg = factory()
+    if not isinstance(cfg, ExperimentConfig):
+        raise ValueError(f"the factory of {name!r} returned {type(cfg).__name__}, not an ExperimentConfig")
+    return cfg

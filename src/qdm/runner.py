@@ -1,0 +1,656 @@
+"""The results store and the job list: train, sample and evaluate one experiment config, or many in parallel.
+
+A run lives in ``<results_root>/<experiment>/<config-hash>/`` and holds
+
+=================  ==========================================================================
+``config.json``    the resolved config (``qdm.config.from_dict`` rebuilds it exactly)
+``checkpoint.pt``  the trainer's checkpoint (weights, EMA, optimiser, RNG states, losses)
+``losses.csv``     ``step,loss,grad_norm`` for every optimisation step
+``samples.pt``     the generated images, float (n, C, H, W) in [0, 1]
+``samples.png``    the same images as a grid
+``metrics.json``   metrics (with image counts and protocol names); ``metrics.csv``: the same as rows
+``timing.json``    training / sampling / evaluation seconds, steps per second, resume point
+``provenance.json`` qdm/torch/python versions, git commit and dirty flag, data file and md5
+``DONE``           written last: a finished identical config is reused, an unfinished one resumes
+=================  ==========================================================================
+
+Everything is written atomically (temporary file + ``os.replace``) and only inside the run folder.
+:func:`run_many` runs independent configs in a local process pool (spawn) or hands them, unchanged,
+to an existing Dask or Ray cluster; failures are reported per job and re-run next time.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import importlib
+import io
+import json
+import math
+import multiprocessing
+import os
+import shutil
+import time
+import traceback
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import qdm
+from qdm.config import EvalConfig, ExperimentConfig, config_hash, from_dict, to_dict, to_json
+from qdm.families import Family, get_family
+from qdm.train import deterministic_mode, seed_everything, train
+
+__all__ = [
+    "DONE_NAME",
+    "ENGINES",
+    "JobOutcome",
+    "RunRecord",
+    "compute_image_metrics",
+    "eval_reference",
+    "load_run",
+    "provenance",
+    "run_dir_for",
+    "run_experiment",
+    "run_many",
+    "save_image_grid",
+]
+
+DONE_NAME = "DONE"
+ENGINES = ("local", "dask", "ray")
+#: Offset between the training seed and the seed of the sampling generator (independent streams).
+SAMPLING_SEED_OFFSET = 1_000_003
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A finished run as stored on disk: where, which config, its metrics, timing and losses; reused or not."""
+
+    run_dir: Path
+    config: ExperimentConfig
+    config_hash: str
+    metrics: dict[str, Any]
+    timing: dict[str, Any]
+    losses: tuple[float, ...]
+    reused: bool
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What one job of :func:`run_many` gave: ok with its metrics, or the error (the job re-runs next time)."""
+
+    experiment: str
+    config_hash: str
+    run_dir: str
+    ok: bool
+    reused: bool
+    metrics: dict[str, Any]
+    error: str | None = None
+    traceback: str | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Small file helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _atomic_write_bytes(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` via a temporary file in the same folder and os.replace."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    """Atomic, sorted, strict (no NaN) JSON."""
+    _atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n").encode())
+
+
+def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Atomic CSV with a header row."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    _atomic_write_bytes(path, buf.getvalue().encode())
+
+
+def run_dir_for(cfg: ExperimentConfig, results_root: str | os.PathLike[str] = "results") -> Path:
+    """``<results_root>/<experiment>/<config_hash(cfg)>``: the folder a config's run lives in."""
+    return Path(results_root) / cfg.experiment / config_hash(cfg)
+
+
+def save_image_grid(images: torch.Tensor, path: str | os.PathLike[str], nrow: int | None = None, pad: int = 2) -> Path:
+    """Save (n, C, H, W) images in [0, 1] as one PNG grid (``nrow`` per row, default ≈ √n; tiles upscaled to ≥ 28 px)."""
+    from PIL import Image
+
+    if images.dim() != 4 or images.shape[1] not in (1, 3) or images.shape[0] < 1:
+        raise ValueError(f"images must be (n, 1|3, H, W) with n >= 1, got shape {tuple(images.shape)}")
+    n, c, h, w = images.shape
+    nrow = nrow or max(1, math.ceil(math.sqrt(n)))
+    scale = max(1, math.ceil(28 / max(h, w)))
+    x = images.detach().float().cpu().clamp(0, 1)
+    if scale > 1:
+        x = x.repeat_interleave(scale, dim=2).repeat_interleave(scale, dim=3)
+        h, w = h * scale, w * scale
+    ncol = math.ceil(n / nrow)
+    grid = torch.ones(c, pad + ncol * (h + pad), pad + nrow * (w + pad))
+    for i in range(n):
+        r, q = divmod(i, nrow)
+        top, left = pad + r * (h + pad), pad + q * (w + pad)
+        grid[:, top : top + h, left : left + w] = x[i]
+    array = (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    image = Image.fromarray(array[..., 0] if c == 1 else array, mode="L" if c == 1 else "RGB")
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    path = Path(path)
+    _atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation
+# --------------------------------------------------------------------------------------------
+
+
+def _check_images(x: Any, what: str) -> torch.Tensor:
+    """Validate a (n, C, H, W) float image tensor in [0, 1]."""
+    if not isinstance(x, torch.Tensor) or x.dim() != 4 or not x.is_floating_point():
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"{what} must be a float tensor (n, C, H, W), got {shape}")
+    x = x.detach().cpu()
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{what} contains NaN or inf")
+    lo, hi = float(x.min()), float(x.max())
+    if lo < -1e-6 or hi > 1 + 1e-6:
+        raise ValueError(f"{what} must lie in [0, 1], got range [{lo:.4g}, {hi:.4g}]")
+    return x.clamp(0, 1)
+
+
+def eval_reference(cfg: ExperimentConfig, family: Family, like: torch.Tensor) -> torch.Tensor:
+    """Real images for FID/KID/SSIM, float (N, C, H, W) in [0, 1], resized to ``like``'s H×W when they differ.
+
+    ``family.prepare_eval_reference(cfg)`` if the family has one; else the experiment's classes from
+    the data layer: protocol "qdm" draws ``eval.fid_real_images`` test images with seed ``data.subset_seed``;
+    protocol "chen2025" takes the first ``eval.fid_real_images`` training images of those classes in
+    file order (papers.md C1).
+    """
+    if family.prepare_eval_reference is not None:
+        ref = _check_images(family.prepare_eval_reference(cfg), f"{family.name}.prepare_eval_reference output")
+    else:
+        from qdm.data import load_dataset
+
+        split = "test" if cfg.eval.protocol == "qdm" else "train"
+        ds = load_dataset(cfg.data.dataset, split, data_dir=cfg.data.data_dir)
+        images = np.asarray(ds.images)[np.isin(np.asarray(ds.labels).reshape(-1), cfg.data.classes)]
+        x = torch.from_numpy(images).float() / 255.0
+        ref = x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2)
+        if cfg.eval.protocol == "qdm":
+            g = torch.Generator().manual_seed(cfg.data.subset_seed)
+            ref = ref[torch.randperm(ref.shape[0], generator=g)]
+        ref = ref[: cfg.eval.fid_real_images].contiguous()
+    if ref.shape[1] != like.shape[1]:
+        raise ValueError(f"reference images have {ref.shape[1]} channels but the samples have {like.shape[1]}")
+    if ref.shape[-2:] != like.shape[-2:]:
+        ref = F.interpolate(ref, size=tuple(like.shape[-2:]), mode="bilinear", antialias=True, align_corners=False)
+        ref = ref.clamp(0, 1)
+    return ref
+
+
+def _flatten(prefix: str, result: Any) -> dict[str, Any]:
+    """A metric result (number, dict, dataclass, namedtuple) as flat JSON values: 'value'/'mean' -> prefix."""
+    if isinstance(result, torch.Tensor):
+        result = result.item()
+    if isinstance(result, (int, float, np.floating, np.integer)) and not isinstance(result, bool):
+        return {prefix: float(result)}
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        result = dataclasses.asdict(result)
+    elif hasattr(result, "_asdict"):
+        result = result._asdict()
+    if not isinstance(result, dict):
+        raise ValueError(f"metric {prefix!r} returned an unsupported value {result!r}")
+    out: dict[str, Any] = {}
+    main_key = next((k for k in ("value", "mean") if k in result), None)
+    for key, value in result.items():
+        name = prefix if key == main_key else f"{prefix}_{key}"
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            value = value.item()
+        if isinstance(value, (np.floating, np.integer)):
+            value = value.item()
+        if isinstance(value, (bool, int, float, str)) or value is None:
+            out[name] = value
+    return out
+
+
+def _metrics_module(names: Sequence[str]) -> Any:
+    """``qdm.metrics``, imported lazily; a clear error when image metrics are asked for and it is missing."""
+    try:
+        return importlib.import_module("qdm.metrics")
+    except ModuleNotFoundError as err:
+        if err.name != "qdm.metrics":
+            raise
+        raise RuntimeError(
+            f"EvalConfig.metrics asks for {tuple(names)} but qdm.metrics is not available; set eval.metrics=() to skip"
+        ) from None
+
+
+def compute_image_metrics(
+    samples: torch.Tensor, reference: torch.Tensor, ecfg: EvalConfig, seed: int = 0, device: str = "cpu"
+) -> dict[str, Any]:
+    """FID (Heusel 2017), KID (Bińkowski 2018; subsets drawn with ``seed``) and paired SSIM (Wang 2004) via qdm.metrics."""
+    metrics = _metrics_module(ecfg.metrics)
+    out: dict[str, Any] = {}
+    if {"fid", "kid"} & set(ecfg.metrics):
+        # Inception features once per image set, shared by FID and KID
+        f_real = metrics.inception_features(reference, device=device)
+        f_fake = metrics.inception_features(samples, device=device)
+        if "fid" in ecfg.metrics:
+            out["fid"] = float(metrics.fid_from_features(f_real, f_fake))
+            out["fid_n_real"], out["fid_n_fake"] = int(f_real.shape[0]), int(f_fake.shape[0])
+        if "kid" in ecfg.metrics:
+            out.update(_flatten("kid", metrics.kid_from_features(f_real, f_fake, generator=seed)))
+    if "ssim" in ecfg.metrics:
+        if ecfg.ssim_pairing == "index" and reference.shape[0] < samples.shape[0]:
+            raise ValueError(
+                f"EvalConfig.ssim_pairing='index' needs at least as many reference images ({reference.shape[0]}) "
+                f"as samples ({samples.shape[0]})"
+            )
+        result = metrics.ssim_paired(
+            samples, reference, pairing=ecfg.ssim_pairing, convention=ecfg.ssim_convention, data_range=1.0
+        )
+        out.update(_flatten("ssim", result))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Provenance
+# --------------------------------------------------------------------------------------------
+
+
+def _data_source(cfg: ExperimentConfig) -> dict[str, Any]:
+    """The data file behind the run's training split as the data layer reports it (md5, verified, note)."""
+    from qdm.data import load_dataset
+
+    source = load_dataset(cfg.data.dataset, cfg.data.split, data_dir=cfg.data.data_dir).source
+    return {
+        "dataset": cfg.data.dataset,
+        "split": cfg.data.split,
+        "file": str(source.file),
+        "md5": source.md5,
+        "verified": source.verified,
+        "note": source.note,
+    }
+
+
+def provenance(cfg: ExperimentConfig) -> dict[str, Any]:
+    """The run's provenance record (style.md item 1, via ``qdm.provenance.record``) plus device and data source.
+
+    Each part is guarded: a missing git, data file or provenance module is recorded as an error
+    string, never fails a finished run.
+    """
+    out: dict[str, Any] = {
+        "config_hash": config_hash(cfg),
+        "qdm_version": qdm.__version__,
+        "torch": torch.__version__,
+        "device": cfg.train.device,
+        "cuda": torch.version.cuda,
+        "gpu": torch.cuda.get_device_name(0) if cfg.train.device == "cuda" and torch.cuda.is_available() else None,
+        "torch_threads": torch.get_num_threads(),
+    }
+    try:
+        out["data_source"] = _data_source(cfg)
+        data_files = [out["data_source"]["file"]]
+    except Exception as err:  # noqa: BLE001 - provenance is best effort
+        out["data_source"] = {"error": f"{type(err).__name__}: {err}"}
+        data_files = []
+    try:
+        from qdm.provenance import record
+
+        out["record"] = record(to_dict(cfg), cfg.train.seed, data_files=data_files)
+    except Exception as err:  # noqa: BLE001 - provenance is best effort
+        out["record"] = {"error": f"{type(err).__name__}: {err}"}
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# One run
+# --------------------------------------------------------------------------------------------
+
+
+def _read_losses(path: Path) -> tuple[float, ...]:
+    """The loss column of losses.csv."""
+    with open(path, newline="") as fh:
+        return tuple(float(row["loss"]) for row in csv.DictReader(fh))
+
+
+def load_run(run_dir: str | os.PathLike[str]) -> RunRecord:
+    """Read a finished run folder (one with DONE) back into a RunRecord (``reused=True``)."""
+    run_dir = Path(run_dir)
+    if not (run_dir / DONE_NAME).is_file():
+        raise FileNotFoundError(f"{run_dir} holds no finished run (no {DONE_NAME} marker)")
+    cfg = from_dict(json.loads((run_dir / "config.json").read_text()))
+    return RunRecord(
+        run_dir=run_dir,
+        config=cfg,
+        config_hash=config_hash(cfg),
+        metrics=json.loads((run_dir / "metrics.json").read_text()),
+        timing=json.loads((run_dir / "timing.json").read_text()),
+        losses=_read_losses(run_dir / "losses.csv"),
+        reused=True,
+    )
+
+
+def _validate_samples(samples: Any, n: int, family: Family) -> torch.Tensor:
+    """The family's samples, checked: (n, C, H, W) float in [0, 1]."""
+    x = _check_images(samples, f"{family.name}.sample output")
+    if x.shape[0] != n:
+        raise ValueError(f"{family.name}.sample returned {x.shape[0]} images, expected eval.n_samples={n}")
+    return x
+
+
+def run_experiment(
+    cfg: ExperimentConfig, results_root: str | os.PathLike[str] = "results", force: bool = False, progress: bool = True
+) -> RunRecord:
+    """Train, sample and evaluate ``cfg`` into ``<results_root>/<experiment>/<hash>/``; reuse a finished run, resume an unfinished one."""
+    if not isinstance(cfg, ExperimentConfig):
+        raise ValueError(f"cfg must be an ExperimentConfig, got {type(cfg).__name__}")
+    family = get_family(cfg.family)
+    if cfg.eval.metrics:
+        _metrics_module(cfg.eval.metrics)
+    run_dir = run_dir_for(cfg, results_root)
+    if force and run_dir.exists():
+        shutil.rmtree(run_dir)
+    if (run_dir / DONE_NAME).is_file():
+        return load_run(run_dir)
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_path = run_dir / "config.json"
+    if config_path.is_file() and json.loads(config_path.read_text()) != json.loads(to_json(cfg)):
+        raise ValueError(f"{config_path} holds a different config than hash {run_dir.name}; remove it or use force=True")
+    _write_json(config_path, to_dict(cfg))
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+    seed_everything(cfg.train.seed)
+    result = train(
+        family.build(cfg),
+        family.prepare_data(cfg),
+        lambda m, batch, g: family.loss(m, batch, cfg, g),
+        cfg.train,
+        checkpoint_dir=run_dir,
+        progress=progress,
+        resume=True,
+    )
+    samples, sample_wall = _sample(cfg, family, result.sampling_model)
+    _save_samples(samples, run_dir)
+    t0 = time.perf_counter()
+    metrics = _evaluate(cfg, family, result.sampling_model, samples)
+    eval_wall = time.perf_counter() - t0
+    timing = {
+        "started": started,
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "resumed_from_step": result.start_step,
+        "final_step": result.final_step,
+        "steps_trained": result.final_step - result.start_step,
+        "train_wall_s": result.wall_time_s,
+        "train_total_wall_s": result.total_wall_time_s,
+        "steps_per_s": result.steps_per_s,
+        "sample_wall_s": sample_wall,
+        "eval_wall_s": eval_wall,
+    }
+    _write_json(run_dir / "metrics.json", metrics)
+    _write_csv(run_dir / "metrics.csv", ("metric", "value"), sorted(metrics.items()))
+    _write_csv(
+        run_dir / "losses.csv",
+        ("step", "loss", "grad_norm"),
+        [(i + 1, repr(loss), repr(norm)) for i, (loss, norm) in enumerate(zip(result.losses, result.grad_norms))],
+    )
+    _write_json(run_dir / "timing.json", timing)
+    _write_json(run_dir / "provenance.json", provenance(cfg))
+    _atomic_write_bytes(run_dir / DONE_NAME, (timing["finished"] + "\n").encode())
+    return RunRecord(
+        run_dir=run_dir,
+        config=cfg,
+        config_hash=run_dir.name,
+        metrics=metrics,
+        timing=timing,
+        losses=result.losses,
+        reused=False,
+    )
+
+
+def _sample(cfg: ExperimentConfig, family: Family, model: torch.nn.Module) -> tuple[torch.Tensor, float]:
+    """``eval.n_samples`` images from the (EMA) model in eval mode, with a generator seeded from ``train.seed``; seconds."""
+    t0 = time.perf_counter()
+    model.eval()
+    generator = torch.Generator(device=torch.device(cfg.train.device)).manual_seed(cfg.train.seed + SAMPLING_SEED_OFFSET)
+    with torch.no_grad(), deterministic_mode(cfg.train.deterministic):
+        samples = _validate_samples(family.sample(model, cfg.eval.n_samples, cfg, generator), cfg.eval.n_samples, family)
+    return samples, time.perf_counter() - t0
+
+
+def _save_samples(samples: torch.Tensor, run_dir: Path) -> None:
+    """samples.pt (the tensor) and samples.png (the grid), atomically."""
+    buf = io.BytesIO()
+    torch.save(samples, buf)
+    _atomic_write_bytes(run_dir / "samples.pt", buf.getvalue())
+    save_image_grid(samples, run_dir / "samples.png")
+
+
+def _evaluate(cfg: ExperimentConfig, family: Family, model: torch.nn.Module, samples: torch.Tensor) -> dict[str, Any]:
+    """Image metrics against the reference set (with counts and protocol) plus the family's own metrics."""
+    metrics: dict[str, Any] = {"n_samples": cfg.eval.n_samples, "protocol": cfg.eval.protocol}
+    if cfg.eval.metrics:
+        reference = eval_reference(cfg, family, samples)
+        metrics["n_reference"] = int(reference.shape[0])
+        metrics.update(compute_image_metrics(samples, reference, cfg.eval, cfg.train.seed, cfg.train.device))
+    if family.evaluate is not None:
+        extra = _flatten_extra(family.evaluate(model, samples, cfg))
+        clash = sorted(set(extra) & set(metrics))
+        if clash:
+            raise ValueError(f"{family.name}.evaluate returned metric names that clash with image metrics: {clash}")
+        metrics.update(extra)
+    return metrics
+
+
+def _flatten_extra(extra: Any) -> dict[str, Any]:
+    """A family's extra metrics as JSON scalars (tensors/numpy scalars to floats; lists kept if JSON-able)."""
+    if not isinstance(extra, dict):
+        raise ValueError(f"Family.evaluate must return a dict, got {type(extra).__name__}")
+    out: dict[str, Any] = {}
+    for key, value in extra.items():
+        if isinstance(value, torch.Tensor):
+            value = value.item() if value.numel() == 1 else value.tolist()
+        elif isinstance(value, np.ndarray):
+            value = value.tolist()
+        elif isinstance(value, (np.floating, np.integer)):
+            value = value.item()
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            raise ValueError(f"Family.evaluate metric {key!r} is not a finite JSON value: {value!r}") from None
+        out[str(key)] = value
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Many runs
+# --------------------------------------------------------------------------------------------
+
+
+def _plugin_modules(cfg: ExperimentConfig) -> tuple[str, ...]:
+    """Modules a fresh worker must import so the config's family (and model config type) is registered."""
+    family = get_family(cfg.family)
+    mods = {getattr(family.build, "__module__", None), family.model_config_cls.__module__}
+    return tuple(sorted(m for m in mods if m and m != "__main__"))
+
+
+def _run_job(
+    cfg_dict: dict[str, Any], results_root: str, force: bool, progress: bool, modules: tuple[str, ...]
+) -> dict[str, Any]:
+    """Worker entry point: rebuild the config, run it, and report success or the error (never raises)."""
+    experiment, digest, run_dir = cfg_dict.get("experiment", "?"), "?", ""
+    try:
+        for module in modules:
+            importlib.import_module(module)
+        cfg = from_dict(cfg_dict)
+        digest, run_dir = config_hash(cfg), str(run_dir_for(cfg, results_root))
+        record = run_experiment(cfg, results_root=results_root, force=force, progress=progress)
+        return {
+            "experiment": experiment,
+            "config_hash": digest,
+            "run_dir": run_dir,
+            "ok": True,
+            "reused": record.reused,
+            "metrics": record.metrics,
+        }
+    except Exception as err:  # noqa: BLE001 - a crashed job is reported, the others go on
+        return {
+            "experiment": experiment,
+            "config_hash": digest,
+            "run_dir": run_dir,
+            "ok": False,
+            "reused": False,
+            "metrics": {},
+            "error": f"{type(err).__name__}: {err}",
+            "traceback": traceback.format_exc(),
+        }
+
+
+def _worker_init(threads: int) -> None:
+    """Process-pool initializer: share the cores between the workers."""
+    torch.set_num_threads(threads)
+
+
+def _crash(payload: tuple[Any, ...], err: BaseException) -> dict[str, Any]:
+    """The outcome of a job whose worker itself failed (killed process, lost cluster worker)."""
+    cfg_dict, results_root = payload[0], payload[1]
+    cfg = from_dict(cfg_dict)
+    return {
+        "experiment": cfg.experiment,
+        "config_hash": config_hash(cfg),
+        "run_dir": str(run_dir_for(cfg, results_root)),
+        "ok": False,
+        "reused": False,
+        "metrics": {},
+        "error": f"{type(err).__name__}: {err}",
+        "traceback": "".join(traceback.format_exception(err)),
+    }
+
+
+def _run_local(payloads: list[tuple[Any, ...]], workers: int) -> list[dict[str, Any]]:
+    """Run jobs in this process (workers=1) or in a spawn-context process pool."""
+    if workers == 1 or len(payloads) == 1:
+        return [_run_job(*p) for p in payloads]
+    n_workers = min(workers, len(payloads))
+    threads = max(1, (os.cpu_count() or 1) // n_workers)
+    results: list[dict[str, Any] | None] = [None] * len(payloads)
+    with ProcessPoolExecutor(
+        max_workers=n_workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_worker_init,
+        initargs=(threads,),
+    ) as pool:
+        futures = {pool.submit(_run_job, *p): i for i, p in enumerate(payloads)}
+        for future in as_completed(futures):
+            i = futures[future]
+            try:
+                results[i] = future.result()
+            except Exception as err:  # noqa: BLE001 - e.g. BrokenProcessPool: report it for this job
+                results[i] = _crash(payloads[i], err)
+    return [r for r in results if r is not None]
+
+
+def _run_dask(payloads: list[tuple[Any, ...]], address: str | None) -> list[dict[str, Any]]:
+    """Submit the jobs unchanged to a Dask cluster (``distributed.Client(address)``; a local one when None)."""
+    try:
+        from distributed import Client
+    except ImportError as err:
+        raise ImportError(
+            "engine='dask' needs dask.distributed, which is not installed: pip install 'qdm[cluster]'"
+        ) from err
+    client = Client(address) if address else Client()
+    try:
+        futures = [client.submit(_run_job, *p, pure=False) for p in payloads]
+        results = []
+        for payload, future in zip(payloads, futures, strict=True):
+            try:
+                results.append(future.result())
+            except Exception as err:  # noqa: BLE001 - a lost worker fails only its own job
+                results.append(_crash(payload, err))
+        return results
+    finally:
+        client.close()
+
+
+def _run_ray(payloads: list[tuple[Any, ...]], address: str | None) -> list[dict[str, Any]]:
+    """Submit the jobs unchanged to a Ray cluster (``ray.init(address)``; a local one when None)."""
+    try:
+        import ray
+    except ImportError as err:
+        raise ImportError("engine='ray' needs ray, which is not installed: pip install 'qdm[cluster]'") from err
+    ray.init(address=address, ignore_reinit_error=True)
+    remote = ray.remote(_run_job)
+    refs = [remote.remote(*p) for p in payloads]
+    results = []
+    for payload, ref in zip(payloads, refs, strict=True):
+        try:
+            results.append(ray.get(ref))
+        except Exception as err:  # noqa: BLE001 - a lost worker fails only its own job
+            results.append(_crash(payload, err))
+    return results
+
+
+def run_many(
+    cfgs: Sequence[ExperimentConfig],
+    workers: int = 1,
+    engine: str = "local",
+    address: str | None = None,
+    results_root: str | os.PathLike[str] = "results",
+    force: bool = False,
+    progress: bool = False,
+) -> list[JobOutcome]:
+    """Run independent configs (local spawn process pool, or an existing Dask/Ray cluster); one outcome per config, in order.
+
+    Finished runs are reused from ``results_root``; a failing job is reported (``ok=False``) without
+    stopping the others, and re-runs (resuming its checkpoint) the next time.  Duplicate configs run once.
+    """
+    if isinstance(cfgs, ExperimentConfig) or not all(isinstance(c, ExperimentConfig) for c in cfgs):
+        raise ValueError("cfgs must be a sequence of ExperimentConfig values")
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ValueError(f"workers must be an int >= 1, got {workers!r}")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if address is not None and engine == "local":
+        raise ValueError("address is only used with engine='dask' or engine='ray'")
+    root = str(results_root)
+    keys = [(c.experiment, config_hash(c)) for c in cfgs]
+    unique: dict[tuple[str, str], int] = {}
+    payloads: list[tuple[Any, ...]] = []
+    for key, cfg in zip(keys, cfgs, strict=True):
+        if key not in unique:
+            unique[key] = len(payloads)
+            show = progress and engine == "local" and workers == 1
+            payloads.append((to_dict(cfg), root, force, show, _plugin_modules(cfg)))
+    if not payloads:
+        return []
+    if engine == "local":
+        results = _run_local(payloads, workers)
+    elif engine == "dask":
+        results = _run_dask(payloads, address)
+    else:
+        results = _run_ray(payloads, address)
+    return [JobOutcome(**results[unique[key]]) for key in keys]
