@@ -322,3 +322,17 @@ def test_console_entry_point_exits_2_with_one_line() -> None:
     proc = subprocess.run([sys.executable, "-m", "qdm.cli", "show"], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 2 and proc.stderr.startswith("qdm: error: the following arguments are required: experiment")
     assert proc.stderr.count("\n") == 1 and proc.stdout == ""
+
+
+def test_run_many_submits_the_same_jobs_to_an_existing_dask_cluster(tmp_path: Path) -> None:
+    # An in-process Dask cluster stands in for the user's: the job list is submitted unchanged, a finished job
+    # is reused from the results folder and a failing job is reported without touching the others.
+    import distributed  # part of the locked environment (requirements.lock)
+
+    ok = apply_overrides(tiny_experiment(), ["seed=7", "steps=0"])
+    bad = apply_overrides(ok, ["split=test", "images_per_class=5000"])
+    here = run_experiment(ok, results_root=tmp_path, progress=False)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        outcomes = run_many([ok, bad], engine="dask", address=cluster.scheduler_address, results_root=tmp_path)
+    assert outcomes[0].ok and outcomes[0].reused and outcomes[0].metrics == here.metrics
+    assert not outcomes[1].ok and "n_per_class=5000" in outcomes[1].error
