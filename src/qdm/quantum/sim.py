@@ -1,0 +1,1214 @@
+"""A batched statevector simulator in pure torch for qdm's circuits.
+
+Conventions (PennyLane's): a state is a tensor of shape ``(B, 2**n)``, complex128 by default
+(complex64 supported), wire 0 is the most significant bit of the basis index, gate matrices
+act as ``|psi> -> U |psi>``.  Everything runs on CPU or CUDA and is differentiable by autograd.
+
+Structure that is exploited (see /work/shared/docs/performance.md):
+
+* product-state embeddings are Kronecker products of per-qubit 2-vectors (no gates applied),
+  and a :class:`ProductState` absorbs single-qubit layers before it is materialised;
+* a layer of ``n`` single-qubit gates is applied as a few grouped contractions: the wires are
+  cut into groups of at most ``group_size`` consecutive qubits and each group's gates are
+  fused into one ``2**k x 2**k`` Kronecker matrix (one matmul per group);
+* a diagonal layer (``RZ`` on every wire) is one elementwise product with a phase vector;
+* a sequence of CNOTs is a permutation of basis states, computed once per pattern (cached)
+  and applied as one gather with a hand-written backward (the inverse gather).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "ProductState",
+    "real_dtype_of",
+    "n_qubits_of",
+    "rx",
+    "ry",
+    "rz",
+    "rot",
+    "rz_phases",
+    "hadamard",
+    "kron_vectors",
+    "kron_matrices",
+    "angle_factors",
+    "product_state",
+    "angle_embedding",
+    "amplitude_embedding",
+    "as_dense",
+    "zero_state",
+    "append_zero_wire",
+    "apply_single_qubit",
+    "apply_single_qubit_layer",
+    "apply_diagonal_layer",
+    "cnot_permutation",
+    "cnot_chain_pairs",
+    "cnot_ring_pairs",
+    "apply_permutation",
+    "apply_cnots",
+    "rotation_cnot_layers",
+    "phase_cnot_layers",
+    "strongly_entangling_layers",
+    "probabilities",
+    "expval_z",
+    "sample_outcomes",
+    "sample_bits",
+    "measure_wire",
+    "postselect",
+    "project_block",
+    "circuit_unitary",
+    "repeat_for_columns",
+    "apply_unitary_density",
+]
+
+Rotation = Literal["X", "Y", "Z"]
+_COMPLEX = (torch.complex64, torch.complex128)
+
+
+# ----------------------------------------------------------------------------------------------
+# dtypes and shapes
+# ----------------------------------------------------------------------------------------------
+def real_dtype_of(dtype: torch.dtype) -> torch.dtype:
+    """The real dtype paired with a complex dtype (complex128 -> float64, complex64 -> float32)."""
+    if dtype not in _COMPLEX:
+        raise ValueError(f"dtype must be torch.complex64 or torch.complex128, got {dtype}")
+    return torch.float64 if dtype == torch.complex128 else torch.float32
+
+
+def _check_complex_dtype(dtype: torch.dtype) -> None:
+    if dtype not in _COMPLEX:
+        raise ValueError(f"dtype must be torch.complex64 or torch.complex128, got {dtype}")
+
+
+def n_qubits_of(state: Tensor) -> int:
+    """Number of qubits n of a batched state of shape (B, 2**n); raises on any other shape."""
+    if state.ndim != 2:
+        raise ValueError(f"state must have shape (B, 2**n), got {tuple(state.shape)}")
+    dim = state.shape[1]
+    n = dim.bit_length() - 1
+    if dim < 2 or (1 << n) != dim:
+        raise ValueError(f"state dimension must be a power of two >= 2, got {dim}")
+    return n
+
+
+def _check_wire(wire: int, n: int, name: str = "wire") -> None:
+    if not 0 <= wire < n:
+        raise ValueError(f"{name} must be in [0, {n}), got {wire}")
+
+
+# ----------------------------------------------------------------------------------------------
+# gate matrices (broadcast over any leading shape of the angles)
+# ----------------------------------------------------------------------------------------------
+def _as_real(theta: Tensor | float, dtype: torch.dtype) -> Tensor:
+    rdt = real_dtype_of(dtype)
+    if isinstance(theta, Tensor):
+        if theta.is_complex():
+            raise ValueError("rotation angles must be real")
+        return theta.to(rdt)
+    return torch.tensor(float(theta), dtype=rdt)
+
+
+def _mat(a: Tensor, b: Tensor, c: Tensor, d: Tensor) -> Tensor:
+    return torch.stack((a, b, c, d), dim=-1).unflatten(-1, (2, 2))
+
+
+def rx(theta: Tensor | float, dtype: torch.dtype = torch.complex128) -> Tensor:
+    """PennyLane RX(θ) = exp(-iθX/2) = [[cos θ/2, -i sin θ/2], [-i sin θ/2, cos θ/2]], shape (..., 2, 2)."""
+    t = _as_real(theta, dtype) / 2
+    c, s = torch.cos(t), torch.sin(t)
+    zero = torch.zeros_like(c)
+    cc, ms = torch.complex(c, zero), torch.complex(zero, -s)
+    return _mat(cc, ms, ms, cc)
+
+
+def ry(theta: Tensor | float, dtype: torch.dtype = torch.complex128) -> Tensor:
+    """PennyLane RY(θ) = exp(-iθY/2) = [[cos θ/2, -sin θ/2], [sin θ/2, cos θ/2]], shape (..., 2, 2)."""
+    t = _as_real(theta, dtype) / 2
+    c, s = torch.cos(t), torch.sin(t)
+    return _mat(c, -s, s, c).to(dtype)
+
+
+def rz_phases(theta: Tensor | float, dtype: torch.dtype = torch.complex128) -> Tensor:
+    """Diagonal of PennyLane RZ(θ) = diag(e^{-iθ/2}, e^{iθ/2}), shape (..., 2)."""
+    t = _as_real(theta, dtype) / 2
+    angles = torch.stack((-t, t), dim=-1)
+    return torch.polar(torch.ones_like(angles), angles)
+
+
+def rz(theta: Tensor | float, dtype: torch.dtype = torch.complex128) -> Tensor:
+    """PennyLane RZ(θ) = exp(-iθZ/2) = diag(e^{-iθ/2}, e^{iθ/2}), shape (..., 2, 2)."""
+    p = rz_phases(theta, dtype)
+    zero = torch.zeros_like(p[..., 0])
+    return _mat(p[..., 0], zero, zero, p[..., 1])
+
+
+def rot(
+    phi: Tensor | float,
+    theta: Tensor | float,
+    omega: Tensor | float,
+    dtype: torch.dtype = torch.complex128,
+) -> Tensor:
+    """PennyLane Rot(φ,θ,ω) = RZ(ω) RY(θ) RZ(φ), closed form, shape (..., 2, 2)."""
+    phi, theta, omega = (_as_real(v, dtype) for v in (phi, theta, omega))
+    c, s = torch.cos(theta / 2), torch.sin(theta / 2)
+    # phases as unit-modulus polar numbers (torch.polar's backward assumes abs >= 0, c and s may be < 0)
+    angles = torch.stack(((phi + omega) / 2, (phi - omega) / 2), dim=-1)
+    e = torch.polar(torch.ones_like(angles), angles)
+    e_plus, e_minus = e[..., 0], e[..., 1]
+    return _mat(e_plus.conj() * c, -e_minus * s, e_minus.conj() * s, e_plus * c)
+
+
+def hadamard(dtype: torch.dtype = torch.complex128, device: torch.device | str | None = None) -> Tensor:
+    """The Hadamard matrix (1/√2)[[1, 1], [1, -1]]."""
+    _check_complex_dtype(dtype)
+    return torch.tensor([[1.0, 1.0], [1.0, -1.0]], dtype=dtype, device=device) / math.sqrt(2.0)
+
+
+# ----------------------------------------------------------------------------------------------
+# Kronecker products (wire 0 = most significant = leftmost factor)
+# ----------------------------------------------------------------------------------------------
+def kron_vectors(vecs: Tensor) -> Tensor:
+    """Kronecker product v_0 ⊗ v_1 ⊗ … of vectors stacked as (..., k, d) -> (..., d**k), by pairwise halving."""
+    if vecs.ndim < 2:
+        raise ValueError(f"vecs must have shape (..., k, d), got {tuple(vecs.shape)}")
+    tail: Tensor | None = None
+    while vecs.shape[-2] > 1:
+        if vecs.shape[-2] % 2 == 1:
+            last = vecs[..., -1, :]
+            tail = last if tail is None else (last[..., :, None] * tail[..., None, :]).flatten(-2)
+            vecs = vecs[..., :-1, :]
+            continue
+        vecs = (vecs[..., 0::2, :, None] * vecs[..., 1::2, None, :]).flatten(-2)
+    out = vecs[..., 0, :]
+    if tail is not None:
+        out = (out[..., :, None] * tail[..., None, :]).flatten(-2)
+    return out
+
+
+def kron_matrices(mats: Tensor) -> Tensor:
+    """Kronecker product M_0 ⊗ M_1 ⊗ … of square matrices stacked as (..., k, d, d) -> (..., d**k, d**k)."""
+    if mats.ndim < 3 or mats.shape[-1] != mats.shape[-2]:
+        raise ValueError(f"mats must have shape (..., k, d, d), got {tuple(mats.shape)}")
+    tail: Tensor | None = None
+    while mats.shape[-3] > 1:
+        if mats.shape[-3] % 2 == 1:
+            last = mats[..., -1, :, :]
+            tail = last if tail is None else _kron2(last, tail)
+            mats = mats[..., :-1, :, :]
+            continue
+        mats = _kron2(mats[..., 0::2, :, :], mats[..., 1::2, :, :])
+    out = mats[..., 0, :, :]
+    return out if tail is None else _kron2(out, tail)
+
+
+def _kron2(a: Tensor, b: Tensor) -> Tensor:
+    """Batched a ⊗ b for (..., p, p) and (..., q, q)."""
+    p, q = a.shape[-1], b.shape[-1]
+    out = a[..., :, None, :, None] * b[..., None, :, None, :]
+    return out.reshape(*out.shape[:-4], p * q, p * q)
+
+
+# ----------------------------------------------------------------------------------------------
+# states and embeddings
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ProductState:
+    """A batch of product states kept as per-qubit 2-vectors ``factors`` of shape (B, n, 2).
+
+    Single-qubit layers act on it without materialising the ``2**n`` amplitudes;
+    :func:`as_dense` returns the Kronecker product (wire 0 = most significant).
+    """
+
+    factors: Tensor
+
+    def __post_init__(self) -> None:
+        if self.factors.ndim != 3 or self.factors.shape[-1] != 2:
+            raise ValueError(f"factors must have shape (B, n, 2), got {tuple(self.factors.shape)}")
+        if not self.factors.is_complex():
+            raise ValueError("factors must be complex")
+
+    @property
+    def n_qubits(self) -> int:
+        """Number of qubits n."""
+        return self.factors.shape[1]
+
+
+State = Tensor | ProductState
+
+
+def as_dense(state: State) -> Tensor:
+    """Statevector (B, 2**n) of a dense state or of a :class:`ProductState` (Kronecker product)."""
+    return product_state(state.factors) if isinstance(state, ProductState) else state
+
+
+def product_state(factors: Tensor) -> Tensor:
+    """|ψ> = ⊗_i |φ_i> from per-qubit vectors (B, n, 2) -> (B, 2**n), wire 0 most significant."""
+    if factors.ndim != 3 or factors.shape[-1] != 2:
+        raise ValueError(f"factors must have shape (B, n, 2), got {tuple(factors.shape)}")
+    return kron_vectors(factors)
+
+
+def zero_state(
+    batch_size: int,
+    n_qubits: int,
+    dtype: torch.dtype = torch.complex128,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """|0…0> for a batch: shape (batch_size, 2**n_qubits)."""
+    _check_complex_dtype(dtype)
+    if batch_size < 1 or n_qubits < 1:
+        raise ValueError(f"batch_size and n_qubits must be >= 1, got {batch_size}, {n_qubits}")
+    state = torch.zeros(batch_size, 1 << n_qubits, dtype=dtype, device=device)
+    state[:, 0] = 1
+    return state
+
+
+def angle_factors(
+    x: Tensor,
+    rotation: Rotation = "X",
+    n_qubits: int | None = None,
+    dtype: torch.dtype = torch.complex128,
+) -> Tensor:
+    """PennyLane AngleEmbedding on |0>: per-qubit vectors R_rotation(x_i)|0>, shape (B, n, 2).
+
+    RX(x)|0> = (cos x/2, -i sin x/2), RY(x)|0> = (cos x/2, sin x/2), RZ(x)|0> = (e^{-ix/2}, 0).
+    Features fill wires 0..k-1; wires k..n-1 (when ``n_qubits > k``) stay |0>.
+    """
+    _check_complex_dtype(dtype)
+    if rotation not in ("X", "Y", "Z"):
+        raise ValueError(f"rotation must be 'X', 'Y' or 'Z', got {rotation!r}")
+    if x.ndim != 2:
+        raise ValueError(f"x must have shape (B, n_features), got {tuple(x.shape)}")
+    if x.is_complex():
+        raise ValueError("x must be real angles")
+    k = x.shape[1]
+    n = k if n_qubits is None else n_qubits
+    if not 1 <= k <= n:
+        raise ValueError(f"need 1 <= n_features <= n_qubits, got n_features={k}, n_qubits={n}")
+    half = x.to(real_dtype_of(dtype)) / 2
+    c, s = torch.cos(half), torch.sin(half)
+    zero = torch.zeros_like(c)
+    if rotation == "X":
+        f0, f1 = torch.complex(c, zero), torch.complex(zero, -s)
+    elif rotation == "Y":
+        f0, f1 = torch.complex(c, zero), torch.complex(s, zero)
+    else:
+        f0, f1 = torch.complex(c, -s), torch.complex(zero, zero)
+    factors = torch.stack((f0, f1), dim=-1)
+    if n > k:
+        pad = torch.zeros(x.shape[0], n - k, 2, dtype=dtype, device=x.device)
+        pad[..., 0] = 1
+        factors = torch.cat((factors, pad), dim=1)
+    return factors
+
+
+def angle_embedding(
+    x: Tensor,
+    rotation: Rotation = "X",
+    n_qubits: int | None = None,
+    dtype: torch.dtype = torch.complex128,
+) -> Tensor:
+    """PennyLane AngleEmbedding(x, rotation) applied to |0…0>, built as a Kronecker product: (B, 2**n)."""
+    return product_state(angle_factors(x, rotation, n_qubits, dtype))
+
+
+def amplitude_embedding(
+    v: Tensor,
+    n_qubits: int | None = None,
+    normalize: bool = True,
+    pad_with: float | None = 0.0,
+    dtype: torch.dtype = torch.complex128,
+) -> Tensor:
+    """PennyLane AmplitudeEmbedding: pad v (B, m) with ``pad_with`` to 2**n entries and L2-normalise.
+
+    With ``normalize=False`` the (padded) input must already have unit norm.
+    """
+    _check_complex_dtype(dtype)
+    if v.ndim != 2:
+        raise ValueError(f"v must have shape (B, m), got {tuple(v.shape)}")
+    m = v.shape[1]
+    n = max(1, (m - 1).bit_length()) if n_qubits is None else n_qubits
+    dim = 1 << n
+    if m > dim:
+        raise ValueError(f"v has {m} features, more than 2**n_qubits = {dim}")
+    if m < dim and pad_with is None:
+        raise ValueError(f"v has {m} features < 2**n_qubits = {dim} and pad_with is None")
+    state = v.to(dtype)
+    if m < dim:
+        pad = torch.full((v.shape[0], dim - m), complex(pad_with), dtype=dtype, device=v.device)
+        state = torch.cat((state, pad), dim=1)
+    norm = torch.linalg.vector_norm(state, dim=1, keepdim=True)
+    if normalize:
+        return state / norm
+    if not torch.allclose(norm, torch.ones_like(norm), atol=1e-6 if dtype == torch.complex128 else 1e-4):
+        raise ValueError("normalize=False requires inputs of unit L2 norm")
+    return state
+
+
+def append_zero_wire(state: Tensor) -> Tensor:
+    """|ψ> ⊗ |0>: add an ancilla as the new last (least significant) wire, (B, 2**n) -> (B, 2**(n+1))."""
+    n_qubits_of(state)
+    return torch.stack((state, torch.zeros_like(state)), dim=-1).flatten(1)
+
+
+# ----------------------------------------------------------------------------------------------
+# single-qubit gates and grouped layers
+# ----------------------------------------------------------------------------------------------
+def _batched_matrix(mat: Tensor, batch: int, k: int, name: str) -> Tensor:
+    """Check a (d, d) shared or (B, d, d) per-sample matrix; return it with a broadcastable batch axis."""
+    d = 1 << k
+    if mat.shape[-2:] != (d, d) or mat.ndim not in (2, 3):
+        raise ValueError(f"{name} must have shape ({d}, {d}) or (B, {d}, {d}), got {tuple(mat.shape)}")
+    if mat.ndim == 3 and mat.shape[0] not in (1, batch):
+        raise ValueError(f"{name} batch size {mat.shape[0]} does not match state batch {batch}")
+    return mat
+
+
+def _apply_block(state: Tensor, mat: Tensor, first_wire: int, k: int, n: int) -> Tensor:
+    """Apply a 2**k x 2**k matrix (shared or per sample) to the k consecutive wires from first_wire."""
+    batch = state.shape[0]
+    pre, d, post = 1 << first_wire, 1 << k, 1 << (n - first_wire - k)
+    if post == 1:
+        # (B, pre, d) @ M^T: with a shared M this is one large GEMM
+        mt = mat.transpose(-1, -2)
+        out = state.view(batch, pre, d) @ (mt if mat.ndim == 2 else mt)
+    else:
+        m = mat if mat.ndim == 2 else mat[:, None]
+        out = m @ state.view(batch, pre, d, post)
+    return out.reshape(batch, -1)
+
+
+def apply_single_qubit(state: Tensor, mat: Tensor, wire: int) -> Tensor:
+    """U on one wire: |ψ> -> (I ⊗ … ⊗ U ⊗ … ⊗ I)|ψ>, U shared (2, 2) or per sample (B, 2, 2)."""
+    n = n_qubits_of(state)
+    _check_wire(wire, n)
+    mat = _batched_matrix(mat, state.shape[0], 1, "mat").to(state.dtype)
+    return _apply_block(state, mat, wire, 1, n)
+
+
+def _group_sizes(n: int, group_size: int) -> list[int]:
+    """Cut n wires into ceil(n/group_size) consecutive groups of near-equal size."""
+    n_groups = -(-n // group_size)
+    base, extra = divmod(n, n_groups)
+    return [base + 1 if g < extra else base for g in range(n_groups)]
+
+
+def default_group_size(n_qubits: int) -> int:
+    """Wires fused per grouped matmul: all of them up to 5 qubits, else 4 (measured best on CPU)."""
+    return n_qubits if n_qubits <= 5 else 4
+
+
+def _layer_group_matrices(mats: Tensor, n: int, group_size: int) -> list[Tensor]:
+    """Kronecker-fuse (..., n, 2, 2) per-wire matrices into one matrix per consecutive wire group."""
+    out, start = [], 0
+    for k in _group_sizes(n, group_size):
+        out.append(kron_matrices(mats[..., start : start + k, :, :]))
+        start += k
+    return out
+
+
+def apply_single_qubit_layer(state: State, mats: Tensor, group_size: int | None = None) -> State:
+    """⊗_i U_i on all n wires, U_i shared (n, 2, 2) or per sample (B, n, 2, 2), fused into grouped matmuls.
+
+    A :class:`ProductState` stays a product state (each factor is multiplied by its U_i).
+    """
+    if isinstance(state, ProductState):
+        n, batch = state.n_qubits, state.factors.shape[0]
+    else:
+        n, batch = n_qubits_of(state), state.shape[0]
+    if mats.ndim not in (3, 4) or mats.shape[-3:] != (n, 2, 2):
+        raise ValueError(f"mats must have shape ({n}, 2, 2) or (B, {n}, 2, 2), got {tuple(mats.shape)}")
+    if mats.ndim == 4 and mats.shape[0] not in (1, batch):
+        raise ValueError(f"mats batch size {mats.shape[0]} does not match state batch {batch}")
+    if isinstance(state, ProductState):
+        mats = mats.to(state.factors.dtype)
+        return ProductState((mats @ state.factors[..., None])[..., 0])
+    mats = mats.to(state.dtype)
+    group_size = default_group_size(n) if group_size is None else group_size
+    if group_size < 1:
+        raise ValueError(f"group_size must be >= 1, got {group_size}")
+    start = 0
+    for mat, k in zip(_layer_group_matrices(mats, n, group_size), _group_sizes(n, group_size)):
+        state = _apply_block(state, mat, start, k, n)
+        start += k
+    return state
+
+
+def apply_diagonal_layer(state: State, phases: Tensor) -> State:
+    """⊗_i diag(p_i) on all wires (e.g. an RZ layer), phases shared (n, 2) or per sample (B, n, 2):
+    one elementwise product with the Kronecker phase vector."""
+    if isinstance(state, ProductState):
+        n, batch = state.n_qubits, state.factors.shape[0]
+    else:
+        n, batch = n_qubits_of(state), state.shape[0]
+    if phases.ndim not in (2, 3) or phases.shape[-2:] != (n, 2):
+        raise ValueError(f"phases must have shape ({n}, 2) or (B, {n}, 2), got {tuple(phases.shape)}")
+    if phases.ndim == 3 and phases.shape[0] not in (1, batch):
+        raise ValueError(f"phases batch size {phases.shape[0]} does not match state batch {batch}")
+    if isinstance(state, ProductState):
+        return ProductState(state.factors * phases.to(state.factors.dtype))
+    return state * kron_vectors(phases.to(state.dtype))
+
+
+# ----------------------------------------------------------------------------------------------
+# CNOT patterns as permutations
+# ----------------------------------------------------------------------------------------------
+def cnot_chain_pairs(n_qubits: int) -> tuple[tuple[int, int], ...]:
+    """CNOT chain (0→1), (1→2), …, (n-2→n-1), in application order."""
+    return tuple((i, i + 1) for i in range(n_qubits - 1))
+
+
+def cnot_ring_pairs(n_qubits: int, r: int = 1) -> tuple[tuple[int, int], ...]:
+    """StronglyEntanglingLayers entangler: CNOT(i → (i+r) mod n) for i = 0..n-1 (none when n = 1)."""
+    if n_qubits == 1:
+        return ()
+    if r % n_qubits == 0:
+        raise ValueError(f"range r must not be divisible by n_qubits={n_qubits}, got {r}")
+    return tuple((i, (i + r) % n_qubits) for i in range(n_qubits))
+
+
+@functools.lru_cache(maxsize=256)
+def _cnot_source_index(n_qubits: int, pairs: tuple[tuple[int, int], ...]) -> tuple[Tensor, Tensor]:
+    """(src, inv) on CPU with ψ'[j] = ψ[src[j]] for the CNOT sequence, and inv = src^{-1}."""
+    idx = torch.arange(1 << n_qubits, dtype=torch.long)
+    # ψ' = ψ ∘ f^{-1}; every CNOT is an involution, so f^{-1} applies the gates in reverse order.
+    for control, target in reversed(pairs):
+        cbit = (idx >> (n_qubits - 1 - control)) & 1
+        idx = idx ^ (cbit << (n_qubits - 1 - target))
+    inv = torch.empty_like(idx)
+    inv[idx] = torch.arange(1 << n_qubits, dtype=torch.long)
+    return idx, inv
+
+
+@functools.lru_cache(maxsize=256)
+def _cnot_source_index_on(
+    n_qubits: int, pairs: tuple[tuple[int, int], ...], device: torch.device
+) -> tuple[Tensor, Tensor]:
+    src, inv = _cnot_source_index(n_qubits, pairs)
+    return src.to(device), inv.to(device)
+
+
+def cnot_permutation(
+    n_qubits: int, pairs: Sequence[tuple[int, int]], device: torch.device | str | None = None
+) -> Tensor:
+    """Index src (2**n,) with (CNOT_m ⋯ CNOT_1 ψ)[j] = ψ[src[j]]; cached per (n, pattern, device)."""
+    pairs = tuple((int(c), int(t)) for c, t in pairs)
+    for c, t in pairs:
+        _check_wire(c, n_qubits, "control")
+        _check_wire(t, n_qubits, "target")
+        if c == t:
+            raise ValueError(f"CNOT control and target must differ, got ({c}, {t})")
+    return _cnot_source_index_on(n_qubits, pairs, torch.device(device or "cpu"))[0]
+
+
+class _Permute(torch.autograd.Function):
+    """ψ' = ψ[:, src]; the adjoint of a permutation is the inverse permutation."""
+
+    @staticmethod
+    def forward(ctx, state: Tensor, src: Tensor, inv: Tensor) -> Tensor:  # type: ignore[override]
+        ctx.save_for_backward(src, inv)
+        return state.index_select(1, src)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        src, inv = ctx.saved_tensors
+        return _Permute.apply(grad, inv, src), None, None
+
+
+def apply_permutation(state: State, src: Tensor, inv: Tensor | None = None) -> Tensor:
+    """Basis permutation ψ'[j] = ψ[src[j]] (one gather, backward = inverse gather)."""
+    dense = as_dense(state)
+    if src.shape != (dense.shape[1],):
+        raise ValueError(f"src must have shape ({dense.shape[1]},), got {tuple(src.shape)}")
+    if inv is None:
+        inv = torch.empty_like(src)
+        inv[src] = torch.arange(src.numel(), device=src.device)
+    return _Permute.apply(dense, src, inv)
+
+
+def apply_cnots(state: State, pairs: Sequence[tuple[int, int]]) -> Tensor:
+    """CNOT(c_1,t_1), then CNOT(c_2,t_2), … applied as a single cached basis permutation."""
+    dense = as_dense(state)
+    n = n_qubits_of(dense)
+    pairs = tuple((int(c), int(t)) for c, t in pairs)
+    if not pairs:
+        return dense
+    cnot_permutation(n, pairs)  # validates
+    src, inv = _cnot_source_index_on(n, pairs, dense.device)
+    return _Permute.apply(dense, src, inv)
+
+
+# ----------------------------------------------------------------------------------------------
+# layered ansätze
+# ----------------------------------------------------------------------------------------------
+def _check_layer_tensor(t: Tensor, trailing: tuple[int, ...], name: str) -> int:
+    """Return L for a (L, *trailing) or (B, L, *trailing) tensor, raising otherwise."""
+    nt = len(trailing)
+    if t.ndim not in (nt + 1, nt + 2) or tuple(t.shape[-nt:]) != trailing:
+        raise ValueError(f"{name} must have shape (L, {', '.join(map(str, trailing))}) or (B, L, …), got {tuple(t.shape)}")
+    return t.shape[-nt - 1]
+
+
+def rotation_cnot_layers(
+    state: State,
+    mats: Tensor,
+    cnots: Sequence[Sequence[tuple[int, int]]],
+    group_size: int | None = None,
+) -> Tensor:
+    """Layers l = 1..L of [⊗_i U_{l,i}, then the CNOT sequence cnots[l]], op by op with plain autograd;
+    mats shared (L, n, 2, 2) or per sample (B, L, n, 2, 2).  (:func:`fused_layers` is the fast path.)"""
+    n = state.n_qubits if isinstance(state, ProductState) else n_qubits_of(state)
+    n_layers = _check_layer_tensor(mats, (n, 2, 2), "mats")
+    if len(cnots) != n_layers:
+        raise ValueError(f"cnots must list one CNOT sequence per layer ({n_layers}), got {len(cnots)}")
+    for layer in range(n_layers):
+        state = apply_single_qubit_layer(state, mats[..., layer, :, :, :], group_size)
+        state = apply_cnots(state, cnots[layer])
+    return as_dense(state)
+
+
+def phase_cnot_layers(state: State, phases: Tensor, cnots: Sequence[Sequence[tuple[int, int]]]) -> Tensor:
+    """Layers of [⊗_i diag(p_{l,i}) (e.g. RZ on every wire), then CNOTs cnots[l]]; phases (L, n, 2) or (B, L, n, 2).
+
+    Each diagonal layer is one elementwise product with a Kronecker phase vector (a product state
+    just multiplies its factors), each CNOT layer one cached permutation: two memory passes per layer.
+    """
+    n = state.n_qubits if isinstance(state, ProductState) else n_qubits_of(state)
+    n_layers = _check_layer_tensor(phases, (n, 2), "phases")
+    if len(cnots) != n_layers:
+        raise ValueError(f"cnots must list one CNOT sequence per layer ({n_layers}), got {len(cnots)}")
+    for layer in range(n_layers):
+        state = apply_diagonal_layer(state, phases[..., layer, :, :])
+        state = apply_cnots(state, cnots[layer])
+    return as_dense(state)
+
+
+# ----------------------------------------------------------------------------------------------
+# the fused engine: layers of parametrised single-qubit gates + CNOT permutations, adjoint backward
+# ----------------------------------------------------------------------------------------------
+GateFamily = Literal["rot", "ryrz"]
+GATE_PARAMS: dict[str, int] = {"rot": 3, "ryrz": 2}
+
+
+# Every entry of R and of ∂R/∂(angle) is ± 2^-k · T_i · T_j with T = (cos t, sin t) and t linear in
+# the angles.  A table row (i, j, scale) gives the real or imaginary part of one entry; the blocks are
+# [R, ∂R/∂w_0, ∂R/∂w_1, …], each 4 entries (00, 01, 10, 11) x (re, im).
+_TRIG_TABLES: dict[str, tuple[list[list[float]], list[tuple[int, int, float]]]] = {
+    # t = (a0, a1, h) = (-(φ+ω)/2, (φ-ω)/2, θ/2); T = (c0, c1, ch, s0, s1, sh)
+    # R = [[e^{i a0} ch, -e^{i a1} sh], [e^{-i a1} sh, e^{-i a0} ch]]
+    "rot": (
+        [[-0.5, 0.0, -0.5], [0.5, 0.0, -0.5], [0.0, 0.5, 0.0]],
+        [
+            (0, 2, 1.0), (3, 2, 1.0), (1, 5, -1.0), (4, 5, -1.0), (1, 5, 1.0), (4, 5, -1.0), (0, 2, 1.0), (3, 2, -1.0),
+            # ∂/∂φ
+            (3, 2, 0.5), (0, 2, -0.5), (4, 5, 0.5), (1, 5, -0.5), (4, 5, -0.5), (1, 5, -0.5), (3, 2, 0.5), (0, 2, 0.5),
+            # ∂/∂θ
+            (0, 5, -0.5), (3, 5, -0.5), (1, 2, -0.5), (4, 2, -0.5), (1, 2, 0.5), (4, 2, -0.5), (0, 5, -0.5), (3, 5, 0.5),
+            # ∂/∂ω
+            (3, 2, 0.5), (0, 2, -0.5), (4, 5, -0.5), (1, 5, 0.5), (4, 5, 0.5), (1, 5, 0.5), (3, 2, 0.5), (0, 2, 0.5),
+        ],
+    ),
+    # t = (h, p) = (a/2, -b/2); T = (ch, cp, sh, sp); R = RZ(b) RY(a) = [[e ch, -e sh], [ē sh, ē ch]], e = e^{ip}
+    "ryrz": (
+        [[0.5, 0.0], [0.0, -0.5]],
+        [
+            (1, 0, 1.0), (3, 0, 1.0), (1, 2, -1.0), (3, 2, -1.0), (1, 2, 1.0), (3, 2, -1.0), (1, 0, 1.0), (3, 0, -1.0),
+            # ∂/∂a
+            (1, 2, -0.5), (3, 2, -0.5), (1, 0, -0.5), (3, 0, -0.5), (1, 0, 0.5), (3, 0, -0.5), (1, 2, -0.5), (3, 2, 0.5),
+            # ∂/∂b
+            (3, 0, 0.5), (1, 0, -0.5), (3, 2, -0.5), (1, 2, 0.5), (3, 2, 0.5), (1, 2, 0.5), (3, 0, 0.5), (1, 0, 0.5),
+        ],
+    ),
+}
+
+
+@functools.lru_cache(maxsize=32)
+def _trig_table(gate: str, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(angle map M, index i, index j, scale) of :data:`_TRIG_TABLES` as tensors (cached)."""
+    rdt = real_dtype_of(dtype)
+    lin, rows = _TRIG_TABLES[gate]
+    m = torch.tensor(lin, dtype=rdt, device=device)
+    i, j, scale = zip(*rows)
+    return (
+        m,
+        torch.tensor(i, device=device),
+        torch.tensor(j, device=device),
+        torch.tensor(scale, dtype=rdt, device=device),
+    )
+
+
+def gate_matrices(weights: Tensor, gate: GateFamily, dtype: torch.dtype = torch.complex128) -> tuple[Tensor, Tensor]:
+    """Per-wire matrices R (..., 2, 2) and their angle derivatives dR (..., P, 2, 2), without autograd.
+
+    ``"rot"``: weights (..., 3) = (φ, θ, ω), R = Rot(φ,θ,ω) = RZ(ω)RY(θ)RZ(φ) (PennyLane);
+    ``"ryrz"``: weights (..., 2) = (a, b), R = RZ(b)·RY(a).  Every real and imaginary part of R and
+    ∂R is a signed product of two of cos t, sin t with t linear in the angles (tables above), so
+    both come from a handful of tensor ops.
+    """
+    if gate not in GATE_PARAMS:
+        raise ValueError(f"gate must be one of {sorted(GATE_PARAMS)}, got {gate!r}")
+    if weights.shape[-1] != GATE_PARAMS[gate]:
+        raise ValueError(f"{gate} weights need a last axis of {GATE_PARAMS[gate]}, got {tuple(weights.shape)}")
+    w = weights.detach().to(real_dtype_of(dtype))
+    lin, i, j, scale = _trig_table(gate, dtype, w.device)
+    t = w @ lin.T
+    trig = torch.cat((torch.cos(t), torch.sin(t)), dim=-1)
+    parts = trig.index_select(-1, i) * trig.index_select(-1, j) * scale
+    entries = torch.view_as_complex(parts.unflatten(-1, (-1, 4, 2)))  # (..., 1 + P, 4)
+    return entries[..., 0, :].unflatten(-1, (2, 2)), entries[..., 1:, :].unflatten(-1, (2, 2))
+
+
+@dataclass(frozen=True)
+class _EngineSpec:
+    """Static description of a fused circuit (hashable, passed to the autograd Function)."""
+
+    n: int
+    gate: str
+    sizes: tuple[int, ...]
+    cnots: tuple[tuple[tuple[int, int], ...], ...]
+    product: bool
+    output: str
+
+
+def _size_classes(sizes: Sequence[int]) -> list[tuple[int, int, int]]:
+    """Runs of equal group sizes as (first wire, number of groups, group size k)."""
+    runs: list[tuple[int, int, int]] = []
+    wire = 0
+    for k in sizes:
+        if runs and runs[-1][2] == k:
+            start, count, _ = runs[-1]
+            runs[-1] = (start, count + 1, k)
+        else:
+            runs.append((wire, 1, k))
+        wire += k
+    return runs
+
+
+@functools.lru_cache(maxsize=32)
+def _flat_perm(
+    n_qubits: int, pairs: tuple[tuple[int, int], ...], batch: int, device: torch.device
+) -> tuple[Tensor, Tensor]:
+    """Flat gather indices of the CNOT permutation for a (B, 2**n) buffer (forward, inverse)."""
+    src, inv = _cnot_source_index(n_qubits, pairs)
+    base = torch.arange(batch)[:, None] * (1 << n_qubits)
+    return (base + src).reshape(-1).to(device), (base + inv).reshape(-1).to(device)
+
+
+def _permute_buffer(x: Tensor, layout: str, n: int, pairs: tuple, inverse: bool) -> Tensor:
+    """Apply a CNOT permutation to a (D, B) ("DB") or (B, D) ("BD") buffer by one gather."""
+    if layout == "DB":
+        src, inv = _cnot_source_index_on(n, pairs, x.device)
+        return x.index_select(0, inv if inverse else src)
+    fwd, bwd = _flat_perm(n, pairs, x.shape[0], x.device)
+    return x.reshape(-1).index_select(0, bwd if inverse else fwd).view(x.shape)
+
+
+def _kron_tree_levels(chunk: Tensor) -> list[Tensor]:
+    """Pairwise Kronecker levels of (B, 2**p, d) vectors: level l+1 item k = item 2k ⊗ item 2k+1."""
+    levels = [chunk]
+    while levels[-1].shape[1] > 1:
+        x = levels[-1]
+        levels.append((x[:, 0::2, :, None] * x[:, 1::2, None, :]).flatten(-2))
+    return levels
+
+
+def _kron_tree_grad(grad: Tensor, levels: list[Tensor]) -> Tensor:
+    """Backward of :func:`_kron_tree_levels` for ∂L/∂(top item)̄ (B, D): ∂L/∂(chunk)̄ (B, 2**p, d)."""
+    g = grad[:, None, :]
+    for x in reversed(levels[:-1]):
+        d = x.shape[-1]
+        even, odd = x[:, 0::2], x[:, 1::2]
+        g4 = g.view(g.shape[0], -1, d, d)
+        g_even = (g4 * odd.conj()[:, :, None, :]).sum(-1)
+        g_odd = (g4 * even.conj()[:, :, :, None]).sum(-2)
+        g = torch.stack((g_even, g_odd), dim=2).view(x.shape)
+    return g
+
+
+def _kron_product_forward(factors: Tensor) -> tuple[Tensor, tuple]:
+    """State ⊗_q f_q of (B, n, 2) factors: power-of-two chunks (binary digits of n) by vectorised
+    pairwise trees, then the chunk products left to right.  Returns (state, saved for backward)."""
+    n = factors.shape[1]
+    chunks, start = [], 0
+    for p in reversed(range(n.bit_length())):
+        if n >> p & 1:
+            chunks.append(_kron_tree_levels(factors[:, start : start + (1 << p)]))
+            start += 1 << p
+    tops = [c[-1][:, 0] for c in chunks]
+    partial = [tops[0]]
+    for top in tops[1:]:
+        partial.append((partial[-1][:, :, None] * top[:, None, :]).flatten(1))
+    return partial[-1], (chunks, tops, partial)
+
+
+def _kron_product_grad(grad: Tensor, saved: tuple) -> Tensor:
+    """Backward of :func:`_kron_product_forward`: ∂L/∂f̄ (B, n, 2) from ∂L/∂ψ̄ (B, 2**n)."""
+    chunks, tops, partial = saved
+    g = grad
+    grad_tops: list[Tensor] = [grad] * len(tops)
+    for i in range(len(tops) - 1, 0, -1):
+        gq = g.view(g.shape[0], -1, tops[i].shape[1])
+        grad_tops[i] = (gq * partial[i - 1].conj()[:, :, None]).sum(1)
+        g = (gq * tops[i].conj()[:, None, :]).sum(-1)
+    grad_tops[0] = g
+    return torch.cat([_kron_tree_grad(gt, c) for gt, c in zip(grad_tops, chunks)], dim=1)
+
+
+def _kron_factor_grads(grad_k: Tensor, factors: Tensor) -> Tensor:
+    """Backward of K = R_0 ⊗ … ⊗ R_{k-1}: ∂L/∂R̄_q[i,j] = Σ ∂L/∂K̄[(a,i,c),(a',j,c')] · conj(P_q[a,a'] S_q[c,c'])
+    with P_q = R_0 ⊗ … ⊗ R_{q-1}, S_q = R_{q+1} ⊗ … ⊗ R_{k-1}; one small matmul per q; factors (..., k, 2, 2)."""
+    k = factors.shape[-3]
+    lead = factors.shape[:-3]
+    conj = factors.conj()
+    one = torch.ones(*lead, 1, 1, dtype=factors.dtype, device=factors.device)
+    prefix = [one]
+    for q in range(k - 1):
+        prefix.append(_kron2(prefix[-1], conj[..., q, :, :]))
+    suffix = [one]
+    for q in range(k - 1, 0, -1):
+        suffix.append(_kron2(conj[..., q, :, :], suffix[-1]))
+    grads = []
+    for q in range(k):
+        left, right = prefix[q], suffix[k - 1 - q]
+        a, c = left.shape[-1], right.shape[-1]
+        rest = _kron2(left, right).reshape(*lead, (a * c) ** 2, 1)  # index ((a, c), (a', c'))
+        g6 = grad_k.reshape(*lead, a, 2, c, a, 2, c)
+        n_lead = len(lead)
+        order = (*range(n_lead), n_lead + 1, n_lead + 4, n_lead, n_lead + 2, n_lead + 3, n_lead + 5)
+        grads.append((g6.permute(order).reshape(*lead, 4, (a * c) ** 2) @ rest).view(*lead, 2, 2))
+    return torch.stack(grads, dim=-3)
+
+
+class _FusedCircuit(torch.autograd.Function):
+    """[optional product-state start] → L × (grouped single-qubit layer, CNOT permutation) → state or ⟨Z⟩.
+
+    Forward keeps the batch in one contiguous buffer with axes (B, g_1, …, g_G) or (g_1, …, g_G, B);
+    each group's fused 2**k x 2**k matrix is one GEMM that consumes the group axis at one end and
+    puts it back at the other, so no transpose is ever copied (a layer started in "BD" ends in "DB").
+    Backward is the adjoint sweep with the inputs saved in forward: λ ← K† λ, ∂L/∂K̄ = λ ψ_in^H
+    (one GEMM each), then ∂L/∂K → per-wire 2x2 gradients → angles with the analytic dR.
+    """
+
+    @staticmethod
+    def forward(ctx, start: Tensor, weights: Tensor, spec: _EngineSpec) -> Tensor:  # type: ignore[override]
+        mats, dmats = gate_matrices(weights, spec.gate, start.dtype)  # (L, n, 2, 2), (L, n, P, 2, 2)
+        n_layers, n = mats.shape[0], spec.n
+        first = 1 if spec.product else 0
+        if spec.product:
+            factors = start.detach()
+            x, ctx.kron_saved = _kron_product_forward((mats[0] * factors[..., None, :]).sum(-1))
+        else:
+            x = start.detach().contiguous()
+        batch, dim = x.shape
+        classes = _size_classes(spec.sizes) if n_layers > first else []
+        kmats = [
+            kron_matrices(mats[first:, s : s + cnt * k].reshape(n_layers - first, cnt, k, 2, 2))
+            for s, cnt, k in classes
+        ]
+        # the matrix of group g in dense layer l is kflat[l][g]
+        unbound = [[list(m.unbind(0)) for m in km.unbind(0)] for km in kmats]  # class -> layer -> group
+        kflat = [[u for per_class in unbound for u in per_class[l]] for l in range(n_layers - first)]
+        sizes = spec.sizes
+        layout, records, inputs = "BD", [], []
+        for layer in range(n_layers):
+            if layer >= first:
+                flat, mats_l = x.reshape(-1), kflat[layer - first]
+                if layout == "BD":  # consume the last axis, put it first: Y = U X^T
+                    for g in range(len(sizes) - 1, -1, -1):
+                        xin = flat.view(-1, 1 << sizes[g])
+                        flat = (mats_l[g] @ xin.T).view(-1)
+                        inputs.append(xin)
+                    layout = "DB"
+                    x = flat.view(dim, batch)
+                else:  # consume the first axis, put it last: Y = X^T U^T
+                    for g in range(len(sizes)):
+                        xin = flat.view(1 << sizes[g], -1)
+                        flat = (xin.T @ mats_l[g].T).view(-1)
+                        inputs.append(xin)
+                    layout = "BD"
+                    x = flat.view(batch, dim)
+                records.append(("layer", layer - first, layout))
+            pairs = spec.cnots[layer]
+            if pairs and not (spec.output == "expval_z" and layer == n_layers - 1):
+                x = _permute_buffer(x, layout, n, pairs, inverse=False)
+                records.append(("perm", layout, pairs))
+        ctx.spec, ctx.records, ctx.layout, ctx.first, ctx.shape = spec, records, layout, first, (batch, dim)
+        ctx.classes, ctx.kflat = classes, kflat
+        if spec.output == "expval_z":
+            zs = _z_signs_after_cnots(n, spec.cnots[-1], real_dtype_of(x.dtype), x.device)
+            probs = (x * x.conj()).real
+            out = probs @ zs if layout == "BD" else (zs.T @ probs).T
+        else:
+            out = x if layout == "BD" else x.T
+        ctx.save_for_backward(mats, dmats, x, *((factors,) if spec.product else ()), *inputs)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out: Tensor):  # type: ignore[override]
+        spec, (batch, dim), first = ctx.spec, ctx.shape, ctx.first
+        saved = ctx.saved_tensors
+        mats, dmats, x = saved[:3]
+        factors, inputs = (saved[3], list(saved[4:])) if spec.product else (None, list(saved[3:]))
+        sizes = spec.sizes
+        if spec.output == "expval_z":
+            zs2 = _z_signs_after_cnots(spec.n, spec.cnots[-1], real_dtype_of(x.dtype), x.device, 2.0)
+            g = x * (grad_out.to(zs2.dtype) @ zs2.T if ctx.layout == "BD" else zs2 @ grad_out.to(zs2.dtype).T)
+        else:
+            g = grad_out.contiguous() if ctx.layout == "BD" else grad_out.T.contiguous()
+        grad_layers: list[list[Tensor]] = []
+        for record in reversed(ctx.records):
+            if record[0] == "perm":
+                _, layout, pairs = record
+                g = _permute_buffer(g.view((dim, batch) if layout == "DB" else (batch, dim)), layout, spec.n, pairs, inverse=True)
+                continue
+            _, layer, layout_after = record
+            mats_l = ctx.kflat[layer]
+            grads: list[Tensor] = [g] * len(sizes)
+            flat = g.reshape(-1)
+            if layout_after == "DB":  # forward was last_to_first: Y (d, R) = U X^T with X (R, d)
+                for gi in range(len(sizes)):
+                    xin, d = inputs.pop(), 1 << sizes[gi]
+                    gy = flat.view(d, -1)
+                    grads[gi] = (xin.mH @ gy.T).T
+                    flat = (gy.T @ mats_l[gi].conj()).view(-1)
+            else:  # forward was first_to_last: Y (R, d) = X^T U^T with X (d, R)
+                for gi in range(len(sizes) - 1, -1, -1):
+                    xin, d = inputs.pop(), 1 << sizes[gi]
+                    gy = flat.view(-1, d)
+                    grads[gi] = gy.T @ xin.mH
+                    flat = (mats_l[gi].mH @ gy.T).view(-1)
+            g = flat
+            grad_layers.append(grads)
+        n_layers = mats.shape[0]
+        grad_mats = torch.zeros_like(mats)
+        grad_layers.reverse()  # dense layer order
+        gi = 0
+        for s, cnt, k in ctx.classes:
+            gk = torch.stack([torch.stack(gl[gi : gi + cnt]) for gl in grad_layers])  # (L', cnt, d, d)
+            fac = mats[first:, s : s + cnt * k].reshape(n_layers - first, cnt, k, 2, 2)
+            grad_mats[first:, s : s + cnt * k] = _kron_factor_grads(gk, fac).reshape(n_layers - first, cnt * k, 2, 2)
+            gi += cnt
+        if spec.product:
+            g_rot = _kron_product_grad(g.view(batch, dim), ctx.kron_saved)  # (B, n, 2)
+            grad_mats[0] = (g_rot[..., :, None] * factors.conj()[..., None, :]).sum(0)
+            grad_start = (mats[0].conj() * g_rot[..., :, None]).sum(-2)  # R^H g
+        else:
+            grad_start = g.view(batch, dim)
+        grad_w = (grad_mats[:, :, None] * dmats.conj()).real.sum(dim=(-1, -2))
+        return grad_start, grad_w, None
+
+
+def fused_layers(
+    state: State,
+    weights: Tensor,
+    gate: GateFamily,
+    cnots: Sequence[Sequence[tuple[int, int]]],
+    output: Literal["state", "expval_z"] = "state",
+    group_size: int | None = None,
+) -> Tensor:
+    """Fast path of layers [gate(w_{l,i}) on every wire, then CNOTs cnots[l]], shared weights (L, n, P).
+
+    One autograd node (:class:`_FusedCircuit`): a :class:`ProductState` start absorbs layer 1, the
+    other layers are grouped GEMMs, CNOT layers are cached permutations, ``output="expval_z"``
+    returns ⟨Z_i⟩ (B, n) directly (the last permutation folded into the Z signs).  Per-sample
+    weights (B, L, n, P) fall back to :func:`rotation_cnot_layers`.  Not twice differentiable.
+    """
+    if gate not in GATE_PARAMS:
+        raise ValueError(f"gate must be one of {sorted(GATE_PARAMS)}, got {gate!r}")
+    if output not in ("state", "expval_z"):
+        raise ValueError(f"output must be 'state' or 'expval_z', got {output!r}")
+    product = isinstance(state, ProductState)
+    n = state.n_qubits if product else n_qubits_of(state)
+    n_layers = _check_layer_tensor(weights, (n, GATE_PARAMS[gate]), "weights")
+    if weights.is_complex():
+        raise ValueError("weights must be real angles")
+    if len(cnots) != n_layers:
+        raise ValueError(f"cnots must list one CNOT sequence per layer ({n_layers}), got {len(cnots)}")
+    cnots = tuple(tuple((int(c), int(t)) for c, t in layer) for layer in cnots)
+    for layer in cnots:
+        if layer:
+            cnot_permutation(n, layer)  # validates wires
+    group_size = default_group_size(n) if group_size is None else group_size
+    if group_size < 1:
+        raise ValueError(f"group_size must be >= 1, got {group_size}")
+    start = state.factors if product else state
+    if weights.ndim == 4:
+        batch = start.shape[0]
+        if weights.shape[0] not in (1, batch):
+            raise ValueError(f"per-sample weights have batch {weights.shape[0]}, state has {batch}")
+        mats = (
+            rot(weights[..., 0], weights[..., 1], weights[..., 2], start.dtype)
+            if gate == "rot"
+            else rz(weights[..., 1], start.dtype) @ ry(weights[..., 0], start.dtype)
+        )
+        out = rotation_cnot_layers(state, mats, cnots, group_size)
+        return expval_z(out) if output == "expval_z" else out
+    spec = _EngineSpec(n, gate, tuple(_group_sizes(n, group_size)), cnots, product, output)
+    return _FusedCircuit.apply(start, weights, spec)
+
+
+def default_ranges(n_layers: int, n_qubits: int) -> tuple[int, ...]:
+    """PennyLane StronglyEntanglingLayers default ranges: r_l = (l mod (n-1)) + 1 (0 when n = 1)."""
+    if n_qubits == 1:
+        return (0,) * n_layers
+    return tuple((layer % (n_qubits - 1)) + 1 for layer in range(n_layers))
+
+
+def strongly_entangling_layers(
+    state: State,
+    weights: Tensor,
+    ranges: Sequence[int] | None = None,
+    group_size: int | None = None,
+    method: Literal["auto", "grouped", "unitary"] = "auto",
+    output: Literal["state", "expval_z"] = "state",
+) -> Tensor:
+    """PennyLane StronglyEntanglingLayers (imprimitive CNOT): per layer Rot(w_{l,i}) on every wire,
+    then CNOT(i → i+r_l mod n); weights shared (L, n, 3) or per sample (B, L, n, 3).
+
+    ``method="grouped"`` runs the fused engine on the batch (:func:`fused_layers`); ``"unitary"``
+    runs it once on the 2**n basis states to build the circuit unitary U (shared weights) and
+    applies ψ U^T; ``"auto"`` picks the cheaper by a flop estimate (the unitary only pays for small
+    n and batches well above 2**n).
+    """
+    n = state.n_qubits if isinstance(state, ProductState) else n_qubits_of(state)
+    n_layers = _check_layer_tensor(weights, (n, 3), "weights")
+    ranges = default_ranges(n_layers, n) if ranges is None else tuple(int(r) for r in ranges)
+    if len(ranges) != n_layers:
+        raise ValueError(f"ranges must have length n_layers={n_layers}, got {len(ranges)}")
+    if method not in ("auto", "grouped", "unitary"):
+        raise ValueError(f"method must be 'auto', 'grouped' or 'unitary', got {method!r}")
+    cnots = [cnot_ring_pairs(n, r) for r in ranges]
+    batch = state.factors.shape[0] if isinstance(state, ProductState) else state.shape[0]
+    if method == "auto":
+        method = _choose_method(n, n_layers, batch, weights.ndim == 3, group_size)
+    if method == "grouped":
+        return fused_layers(state, weights, "rot", cnots, output, group_size)
+    if weights.ndim != 3:
+        raise ValueError("method='unitary' needs shared weights of shape (L, n, 3)")
+    dense = as_dense(state)
+    eye = torch.eye(1 << n, dtype=dense.dtype, device=dense.device)
+    columns = fused_layers(eye, weights, "rot", cnots, "state", group_size)  # row j = (U e_j)^T
+    out = dense @ columns
+    return expval_z(out) if output == "expval_z" else out
+
+
+def _choose_method(n: int, n_layers: int, batch: int, shared: bool, group_size: int | None) -> str:
+    """Flop estimate: grouped ≈ B·2**n·Σ_g 2**k_g per layer; unitary ≈ 2**n columns of the same + B·4**n."""
+    if not shared:
+        return "grouped"
+    g = default_group_size(n) if group_size is None else group_size
+    per_state = sum(1 << k for k in _group_sizes(n, g)) * n_layers
+    grouped = batch * per_state
+    unitary = (1 << n) * per_state + batch * (1 << n)
+    return "unitary" if unitary < 0.5 * grouped else "grouped"
+
+
+# ----------------------------------------------------------------------------------------------
+# measurement
+# ----------------------------------------------------------------------------------------------
+class _Born(torch.autograd.Function):
+    """p_j = Re(ψ_j)² + Im(ψ_j)² in one node; backward (torch's conjugate convention) ∂L/∂ψ̄ = 2 g ψ."""
+
+    @staticmethod
+    def forward(ctx, state: Tensor) -> Tensor:  # type: ignore[override]
+        ctx.save_for_backward(state)
+        return state.real.square() + state.imag.square()
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
+        (state,) = ctx.saved_tensors
+        return state * (2 * grad)
+
+
+def probabilities(state: State) -> Tensor:
+    """Born probabilities |ψ_j|², shape (B, 2**n), real dtype of the state."""
+    dense = as_dense(state)
+    n_qubits_of(dense)
+    return _Born.apply(dense)
+
+
+@functools.lru_cache(maxsize=64)
+def _z_signs(n_qubits: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """(2**n, n) matrix of Z eigenvalues 1 - 2·bit_i(j), wire 0 = most significant bit."""
+    j = torch.arange(1 << n_qubits)
+    shifts = torch.arange(n_qubits - 1, -1, -1)
+    bits = (j[:, None] >> shifts[None, :]) & 1
+    return (1 - 2 * bits).to(dtype=dtype, device=device)
+
+
+@functools.lru_cache(maxsize=64)
+def _z_signs_after_cnots(
+    n_qubits: int, pairs: tuple[tuple[int, int], ...], dtype: torch.dtype, device: torch.device, scale: float = 1.0
+) -> Tensor:
+    """scale x Z signs of the state before a CNOT sequence: ⟨Z⟩ of ψ' = ψ[src] is Σ_k |ψ_k|² Z[src^{-1}[k]]."""
+    zs = _z_signs(n_qubits, dtype, device) * scale
+    if not pairs:
+        return zs
+    return zs.index_select(0, _cnot_source_index_on(n_qubits, pairs, device)[1])
+
+
+def expval_z(state: State) -> Tensor:
+    """⟨Z_i⟩ = Σ_j |ψ_j|² (1 - 2·bit_i(j)) for every wire: (B, n), one matmul on the probabilities."""
+    if isinstance(state, ProductState):
+        p = _Born.apply(state.factors)
+        return p[..., 0] - p[..., 1]
+    probs = probabilities(state)
+    n = n_qubits_of(state)
+    return probs @ _z_signs(n, probs.dtype, probs.device)
+
+
+def sample_outcomes(state: State, shots: int, generator: torch.Generator | None = None) -> Tensor:
+    """Computational-basis measurement: ``shots`` basis indices per batch element drawn from |ψ_j|², (B, shots)."""
+    if shots < 1:
+        raise ValueError(f"shots must be >= 1, got {shots}")
+    probs = probabilities(state).detach()
+    return torch.multinomial(probs, shots, replacement=True, generator=generator)
+
+
+def bits_of(indices: Tensor, n_qubits: int) -> Tensor:
+    """Bits of basis indices, wire 0 = most significant: (...,) -> (..., n) uint8."""
+    shifts = torch.arange(n_qubits - 1, -1, -1, device=indices.device)
+    return ((indices[..., None] >> shifts) & 1).to(torch.uint8)
+
+
+def sample_bits(state: State, shots: int, generator: torch.Generator | None = None) -> Tensor:
+    """Measured bitstrings, (B, shots, n) uint8, wire 0 first; Born rule on the computational basis."""
+    dense = as_dense(state)
+    return bits_of(sample_outcomes(dense, shots, generator), n_qubits_of(dense))
+
+
+def _wire_view(state: Tensor, wire: int, n: int) -> Tensor:
+    return state.view(state.shape[0], 1 << wire, 2, 1 << (n - wire - 1))
+
+
+def _project(state: Tensor, wire: int, outcome: Tensor, remove: bool) -> tuple[Tensor, Tensor]:
+    """Keep the outcome[b] half of wire ``wire``; return (renormalised state, probability of outcome)."""
+    n = n_qubits_of(state)
+    view = _wire_view(state, wire, n)
+    index = outcome.to(torch.long).view(-1, 1, 1, 1).expand(-1, view.shape[1], 1, view.shape[3])
+    kept = torch.gather(view, 2, index)  # (B, pre, 1, post)
+    prob = (kept.real.square() + kept.imag.square()).sum(dim=(1, 2, 3))
+    scale = torch.rsqrt(prob.clamp_min(torch.finfo(prob.dtype).tiny)).to(state.dtype).view(-1, 1, 1, 1)
+    kept = kept * scale
+    if remove:
+        return kept.reshape(state.shape[0], -1), prob
+    onehot = torch.nn.functional.one_hot(outcome.to(torch.long), 2).to(state.dtype).view(-1, 1, 2, 1)
+    return (kept * onehot).reshape(state.shape[0], -1), prob
+
+
+def measure_wire(
+    state: Tensor,
+    wire: int,
+    generator: torch.Generator | None = None,
+    remove: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """Projective Z measurement of one wire per batch element: outcome m ~ Born, ψ -> P_m ψ/√p_m.
+
+    Returns (post-measurement state, outcomes (B,) long); with ``remove=True`` the measured wire is
+    traced out (it is in |m>), giving (B, 2**(n-1)).
+    """
+    n = n_qubits_of(state)
+    _check_wire(wire, n)
+    if remove and n == 1:
+        raise ValueError("remove=True needs at least 2 qubits")
+    with torch.no_grad():
+        p1 = probabilities(_wire_view(state, wire, n)[:, :, 1, :].reshape(state.shape[0], -1)).sum(1)
+        u = torch.rand(state.shape[0], generator=generator, dtype=p1.dtype, device=p1.device)
+        outcome = (u < p1).to(torch.long)
+    new_state, _ = _project(state, wire, outcome, remove)
+    return new_state, outcome
+
+
+def postselect(state: Tensor, wire: int, outcome: int, remove: bool = False) -> tuple[Tensor, Tensor]:
+    """Post-selection on wire = outcome: (P ψ / √p, p) with p = ||P ψ||² the success probability (B,).
+
+    A zero-probability branch returns the zero vector and p = 0 (no NaN).
+    """
+    n = n_qubits_of(state)
+    _check_wire(wire, n)
+    if outcome not in (0, 1):
+        raise ValueError(f"outcome must be 0 or 1, got {outcome}")
+    if remove and n == 1:
+        raise ValueError("remove=True needs at least 2 qubits")
+    out = torch.full((state.shape[0],), outcome, dtype=torch.long, device=state.device)
+    return _project(state, wire, out, remove)
+
+
+def project_block(state: Tensor, block_index: int | Tensor, block_size: int) -> tuple[Tensor, Tensor]:
+    """Projection on the basis block [k·s, (k+1)·s) (e.g. a label register): (renormalised block (B, s), probability (B,))."""
+    if state.ndim != 2:
+        raise ValueError(f"state must have shape (B, D), got {tuple(state.shape)}")
+    batch, dim = state.shape
+    if block_size < 1 or dim % block_size:
+        raise ValueError(f"block_size must divide the state dimension {dim}, got {block_size}")
+    n_blocks = dim // block_size
+    idx = torch.as_tensor(block_index, device=state.device, dtype=torch.long)
+    idx = idx.expand(batch) if idx.ndim == 0 else idx
+    if idx.shape != (batch,):
+        raise ValueError(f"block_index must be an int or shape ({batch},), got {tuple(idx.shape)}")
+    if bool(((idx < 0) | (idx >= n_blocks)).any()):
+        raise ValueError(f"block_index must be in [0, {n_blocks})")
+    blocks = state.view(batch, n_blocks, block_size)
+    block = torch.gather(blocks, 1, idx.view(batch, 1, 1).expand(batch, 1, block_size))[:, 0]
+    prob = (block.real.square() + block.imag.square()).sum(dim=-1)
+    scale = torch.rsqrt(prob.clamp_min(torch.finfo(prob.dtype).tiny)).to(state.dtype)
+    return block * scale[:, None], prob
+
+
+# ----------------------------------------------------------------------------------------------
+# unitaries and density matrices
+# ----------------------------------------------------------------------------------------------
+def repeat_for_columns(params: Tensor, n_qubits: int) -> Tensor:
+    """Repeat per-circuit parameters (B, …) 2**n times along dim 0, matching :func:`circuit_unitary`'s batch layout."""
+    return params.repeat_interleave(1 << n_qubits, dim=0)
+
+
+def circuit_unitary(
+    circuit: Callable[[Tensor], Tensor],
+    n_qubits: int,
+    batch_size: int | None = None,
+    dtype: torch.dtype = torch.complex128,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """Full unitary U of a linear circuit, columns U e_j, by running the 2**n basis states as one batch.
+
+    ``circuit`` maps states (M, 2**n) -> (M, 2**n).  Shared parameters: M = 2**n, returns (2**n, 2**n).
+    With ``batch_size=B`` it is called on M = B·2**n rows, rows b·2**n … (b+1)·2**n - 1 belonging to
+    parameter set b (use :func:`repeat_for_columns`), and returns (B, 2**n, 2**n).
+    """
+    _check_complex_dtype(dtype)
+    if n_qubits < 1:
+        raise ValueError(f"n_qubits must be >= 1, got {n_qubits}")
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    dim = 1 << n_qubits
+    eye = torch.eye(dim, dtype=dtype, device=device)
+    if batch_size is None:
+        out = circuit(eye)
+        if out.shape != (dim, dim):
+            raise ValueError(f"circuit returned shape {tuple(out.shape)}, expected ({dim}, {dim})")
+        return out.transpose(0, 1)
+    out = circuit(eye.repeat(batch_size, 1))
+    if out.shape != (batch_size * dim, dim):
+        raise ValueError(f"circuit returned shape {tuple(out.shape)}, expected ({batch_size * dim}, {dim})")
+    return out.view(batch_size, dim, dim).transpose(1, 2)
+
+
+def apply_unitary_density(rho: Tensor, unitary: Tensor) -> Tensor:
+    """ρ -> U ρ U† for ρ (…, d, d) and U (…, d, d), batched with broadcasting."""
+    if rho.ndim < 2 or rho.shape[-1] != rho.shape[-2]:
+        raise ValueError(f"rho must have shape (..., d, d), got {tuple(rho.shape)}")
+    if unitary.ndim < 2 or unitary.shape[-2:] != rho.shape[-2:]:
+        raise ValueError(f"unitary must have shape (..., {rho.shape[-1]}, {rho.shape[-1]}), got {tuple(unitary.shape)}")
+    dtype = torch.promote_types(rho.dtype, unitary.dtype)
+    u = unitary.to(dtype)
+    return u @ rho.to(dtype) @ u.conj().transpose(-1, -2)
