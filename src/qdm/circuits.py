@@ -77,9 +77,9 @@ class AngleEmbedding:
         """At most one angle per wire."""
         return n_qubits
 
-    def torch(self, inputs: Tensor, n_qubits: int, dtype: torch.dtype = torch.complex128) -> sim.ProductState:
-        """The embedded batch as a product state (B, n, 2) (no gate is applied)."""
-        return sim.ProductState(sim.angle_factors(inputs, self.rotation, n_qubits, dtype))
+    def torch(self, inputs: Tensor, n_qubits: int, dtype: torch.dtype = torch.complex128) -> sim.AngleState:
+        """The embedded batch as an angle state (a product state; no gate is applied, no amplitudes built)."""
+        return sim.angle_state(inputs, self.rotation, n_qubits, dtype)
 
     def pennylane(self, inputs: Tensor, wires: Sequence[int]) -> None:
         """Emit qml.AngleEmbedding (broadcast over the leading batch axis)."""
@@ -121,11 +121,11 @@ def _check_weights(weights: Tensor, shape: tuple[int, ...], name: str) -> None:
 
 
 def _n_qubits_of_state(state: sim.State) -> int:
-    return state.n_qubits if isinstance(state, sim.ProductState) else sim.n_qubits_of(state)
+    return sim.state_shape(state)[0]
 
 
 def _state_dtype(state: sim.State) -> torch.dtype:
-    return state.factors.dtype if isinstance(state, sim.ProductState) else state.dtype
+    return sim.state_shape(state)[2]
 
 
 def _emit_cnots(cnot_layer: Sequence[tuple[int, int]], wires: Sequence[int]) -> None:

@@ -6,14 +6,23 @@ act as ``|psi> -> U |psi>``.  Everything runs on CPU or CUDA and is differentiab
 
 Structure that is exploited (see /work/shared/docs/performance.md):
 
-* product-state embeddings are Kronecker products of per-qubit 2-vectors (no gates applied),
-  and a :class:`ProductState` absorbs single-qubit layers before it is materialised;
+* product-state embeddings are Kronecker products of per-qubit 2-vectors (no gates applied);
+  :class:`ProductState` / :class:`AngleState` keep them factored, so single-qubit layers act on
+  the factors before the ``2**n`` amplitudes are ever built;
 * a layer of ``n`` single-qubit gates is applied as a few grouped contractions: the wires are
   cut into groups of at most ``group_size`` consecutive qubits and each group's gates are
-  fused into one ``2**k x 2**k`` Kronecker matrix (one matmul per group);
+  fused into one ``2**k x 2**k`` Kronecker matrix (one GEMM per group);
 * a diagonal layer (``RZ`` on every wire) is one elementwise product with a phase vector;
 * a sequence of CNOTs is a permutation of basis states, computed once per pattern (cached)
-  and applied as one gather with a hand-written backward (the inverse gather).
+  and applied as one gather with a hand-written backward (the inverse gather);
+* :func:`fused_layers` (used by :func:`strongly_entangling_layers` and the Rot/RY-RZ ansätze of
+  :mod:`qdm.circuits`) runs a whole layered circuit as one autograd node with a batched
+  adjoint backward: gates and their angle derivatives in closed form, GEMMs that rotate the
+  buffer's axes instead of copying transposes, the last CNOT layer folded into the Z signs.
+
+Op-by-op functions (:func:`apply_single_qubit_layer`, :func:`apply_cnots`,
+:func:`rotation_cnot_layers`, ...) stay available for circuits the engine does not cover
+(per-sample gates, measurement in the middle) and as the reference the engine is tested against.
 """
 
 from __future__ import annotations
@@ -29,6 +38,16 @@ from torch import Tensor
 
 __all__ = [
     "ProductState",
+    "AngleState",
+    "State",
+    "state_shape",
+    "angle_state",
+    "GATE_PARAMS",
+    "gate_matrices",
+    "fused_layers",
+    "default_ranges",
+    "default_group_size",
+    "bits_of",
     "real_dtype_of",
     "n_qubits_of",
     "rx",
@@ -241,12 +260,49 @@ class ProductState:
         return self.factors.shape[1]
 
 
-State = Tensor | ProductState
+@dataclass(frozen=True)
+class AngleState:
+    """PennyLane AngleEmbedding(x, rotation) on |0…0> kept as its angles x (B, k) on n ≥ k wires.
+
+    Behaves like a :class:`ProductState` (``factors`` is built on first use, with autograd);
+    the fused engine reads the angles directly and differentiates the embedding analytically.
+    """
+
+    angles: Tensor
+    rotation: Rotation
+    n_wires: int
+    dtype: torch.dtype = torch.complex128
+
+    def __post_init__(self) -> None:
+        _check_angles(self.angles, self.rotation, self.n_wires, self.dtype)
+
+    @property
+    def n_qubits(self) -> int:
+        """Number of qubits n."""
+        return self.n_wires
+
+    @functools.cached_property
+    def factors(self) -> Tensor:
+        """Per-qubit vectors R(x_i)|0> (B, n, 2), differentiable."""
+        return angle_factors(self.angles, self.rotation, self.n_wires, self.dtype)
+
+
+State = Tensor | ProductState | AngleState
+_PRODUCT_TYPES = (ProductState, AngleState)
+
+
+def state_shape(state: State) -> tuple[int, int, torch.dtype]:
+    """(n_qubits, batch, complex dtype) of a dense, product or angle state."""
+    if isinstance(state, AngleState):
+        return state.n_wires, state.angles.shape[0], state.dtype
+    if isinstance(state, ProductState):
+        return state.factors.shape[1], state.factors.shape[0], state.factors.dtype
+    return n_qubits_of(state), state.shape[0], state.dtype
 
 
 def as_dense(state: State) -> Tensor:
-    """Statevector (B, 2**n) of a dense state or of a :class:`ProductState` (Kronecker product)."""
-    return product_state(state.factors) if isinstance(state, ProductState) else state
+    """Statevector (B, 2**n) of a dense state or of a product state (Kronecker product)."""
+    return product_state(state.factors) if isinstance(state, _PRODUCT_TYPES) else state
 
 
 def product_state(factors: Tensor) -> Tensor:
@@ -282,17 +338,9 @@ def angle_factors(
     RX(x)|0> = (cos x/2, -i sin x/2), RY(x)|0> = (cos x/2, sin x/2), RZ(x)|0> = (e^{-ix/2}, 0).
     Features fill wires 0..k-1; wires k..n-1 (when ``n_qubits > k``) stay |0>.
     """
-    _check_complex_dtype(dtype)
-    if rotation not in ("X", "Y", "Z"):
-        raise ValueError(f"rotation must be 'X', 'Y' or 'Z', got {rotation!r}")
-    if x.ndim != 2:
-        raise ValueError(f"x must have shape (B, n_features), got {tuple(x.shape)}")
-    if x.is_complex():
-        raise ValueError("x must be real angles")
-    k = x.shape[1]
+    k = x.shape[-1] if x.ndim == 2 else 0
     n = k if n_qubits is None else n_qubits
-    if not 1 <= k <= n:
-        raise ValueError(f"need 1 <= n_features <= n_qubits, got n_features={k}, n_qubits={n}")
+    _check_angles(x, rotation, n, dtype)
     half = x.to(real_dtype_of(dtype)) / 2
     c, s = torch.cos(half), torch.sin(half)
     zero = torch.zeros_like(c)
@@ -308,6 +356,47 @@ def angle_factors(
         pad[..., 0] = 1
         factors = torch.cat((factors, pad), dim=1)
     return factors
+
+
+def _check_angles(x: Tensor, rotation: str, n_qubits: int, dtype: torch.dtype) -> None:
+    _check_complex_dtype(dtype)
+    if rotation not in ("X", "Y", "Z"):
+        raise ValueError(f"rotation must be 'X', 'Y' or 'Z', got {rotation!r}")
+    if x.ndim != 2:
+        raise ValueError(f"x must have shape (B, n_features), got {tuple(x.shape)}")
+    if x.is_complex():
+        raise ValueError("x must be real angles")
+    if not 1 <= x.shape[1] <= n_qubits:
+        raise ValueError(f"need 1 <= n_features <= n_qubits, got n_features={x.shape[1]}, n_qubits={n_qubits}")
+
+
+def angle_state(
+    x: Tensor, rotation: Rotation = "X", n_qubits: int | None = None, dtype: torch.dtype = torch.complex128
+) -> AngleState:
+    """PennyLane AngleEmbedding(x, rotation) on |0…0> as an :class:`AngleState` (no amplitudes built)."""
+    return AngleState(x, rotation, x.shape[-1] if n_qubits is None else n_qubits, dtype)
+
+
+def _angle_factors_and_derivs(x: Tensor, rotation: str, n_qubits: int, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """R(x)|0> and d/dx of it per wire, (B, n, 2) each, without autograd (wires beyond k are |0>, derivative 0)."""
+    half = x.detach().to(real_dtype_of(dtype)) / 2
+    c, s = torch.cos(half), torch.sin(half)
+    zero = torch.zeros_like(c)
+    if rotation == "X":  # (cos h, -i sin h)
+        f = torch.stack((torch.complex(c, zero), torch.complex(zero, -s)), dim=-1)
+        df = torch.stack((torch.complex(-s, zero), torch.complex(zero, -c)), dim=-1) / 2
+    elif rotation == "Y":  # (cos h, sin h)
+        f = torch.stack((torch.complex(c, zero), torch.complex(s, zero)), dim=-1)
+        df = torch.stack((torch.complex(-s, zero), torch.complex(c, zero)), dim=-1) / 2
+    else:  # (e^{-ih}, 0)
+        f = torch.stack((torch.complex(c, -s), torch.complex(zero, zero)), dim=-1)
+        df = torch.stack((torch.complex(-s, -c), torch.complex(zero, zero)), dim=-1) / 2
+    k = x.shape[1]
+    if n_qubits > k:
+        pad = torch.zeros(x.shape[0], n_qubits - k, 2, dtype=dtype, device=x.device)
+        f = torch.cat((f, pad.index_fill(-1, torch.tensor([0], device=x.device), 1)), dim=1)
+        df = torch.cat((df, pad), dim=1)
+    return f, df
 
 
 def angle_embedding(
@@ -376,10 +465,8 @@ def _apply_block(state: Tensor, mat: Tensor, first_wire: int, k: int, n: int) ->
     """Apply a 2**k x 2**k matrix (shared or per sample) to the k consecutive wires from first_wire."""
     batch = state.shape[0]
     pre, d, post = 1 << first_wire, 1 << k, 1 << (n - first_wire - k)
-    if post == 1:
-        # (B, pre, d) @ M^T: with a shared M this is one large GEMM
-        mt = mat.transpose(-1, -2)
-        out = state.view(batch, pre, d) @ (mt if mat.ndim == 2 else mt)
+    if post == 1:  # (B, pre, d) @ M^T: with a shared M this is one large GEMM
+        out = state.view(batch, pre, d) @ mat.transpose(-1, -2)
     else:
         m = mat if mat.ndim == 2 else mat[:, None]
         out = m @ state.view(batch, pre, d, post)
@@ -420,15 +507,12 @@ def apply_single_qubit_layer(state: State, mats: Tensor, group_size: int | None 
 
     A :class:`ProductState` stays a product state (each factor is multiplied by its U_i).
     """
-    if isinstance(state, ProductState):
-        n, batch = state.n_qubits, state.factors.shape[0]
-    else:
-        n, batch = n_qubits_of(state), state.shape[0]
+    n, batch, _ = state_shape(state)
     if mats.ndim not in (3, 4) or mats.shape[-3:] != (n, 2, 2):
         raise ValueError(f"mats must have shape ({n}, 2, 2) or (B, {n}, 2, 2), got {tuple(mats.shape)}")
     if mats.ndim == 4 and mats.shape[0] not in (1, batch):
         raise ValueError(f"mats batch size {mats.shape[0]} does not match state batch {batch}")
-    if isinstance(state, ProductState):
+    if isinstance(state, _PRODUCT_TYPES):
         mats = mats.to(state.factors.dtype)
         return ProductState((mats @ state.factors[..., None])[..., 0])
     mats = mats.to(state.dtype)
@@ -445,15 +529,12 @@ def apply_single_qubit_layer(state: State, mats: Tensor, group_size: int | None 
 def apply_diagonal_layer(state: State, phases: Tensor) -> State:
     """⊗_i diag(p_i) on all wires (e.g. an RZ layer), phases shared (n, 2) or per sample (B, n, 2):
     one elementwise product with the Kronecker phase vector."""
-    if isinstance(state, ProductState):
-        n, batch = state.n_qubits, state.factors.shape[0]
-    else:
-        n, batch = n_qubits_of(state), state.shape[0]
+    n, batch, _ = state_shape(state)
     if phases.ndim not in (2, 3) or phases.shape[-2:] != (n, 2):
         raise ValueError(f"phases must have shape ({n}, 2) or (B, {n}, 2), got {tuple(phases.shape)}")
     if phases.ndim == 3 and phases.shape[0] not in (1, batch):
         raise ValueError(f"phases batch size {phases.shape[0]} does not match state batch {batch}")
-    if isinstance(state, ProductState):
+    if isinstance(state, _PRODUCT_TYPES):
         return ProductState(state.factors * phases.to(state.factors.dtype))
     return state * kron_vectors(phases.to(state.dtype))
 
@@ -565,7 +646,7 @@ def rotation_cnot_layers(
 ) -> Tensor:
     """Layers l = 1..L of [⊗_i U_{l,i}, then the CNOT sequence cnots[l]], op by op with plain autograd;
     mats shared (L, n, 2, 2) or per sample (B, L, n, 2, 2).  (:func:`fused_layers` is the fast path.)"""
-    n = state.n_qubits if isinstance(state, ProductState) else n_qubits_of(state)
+    n = state_shape(state)[0]
     n_layers = _check_layer_tensor(mats, (n, 2, 2), "mats")
     if len(cnots) != n_layers:
         raise ValueError(f"cnots must list one CNOT sequence per layer ({n_layers}), got {len(cnots)}")
@@ -581,7 +662,7 @@ def phase_cnot_layers(state: State, phases: Tensor, cnots: Sequence[Sequence[tup
     Each diagonal layer is one elementwise product with a Kronecker phase vector (a product state
     just multiplies its factors), each CNOT layer one cached permutation: two memory passes per layer.
     """
-    n = state.n_qubits if isinstance(state, ProductState) else n_qubits_of(state)
+    n = state_shape(state)[0]
     n_layers = _check_layer_tensor(phases, (n, 2), "phases")
     if len(cnots) != n_layers:
         raise ValueError(f"cnots must list one CNOT sequence per layer ({n_layers}), got {len(cnots)}")
@@ -645,8 +726,11 @@ def _trig_table(gate: str, dtype: torch.dtype, device: torch.device) -> tuple[Te
     )
 
 
-def gate_matrices(weights: Tensor, gate: GateFamily, dtype: torch.dtype = torch.complex128) -> tuple[Tensor, Tensor]:
-    """Per-wire matrices R (..., 2, 2) and their angle derivatives dR (..., P, 2, 2), without autograd.
+def gate_matrices(
+    weights: Tensor, gate: GateFamily, dtype: torch.dtype = torch.complex128, derivatives: bool = True
+) -> tuple[Tensor, Tensor | None]:
+    """Per-wire matrices R (..., 2, 2) and their angle derivatives dR (..., P, 2, 2) (None when
+    ``derivatives=False``), without autograd.
 
     ``"rot"``: weights (..., 3) = (φ, θ, ω), R = Rot(φ,θ,ω) = RZ(ω)RY(θ)RZ(φ) (PennyLane);
     ``"ryrz"``: weights (..., 2) = (a, b), R = RZ(b)·RY(a).  Every real and imaginary part of R and
@@ -659,11 +743,14 @@ def gate_matrices(weights: Tensor, gate: GateFamily, dtype: torch.dtype = torch.
         raise ValueError(f"{gate} weights need a last axis of {GATE_PARAMS[gate]}, got {tuple(weights.shape)}")
     w = weights.detach().to(real_dtype_of(dtype))
     lin, i, j, scale = _trig_table(gate, dtype, w.device)
+    if not derivatives:  # the first 8 rows are R itself
+        i, j, scale = i[:8], j[:8], scale[:8]
     t = w @ lin.T
     trig = torch.cat((torch.cos(t), torch.sin(t)), dim=-1)
     parts = trig.index_select(-1, i) * trig.index_select(-1, j) * scale
     entries = torch.view_as_complex(parts.unflatten(-1, (-1, 4, 2)))  # (..., 1 + P, 4)
-    return entries[..., 0, :].unflatten(-1, (2, 2)), entries[..., 1:, :].unflatten(-1, (2, 2))
+    mats = entries[..., 0, :].unflatten(-1, (2, 2))
+    return mats, (entries[..., 1:, :].unflatten(-1, (2, 2)) if derivatives else None)
 
 
 @dataclass(frozen=True)
@@ -674,8 +761,13 @@ class _EngineSpec:
     gate: str
     sizes: tuple[int, ...]
     cnots: tuple[tuple[tuple[int, int], ...], ...]
-    product: bool
+    start: str  # "dense", "factors" or "angles" + rotation
     output: str
+
+    @property
+    def product(self) -> bool:
+        """Whether the start is a product state (layer 1 is applied factor-wise)."""
+        return self.start != "dense"
 
 
 def _size_classes(sizes: Sequence[int]) -> list[tuple[int, int, int]]:
@@ -763,11 +855,24 @@ def _kron_product_grad(grad: Tensor, saved: tuple) -> Tensor:
 
 
 def _kron_factor_grads(grad_k: Tensor, factors: Tensor) -> Tensor:
-    """Backward of K = R_0 ⊗ … ⊗ R_{k-1}: ∂L/∂R̄_q[i,j] = Σ ∂L/∂K̄[(a,i,c),(a',j,c')] · conj(P_q[a,a'] S_q[c,c'])
-    with P_q = R_0 ⊗ … ⊗ R_{q-1}, S_q = R_{q+1} ⊗ … ⊗ R_{k-1}; one small matmul per q; factors (..., k, 2, 2)."""
+    """Backward of K = R_0 ⊗ … ⊗ R_{k-1}: ∂L/∂R̄_q[i,j] = Σ ∂L/∂K̄ ⊙ conj(R_0 ⊗ … ⊗ |i⟩⟨j| ⊗ … ⊗ R_{k-1}).
+
+    For k ≤ 5 all (q, i, j) at once: the 4k "leave-one-out" Kronecker products are built by one
+    vectorised tree and contracted with ∂L/∂K̄ by one matmul (few ops, 4k·4^k elements).  Larger
+    groups contract one q at a time with the prefix/suffix products (memory 4^k per q).
+    """
     k = factors.shape[-3]
     lead = factors.shape[:-3]
     conj = factors.conj()
+    if k <= 5:
+        units = torch.eye(4, dtype=factors.dtype, device=factors.device).view(4, 2, 2)
+        slots = conj[..., None, None, :, :, :].expand(*lead, k, 4, k, 2, 2).clone()
+        q = torch.arange(k, device=factors.device)
+        slots[..., q, :, q, :, :] = units  # slot q of row q holds |i⟩⟨j|
+        basis = kron_matrices(slots)  # (..., k, 4, d, d)
+        d2 = grad_k.shape[-1] * grad_k.shape[-2]
+        out = grad_k.reshape(*lead, 1, d2) @ basis.reshape(*lead, k * 4, d2).transpose(-1, -2)
+        return out.view(*lead, k, 2, 2)
     one = torch.ones(*lead, 1, 1, dtype=factors.dtype, device=factors.device)
     prefix = [one]
     for q in range(k - 1):
@@ -775,15 +880,15 @@ def _kron_factor_grads(grad_k: Tensor, factors: Tensor) -> Tensor:
     suffix = [one]
     for q in range(k - 1, 0, -1):
         suffix.append(_kron2(conj[..., q, :, :], suffix[-1]))
+    n_lead = len(lead)
+    order = (*range(n_lead), n_lead + 1, n_lead + 4, n_lead, n_lead + 2, n_lead + 3, n_lead + 5)
     grads = []
     for q in range(k):
         left, right = prefix[q], suffix[k - 1 - q]
         a, c = left.shape[-1], right.shape[-1]
         rest = _kron2(left, right).reshape(*lead, (a * c) ** 2, 1)  # index ((a, c), (a', c'))
-        g6 = grad_k.reshape(*lead, a, 2, c, a, 2, c)
-        n_lead = len(lead)
-        order = (*range(n_lead), n_lead + 1, n_lead + 4, n_lead, n_lead + 2, n_lead + 3, n_lead + 5)
-        grads.append((g6.permute(order).reshape(*lead, 4, (a * c) ** 2) @ rest).view(*lead, 2, 2))
+        g6 = grad_k.reshape(*lead, a, 2, c, a, 2, c).permute(order).reshape(*lead, 4, (a * c) ** 2)
+        grads.append((g6 @ rest).view(*lead, 2, 2))
     return torch.stack(grads, dim=-3)
 
 
@@ -798,12 +903,17 @@ class _FusedCircuit(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, start: Tensor, weights: Tensor, spec: _EngineSpec) -> Tensor:  # type: ignore[override]
-        mats, dmats = gate_matrices(weights, spec.gate, start.dtype)  # (L, n, 2, 2), (L, n, P, 2, 2)
+    def forward(ctx, start: Tensor, weights: Tensor, spec: _EngineSpec, dtype: torch.dtype) -> Tensor:  # type: ignore[override]
+        needs_grad = any(ctx.needs_input_grad[:2])
+        mats, dmats = gate_matrices(weights, spec.gate, dtype, derivatives=needs_grad)  # (L,n,2,2), (L,n,P,2,2)
         n_layers, n = mats.shape[0], spec.n
         first = 1 if spec.product else 0
-        if spec.product:
+        dfactors = None
+        if spec.start.startswith("angles"):
+            factors, dfactors = _angle_factors_and_derivs(start, spec.start[-1], n, dtype)
+        elif spec.start == "factors":
             factors = start.detach()
+        if spec.product:
             x, ctx.kron_saved = _kron_product_forward((mats[0] * factors[..., None, :]).sum(-1))
         else:
             x = start.detach().contiguous()
@@ -848,7 +958,9 @@ class _FusedCircuit(torch.autograd.Function):
             out = probs @ zs if layout == "BD" else (zs.T @ probs).T
         else:
             out = x if layout == "BD" else x.T
-        ctx.save_for_backward(mats, dmats, x, *((factors,) if spec.product else ()), *inputs)
+        if needs_grad:
+            ctx.dfactors, ctx.n_features = dfactors, start.shape[-1]
+            ctx.save_for_backward(mats, dmats, x, *((factors,) if spec.product else ()), *inputs)
         return out
 
     @staticmethod
@@ -901,10 +1013,26 @@ class _FusedCircuit(torch.autograd.Function):
             g_rot = _kron_product_grad(g.view(batch, dim), ctx.kron_saved)  # (B, n, 2)
             grad_mats[0] = (g_rot[..., :, None] * factors.conj()[..., None, :]).sum(0)
             grad_start = (mats[0].conj() * g_rot[..., :, None]).sum(-2)  # R^H g
+            if ctx.dfactors is not None:  # through the angle embedding: Re Σ_s g_s conj(df_s/dx)
+                grad_start = (grad_start * ctx.dfactors.conj()).real.sum(-1)[:, : ctx.n_features]
         else:
             grad_start = g.view(batch, dim)
         grad_w = (grad_mats[:, :, None] * dmats.conj()).real.sum(dim=(-1, -2))
-        return grad_start, grad_w, None
+        return grad_start, grad_w, None, None
+
+
+@functools.lru_cache(maxsize=256)
+def _engine_spec(
+    n: int, gate: str, cnots: tuple, start: str, output: str, group_size: int | None
+) -> _EngineSpec:
+    """Validated, cached static description of a fused circuit."""
+    for layer in cnots:
+        if layer:
+            cnot_permutation(n, layer)  # validates wires
+    group_size = default_group_size(n) if group_size is None else group_size
+    if group_size < 1:
+        raise ValueError(f"group_size must be >= 1, got {group_size}")
+    return _EngineSpec(n, gate, tuple(_group_sizes(n, group_size)), cnots, start, output)
 
 
 def fused_layers(
@@ -917,43 +1045,41 @@ def fused_layers(
 ) -> Tensor:
     """Fast path of layers [gate(w_{l,i}) on every wire, then CNOTs cnots[l]], shared weights (L, n, P).
 
-    One autograd node (:class:`_FusedCircuit`): a :class:`ProductState` start absorbs layer 1, the
-    other layers are grouped GEMMs, CNOT layers are cached permutations, ``output="expval_z"``
-    returns ⟨Z_i⟩ (B, n) directly (the last permutation folded into the Z signs).  Per-sample
-    weights (B, L, n, P) fall back to :func:`rotation_cnot_layers`.  Not twice differentiable.
+    One autograd node (:class:`_FusedCircuit`): a product-state start (:class:`ProductState` or
+    :class:`AngleState`) absorbs layer 1, the other layers are grouped GEMMs, CNOT layers are
+    cached permutations, ``output="expval_z"`` returns ⟨Z_i⟩ (B, n) directly (the last permutation
+    folded into the Z signs).  Per-sample weights (B, L, n, P) fall back to
+    :func:`rotation_cnot_layers`.  Not twice differentiable.
     """
     if gate not in GATE_PARAMS:
         raise ValueError(f"gate must be one of {sorted(GATE_PARAMS)}, got {gate!r}")
     if output not in ("state", "expval_z"):
         raise ValueError(f"output must be 'state' or 'expval_z', got {output!r}")
-    product = isinstance(state, ProductState)
-    n = state.n_qubits if product else n_qubits_of(state)
+    n, batch, cdtype = state_shape(state)
     n_layers = _check_layer_tensor(weights, (n, GATE_PARAMS[gate]), "weights")
     if weights.is_complex():
         raise ValueError("weights must be real angles")
     if len(cnots) != n_layers:
         raise ValueError(f"cnots must list one CNOT sequence per layer ({n_layers}), got {len(cnots)}")
     cnots = tuple(tuple((int(c), int(t)) for c, t in layer) for layer in cnots)
-    for layer in cnots:
-        if layer:
-            cnot_permutation(n, layer)  # validates wires
-    group_size = default_group_size(n) if group_size is None else group_size
-    if group_size < 1:
-        raise ValueError(f"group_size must be >= 1, got {group_size}")
-    start = state.factors if product else state
     if weights.ndim == 4:
-        batch = start.shape[0]
         if weights.shape[0] not in (1, batch):
             raise ValueError(f"per-sample weights have batch {weights.shape[0]}, state has {batch}")
         mats = (
-            rot(weights[..., 0], weights[..., 1], weights[..., 2], start.dtype)
+            rot(weights[..., 0], weights[..., 1], weights[..., 2], cdtype)
             if gate == "rot"
-            else rz(weights[..., 1], start.dtype) @ ry(weights[..., 0], start.dtype)
+            else rz(weights[..., 1], cdtype) @ ry(weights[..., 0], cdtype)
         )
         out = rotation_cnot_layers(state, mats, cnots, group_size)
         return expval_z(out) if output == "expval_z" else out
-    spec = _EngineSpec(n, gate, tuple(_group_sizes(n, group_size)), cnots, product, output)
-    return _FusedCircuit.apply(start, weights, spec)
+    if isinstance(state, AngleState):
+        kind, start = f"angles{state.rotation}", state.angles
+    elif isinstance(state, ProductState):
+        kind, start = "factors", state.factors
+    else:
+        kind, start = "dense", state
+    spec = _engine_spec(n, gate, cnots, kind, output, group_size)
+    return _FusedCircuit.apply(start, weights, spec, cdtype)
 
 
 def default_ranges(n_layers: int, n_qubits: int) -> tuple[int, ...]:
@@ -979,7 +1105,7 @@ def strongly_entangling_layers(
     applies ψ U^T; ``"auto"`` picks the cheaper by a flop estimate (the unitary only pays for small
     n and batches well above 2**n).
     """
-    n = state.n_qubits if isinstance(state, ProductState) else n_qubits_of(state)
+    n = state_shape(state)[0]
     n_layers = _check_layer_tensor(weights, (n, 3), "weights")
     ranges = default_ranges(n_layers, n) if ranges is None else tuple(int(r) for r in ranges)
     if len(ranges) != n_layers:
@@ -987,7 +1113,7 @@ def strongly_entangling_layers(
     if method not in ("auto", "grouped", "unitary"):
         raise ValueError(f"method must be 'auto', 'grouped' or 'unitary', got {method!r}")
     cnots = [cnot_ring_pairs(n, r) for r in ranges]
-    batch = state.factors.shape[0] if isinstance(state, ProductState) else state.shape[0]
+    batch = state_shape(state)[1]
     if method == "auto":
         method = _choose_method(n, n_layers, batch, weights.ndim == 3, group_size)
     if method == "grouped":
@@ -1002,14 +1128,14 @@ def strongly_entangling_layers(
 
 
 def _choose_method(n: int, n_layers: int, batch: int, shared: bool, group_size: int | None) -> str:
-    """Flop estimate: grouped ≈ B·2**n·Σ_g 2**k_g per layer; unitary ≈ 2**n columns of the same + B·4**n."""
+    """Cheaper by flop count: grouped ≈ B·2**n·Σ_g 2**k_g per layer; unitary ≈ the same on 2**n columns + B·4**n."""
     if not shared:
         return "grouped"
     g = default_group_size(n) if group_size is None else group_size
     per_state = sum(1 << k for k in _group_sizes(n, g)) * n_layers
     grouped = batch * per_state
     unitary = (1 << n) * per_state + batch * (1 << n)
-    return "unitary" if unitary < 0.5 * grouped else "grouped"
+    return "unitary" if unitary < grouped else "grouped"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1058,7 +1184,7 @@ def _z_signs_after_cnots(
 
 def expval_z(state: State) -> Tensor:
     """⟨Z_i⟩ = Σ_j |ψ_j|² (1 - 2·bit_i(j)) for every wire: (B, n), one matmul on the probabilities."""
-    if isinstance(state, ProductState):
+    if isinstance(state, _PRODUCT_TYPES):
         p = _Born.apply(state.factors)
         return p[..., 0] - p[..., 1]
     probs = probabilities(state)
