@@ -6,6 +6,10 @@
                                          [--engine local|dask|ray] [--address ADDR]
     qdm list
     qdm show <experiment> [key=value ...] [--results DIR]
+    qdm audit chen2025 [--seeds 0,1,2] [--profile smoke|cpu|paper] [--dataset mnist|pathmnist] [--workers N]
+
+``preset=<name>`` and ``profile=<smoke|cpu|paper>`` are resolved before the other overrides
+(:func:`qdm.presets.resolve_config`).
 
 Overrides use leaf names (``steps=100``) or dotted paths (``model.n_qubits=4``); values are parsed by the
 field's type.  A bad experiment name, key or value prints one line ``qdm: error: ...`` and exits 2.
@@ -80,6 +84,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seeds", default=None, help="run once per seed, e.g. 0,1,2 or 0-4 (sets train.seed)")
     run.add_argument("--engine", choices=("local", "dask", "ray"), default="local", help="where jobs run")
     run.add_argument("--address", default=None, help="Dask scheduler / Ray cluster address (engine dask|ray)")
+    audit = sub.add_parser("audit", help="run the chen2025 variants x seeds and tabulate both metric protocols")
+    audit.add_argument("target", choices=("chen2025",), help="what to audit (the four Chen et al. 2025 variants)")
+    audit.add_argument("--seeds", default="0,1,2", help="seeds, e.g. 0,1,2 or 0-4 (default 0,1,2)")
+    audit.add_argument("--profile", default="smoke", help="preset profile: smoke, cpu or paper (default smoke)")
+    audit.add_argument("--dataset", choices=("mnist", "pathmnist"), default="mnist", help="MNIST digit 0 or PathMNIST class 1")
+    audit.add_argument("--results", default="results", help="results root folder (default: results)")
+    audit.add_argument("--out", default=None, help="report folder (default <results>/audit/chen2025-<dataset>-<profile>)")
+    audit.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
+    audit.add_argument("--engine", choices=("local", "dask", "ray"), default="local", help="where jobs run")
+    audit.add_argument("--address", default=None, help="Dask scheduler / Ray cluster address (engine dask|ray)")
+    audit.add_argument("--time-steps", type=int, default=2, help="training steps timed per circuit backend (0: no timing)")
+    audit.add_argument("--backends", default="torch,pennylane", help="circuit backends to time (default torch,pennylane)")
     sub.add_parser("list", help="list experiments, families and presets")
     show = sub.add_parser("show", help="print the resolved config, its hash and its results folder")
     show.add_argument("experiment")
@@ -89,8 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _resolve(name: str, overrides: Sequence[str]) -> ExperimentConfig:
-    """The named experiment/preset with overrides applied."""
-    return apply_overrides(get_experiment(name), list(overrides))
+    """The named experiment/preset, then ``preset=`` / ``profile=`` (qdm.presets.resolve_config), then the other overrides."""
+    try:
+        from qdm.presets import resolve_config
+    except ModuleNotFoundError as err:
+        if err.name != "qdm.presets":
+            raise
+        return apply_overrides(get_experiment(name), list(overrides))
+    return resolve_config(name, list(overrides))
 
 
 def _describe_entry(factory: object) -> str:
@@ -164,6 +186,45 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _cmd_audit(args: argparse.Namespace) -> int:
+    """Run qdm.audit.audit_chen2025 and print the markdown report's path and summary table (exit 1 if a run failed)."""
+    if args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    if args.time_steps < 0:
+        raise ValueError(f"--time-steps must be >= 0, got {args.time_steps}")
+    backends = tuple(b.strip() for b in args.backends.split(",") if b.strip()) if args.time_steps else ()
+    bad = [b for b in backends if b not in ("torch", "pennylane")]
+    if bad:
+        raise ValueError(f"--backends must list torch and/or pennylane, got {bad}")
+    try:
+        report = _run_audit(args, backends)
+    except RuntimeError as err:
+        print(f"qdm: error: {_first_line(err)}", file=sys.stderr)
+        return 1
+    print(report.paths["markdown"].read_text())
+    print(f"written: {', '.join(str(p) for p in report.paths.values())}")
+    return 0
+
+
+def _run_audit(args: argparse.Namespace, backends: tuple[str, ...]):  # noqa: ANN202 - AuditReport, imported lazily
+    """audit_chen2025 with the command line's settings."""
+    from qdm.audit import audit_chen2025
+
+    return audit_chen2025(
+        seeds=parse_seeds(args.seeds),
+        profile=args.profile,
+        dataset=args.dataset,
+        results_root=args.results,
+        out_dir=args.out,
+        workers=args.workers,
+        engine=args.engine,
+        address=args.address,
+        time_backends=backends,
+        time_steps=max(args.time_steps, 1),
+        progress=False,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``qdm`` console script; returns the exit status (2 for a bad command line)."""
     parser = build_parser()
@@ -179,6 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_list()
         if args.command == "show":
             return _cmd_show(args)
+        if args.command == "audit":
+            return _cmd_audit(args)
         return _cmd_run(args)
     except (_UsageError, ValueError) as err:
         print(f"qdm: error: {_first_line(err)}", file=sys.stderr)

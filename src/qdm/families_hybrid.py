@@ -86,7 +86,7 @@ class HybridModelConfig:
     bottleneck: Literal["none", "quantum", "classical", "matched"] = "quantum"
     n_qubits: int = 8
     n_layers: int = 3
-    ansatz: Literal["rz_cnot", "strongly_entangling", "ry_rz_chain"] = "rz_cnot"
+    ansatz: Literal["rz_cnot", "strongly_entangling", "ry_rz_chain", "ry_cnot"] = "rz_cnot"
     detach_input: bool = True
     angle_scaling: Literal["none", "pi_tanh"] = "none"
     schedule: Literal["linear", "cosine", "tailored"] = "cosine"
