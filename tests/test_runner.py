@@ -259,7 +259,9 @@ def test_fid_and_kid_share_one_feature_pass_per_image_set(monkeypatch: pytest.Mo
 
     calls: list[int] = []
 
-    def pixel_features(images: torch.Tensor, batch_size: int = 64, device: str = "cpu") -> torch.Tensor:
+    def pixel_features(
+        images: torch.Tensor, batch_size: int = 64, device: str = "cpu", cache_dir: object = None
+    ) -> torch.Tensor:
         calls.append(images.shape[0])  # a cheap stand-in for Inception: the pixels themselves
         return images.flatten(1).double()
 

@@ -65,6 +65,8 @@ __all__ = [
 
 DONE_NAME = "DONE"
 ENGINES = ("local", "dask", "ray")
+#: Inception features of reference image sets, keyed by their pixels (under the results root).
+FEATURE_CACHE = Path(".cache") / "inception"
 #: Offset between the training seed and the seed of the sampling generator (independent streams).
 SAMPLING_SEED_OFFSET = 1_000_003
 
@@ -249,14 +251,23 @@ def _metrics_module(names: Sequence[str]) -> Any:
 
 
 def compute_image_metrics(
-    samples: torch.Tensor, reference: torch.Tensor, ecfg: EvalConfig, seed: int = 0, device: str = "cpu"
+    samples: torch.Tensor,
+    reference: torch.Tensor,
+    ecfg: EvalConfig,
+    seed: int = 0,
+    device: str = "cpu",
+    feature_cache: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
-    """FID (Heusel 2017), KID (Bińkowski 2018; subsets drawn with ``seed``) and paired SSIM (Wang 2004) via qdm.metrics."""
+    """FID (Heusel 2017), KID (Bińkowski 2018; subsets drawn with ``seed``) and paired SSIM (Wang 2004) via qdm.metrics.
+
+    ``feature_cache``: a folder where the reference set's Inception features are kept (keyed by its pixels),
+    so runs that share a reference set pass it through Inception once.
+    """
     metrics = _metrics_module(ecfg.metrics)
     out: dict[str, Any] = {}
     if {"fid", "kid"} & set(ecfg.metrics):
         # Inception features once per image set, shared by FID and KID
-        f_real = metrics.inception_features(reference, device=device)
+        f_real = metrics.inception_features(reference, device=device, cache_dir=feature_cache)
         f_fake = metrics.inception_features(samples, device=device)
         if "fid" in ecfg.metrics:
             out["fid"] = float(metrics.fid_from_features(f_real, f_fake))
@@ -397,7 +408,8 @@ def run_experiment(
     samples, sample_wall = _sample(cfg, family, result.sampling_model)
     _save_samples(samples, run_dir)
     t0 = time.perf_counter()
-    metrics = _evaluate(cfg, family, result.sampling_model, samples)
+    # results/<experiment>/<hash>/ -> results/.cache/inception: reference features shared across runs
+    metrics = _evaluate(cfg, family, result.sampling_model, samples, run_dir.parents[1] / FEATURE_CACHE)
     eval_wall = time.perf_counter() - t0
     timing = {
         "started": started,
@@ -450,13 +462,21 @@ def _save_samples(samples: torch.Tensor, run_dir: Path) -> None:
     save_image_grid(samples, run_dir / "samples.png")
 
 
-def _evaluate(cfg: ExperimentConfig, family: Family, model: torch.nn.Module, samples: torch.Tensor) -> dict[str, Any]:
+def _evaluate(
+    cfg: ExperimentConfig,
+    family: Family,
+    model: torch.nn.Module,
+    samples: torch.Tensor,
+    feature_cache: Path | None = None,
+) -> dict[str, Any]:
     """Image metrics against the reference set (with counts and protocol) plus the family's own metrics."""
     metrics: dict[str, Any] = {"n_samples": cfg.eval.n_samples, "protocol": cfg.eval.protocol}
     if cfg.eval.metrics:
         reference = eval_reference(cfg, family, samples)
         metrics["n_reference"] = int(reference.shape[0])
-        metrics.update(compute_image_metrics(samples, reference, cfg.eval, cfg.train.seed, cfg.train.device))
+        metrics.update(
+            compute_image_metrics(samples, reference, cfg.eval, cfg.train.seed, cfg.train.device, feature_cache)
+        )
     if family.evaluate is not None:
         extra = _flatten_extra(family.evaluate(model, samples, cfg))
         clash = sorted(set(extra) & set(metrics))
