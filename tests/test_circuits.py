@@ -253,3 +253,36 @@ def test_quantum_noise_is_reproducible_and_validated() -> None:
         C.ExpvalSampler(method="box_muller", circuit="random")
     with pytest.raises(ValueError, match="shots"):
         C.ExpvalSampler(shots=0)
+
+
+@pytest.mark.parametrize("rotation", ["X", "Y"])
+def test_rz_cnot_fast_path_equals_dense_simulation_with_gradients(rotation: str) -> None:
+    # the product-state shortcut of RZCNOTChain.torch_expval against the full state-vector run
+    n, ansatz = 6, C.RZCNOTChain(3)
+    x = (torch.rand(4, n, generator=gen(21), dtype=F64) * 6 - 3).requires_grad_()
+    w = (torch.rand(ansatz.weight_shape(n), generator=gen(22), dtype=F64) * 6).requires_grad_()
+    state = C.AngleEmbedding(rotation).torch(x, n)
+    assert isinstance(state, (sim.AngleState, sim.ProductState))
+    fast = ansatz.torch_expval(state, w)
+    dense = sim.expval_z(ansatz.torch(sim.as_dense(state), w))
+    torch.testing.assert_close(fast, dense, atol=1e-13, rtol=0)
+    coef = torch.linspace(-1, 2, n, dtype=F64)
+    gx_fast, gw_fast = torch.autograd.grad((fast * coef).sum(), (x, w), retain_graph=True)
+    gx_dense, gw_dense = torch.autograd.grad((dense * coef).sum(), (x, w))
+    torch.testing.assert_close(gx_fast, gx_dense, atol=1e-12, rtol=0)
+    assert torch.equal(gw_fast, torch.zeros_like(w)) and float(gw_dense.abs().max()) < 1e-12
+
+
+@pytest.mark.parametrize("ansatz", [C.RZCNOTChain(2), C.StronglyEntangling(2), C.TrainableRYRZChain(2)])
+def test_statevector_backend_is_the_full_simulation_and_agrees_with_both_others(ansatz):
+    # "statevector" never takes a structural shortcut: audits of the RZCNOTChain closed form rely on it.
+    g = torch.Generator().manual_seed(11)
+    n = 5
+    x = torch.rand(3, n, generator=g, dtype=torch.float64) * math.pi
+    w = torch.rand(tuple(ansatz.weight_shape(n)), generator=g, dtype=torch.float64) * 2 * math.pi
+    emb = C.AngleEmbedding("Y")
+    outs = {b: C.run_expval(emb, ansatz, x, w, n, backend=b) for b in C.BACKENDS}
+    for b in ("torch", "pennylane"):
+        torch.testing.assert_close(outs["statevector"], outs[b], atol=1e-10, rtol=0)
+    with pytest.raises(ValueError, match="backend must be one of torch, statevector, pennylane"):
+        C.run_expval(emb, ansatz, x, w, n, backend="qiskit")

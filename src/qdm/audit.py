@@ -117,13 +117,22 @@ def _check_inputs(inputs: Tensor, n: int) -> None:
         raise ValueError(f"inputs must be a real tensor (B, {n}), got {getattr(inputs, 'shape', type(inputs))}")
 
 
+def _full_simulation(layer: nn.Module) -> nn.Module:
+    """A copy of ``layer`` that simulates the full 2**n statevector: the torch backend's closed-form shortcut
+    for RZCNOTChain would make an audit of that very closed form circular (PennyLane stays as it is)."""
+    probe = copy.deepcopy(layer)
+    if probe.backend == "torch":
+        probe.backend = "statevector"
+    return probe
+
+
 def weight_effect(layer: nn.Module, inputs: Tensor, n_draws: int = 3, generator: torch.Generator | None = None) -> float:
     """papers.md C1 property 2: max |⟨Z⟩(w') − ⟨Z⟩(w)| over ``n_draws`` fresh weight draws w' ~ U[0, 2π) (0 ⇒ weights inert)."""
     _check_layer(layer)
     _check_inputs(inputs, layer.n_qubits)
     if not isinstance(n_draws, int) or n_draws < 1:
         raise ValueError(f"n_draws must be an int >= 1, got {n_draws!r}")
-    probe = copy.deepcopy(layer)
+    probe = _full_simulation(layer)
     with torch.no_grad():
         reference = probe(inputs)
         worst = 0.0
@@ -137,7 +146,7 @@ def circuit_weight_gradient(layer: nn.Module, inputs: Tensor, generator: torch.G
     """∂/∂w of Σ_{b,k} c_{bk} ⟨Z_k⟩(x_b; w) for a random cotangent c ~ N(0, 1): the weight gradient a generic loss sees."""
     _check_layer(layer)
     _check_inputs(inputs, layer.n_qubits)
-    probe = copy.deepcopy(layer)
+    probe = _full_simulation(layer)
     probe.zero_grad(set_to_none=True)
     out = probe(inputs)
     cotangent = torch.randn(out.shape, generator=generator, dtype=out.dtype)
@@ -154,7 +163,7 @@ def closed_form_deviation(layer: nn.Module, inputs: Tensor) -> float:
     _check_inputs(inputs, layer.n_qubits)
     sets = zexpval_wire_sets(layer.ansatz, layer.n_qubits)
     with torch.no_grad():
-        out = layer(inputs).to(torch.float64)
+        out = _full_simulation(layer)(inputs).to(torch.float64)
     return float((out - zexpval_product_of_cos(inputs.to(torch.float64), sets)).abs().max())
 
 

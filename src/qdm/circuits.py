@@ -47,7 +47,11 @@ __all__ = [
     "quantum_noise",
 ]
 
-Backend = Literal["torch", "pennylane"]
+#: "torch": qdm's simulator with every structural shortcut (e.g. the closed form of RZCNOTChain);
+#: "statevector": the same simulator on the full 2**n state, no shortcuts (what audits of a shortcut use);
+#: "pennylane": default.qubit with backprop, the reference definition.
+Backend = Literal["torch", "statevector", "pennylane"]
+BACKENDS: tuple[str, ...] = ("torch", "statevector", "pennylane")
 
 
 def _check_layers(n_layers: int) -> None:
@@ -213,8 +217,17 @@ class RZCNOTChain:
         return sim.phase_cnot_layers(state, phases, self.cnot_layers(n))
 
     def torch_expval(self, state: sim.State, weights: Tensor) -> Tensor:
-        """⟨Z_i⟩ (B, n) of :meth:`torch`'s state."""
-        return sim.expval_z(self.torch(state, weights))
+        """⟨Z_i⟩ (B, n) of :meth:`torch`'s state; on a product-state start the exact Heisenberg form
+        ⟨Z_k⟩ = Π_{j∈S_k} ⟨Z_j⟩ (papers.md C1 property 2, :func:`zexpval_wire_sets`), O(n²) per sample.
+
+        The RZ weights drop out exactly; they stay in the graph with an exactly zero gradient.
+        """
+        n = _n_qubits_of_state(state)
+        if not isinstance(state, (sim.ProductState, sim.AngleState)):
+            return sim.expval_z(self.torch(state, weights))
+        _check_weights(weights, self.weight_shape(n), "RZCNOTChain")
+        out = sim.product_z_strings(state, _sorted_wire_sets(self, n))
+        return out + 0.0 * weights.sum().to(out.dtype) if weights.requires_grad else out
 
     def pennylane(self, weights: Tensor, wires: Sequence[int]) -> None:
         """Emit qml.RZ and qml.CNOT as in the authors' code."""
@@ -366,8 +379,8 @@ def _validate_run(
     embedding: Embedding, ansatz: Ansatz, inputs: Tensor, weights: Tensor, n_qubits: int, backend: str, dtype: torch.dtype
 ) -> None:
     _check_n_qubits(n_qubits)
-    if backend not in ("torch", "pennylane"):
-        raise ValueError(f"backend must be 'torch' or 'pennylane', got {backend!r}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if dtype not in (torch.complex64, torch.complex128):
         raise ValueError(f"dtype must be torch.complex64 or torch.complex128, got {dtype}")
     if inputs.ndim != 2:
@@ -419,7 +432,10 @@ def run_expval(
         qnode = _pennylane_qnode(embedding, ansatz, n_qubits, "expval")
         out = qnode(_pennylane_inputs(inputs), weights.to(torch.float64))
         return torch.stack([o.reshape(-1) for o in out], dim=-1).to(sim.real_dtype_of(dtype))
-    return ansatz.torch_expval(embedding.torch(inputs, n_qubits, dtype), weights)
+    state = embedding.torch(inputs, n_qubits, dtype)
+    if backend == "statevector":
+        return sim.expval_z(ansatz.torch(sim.as_dense(state), weights))
+    return ansatz.torch_expval(state, weights)
 
 
 def ansatz_unitary(ansatz: Ansatz, weights: Tensor, n_qubits: int, dtype: torch.dtype = torch.complex128) -> Tensor:
@@ -462,6 +478,12 @@ def zexpval_wire_sets(ansatz: Ansatz, n_qubits: int) -> tuple[frozenset[int], ..
     return tuple(sets)
 
 
+@functools.lru_cache(maxsize=64)
+def _sorted_wire_sets(ansatz: Ansatz, n_qubits: int) -> tuple[tuple[int, ...], ...]:
+    """:func:`zexpval_wire_sets` as sorted tuples (cached; ansätze are frozen dataclasses)."""
+    return tuple(tuple(sorted(s)) for s in zexpval_wire_sets(ansatz, n_qubits))
+
+
 def zexpval_product_of_cos(inputs: Tensor, wire_sets: Sequence[frozenset[int]]) -> Tensor:
     """Closed form ⟨Z_k⟩ = Π_{j∈S_k} cos(x_j) after an RX/RY angle embedding (papers.md C1): (B, n)."""
     if inputs.ndim != 2:
@@ -493,8 +515,8 @@ class QuantumLayer(nn.Module):
     ) -> None:
         super().__init__()
         _check_n_qubits(n_qubits)
-        if backend not in ("torch", "pennylane"):
-            raise ValueError(f"backend must be 'torch' or 'pennylane', got {backend!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         if dtype not in (torch.complex64, torch.complex128):
             raise ValueError(f"dtype must be torch.complex64 or torch.complex128, got {dtype}")
         if init not in ("uniform_2pi", "normal"):

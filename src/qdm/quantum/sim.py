@@ -41,6 +41,7 @@ __all__ = [
     "AngleState",
     "State",
     "state_shape",
+    "product_z_strings",
     "angle_state",
     "GATE_PARAMS",
     "gate_matrices",
@@ -1190,6 +1191,35 @@ def expval_z(state: State) -> Tensor:
     probs = probabilities(state)
     n = n_qubits_of(state)
     return probs @ _z_signs(n, probs.dtype, probs.device)
+
+
+def product_z_strings(state: ProductState | AngleState, wire_sets: Sequence[Sequence[int]]) -> Tensor:
+    """⟨Π_{j∈S_k} Z_j⟩ = Π_{j∈S_k} ⟨Z_j⟩ on a product state, one column per set S_k: (B, len(wire_sets)).
+
+    With the Heisenberg sets of a diagonal + CNOT circuit (``circuits.zexpval_wire_sets``) this is
+    its exact ⟨Z_k⟩ without touching the 2**n amplitudes (papers.md C1, property 2).
+    """
+    if not isinstance(state, _PRODUCT_TYPES):
+        raise ValueError(f"state must be a ProductState or AngleState, got {type(state).__name__}")
+    n = state.n_qubits
+    sets = [tuple(int(j) for j in s) for s in wire_sets]
+    if not sets:
+        raise ValueError("wire_sets must name at least one set of wires")
+    for s in sets:
+        for j in s:
+            _check_wire(j, n, "wire_sets entry")
+    z = expval_z(state)  # (B, n)
+    mask = _wire_set_mask(n, tuple(sets), z.device)
+    return torch.where(mask, z[:, None, :], torch.ones((), dtype=z.dtype, device=z.device)).prod(-1)
+
+
+@functools.lru_cache(maxsize=64)
+def _wire_set_mask(n: int, sets: tuple[tuple[int, ...], ...], device: torch.device) -> Tensor:
+    """Boolean (len(sets), n) membership matrix of wire sets (cached)."""
+    mask = torch.zeros(len(sets), n, dtype=torch.bool, device=device)
+    for k, s in enumerate(sets):
+        mask[k, list(s)] = True
+    return mask
 
 
 def sample_outcomes(state: State, shots: int, generator: torch.Generator | None = None) -> Tensor:

@@ -1,0 +1,277 @@
+"""Benchmark the hybrid U-Net (quantum bottleneck gate) against its classical twin (a script, not a test).
+
+Issue 5 "Measure": what the quantum gate costs inside the model, not only in isolation.
+
+* ``train_step``: one optimisation step (seed eq. 6 loss, backward, Adam) of the tiny U-Net of
+  papers.md C1 with the quantum gate (``torch`` backend = qdm's fused simulator, ``pennylane`` =
+  default.qubit/backprop) and with the identical classical twin (bottleneck ``"classical"``:
+  the same Linear(C, n) → core → Linear(n, C) gate, core = a classical layer), interleaved round by
+  round; reported as the ratio quantum / classical (target ≤ 1.5×).
+* ``sample``: a whole DDIM run (η = 0, ``--sample-steps`` steps, ``--sample-images`` images),
+  quantum (torch backend, published ansatz and StronglyEntangling) vs classical.
+* ``quantum-torch-sel``: the same U-Net with StronglyEntanglingLayers as the gate circuit; the
+  published RZ + CNOT chain is evaluated in its exact closed form by the torch backend, so this
+  candidate is the one that times a full 2**n state-vector simulation inside the model.
+* RSS: peak RSS and the RSS growth between step 10 and step ``--rss-steps`` of repeated training
+  steps of the quantum (torch) model (must stay under 8 MiB; exit status 1 otherwise).
+
+Usage::
+
+    python benchmarks/bench_unet.py                 # n ∈ {8, 16}, batch 32, DDIM 20 steps x 16 images
+    python benchmarks/bench_unet.py --quick         # n ∈ {4, 8}, batch 4, DDIM 2 steps x 2 images
+
+Outputs under ``--out`` (default benchmarks/out/): ``unet.csv`` (one row per case x candidate),
+``unet.json`` (machine, arguments, RSS check) and ``unet.png`` (ratio to the classical twin).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see bench_simulator.py
+
+import argparse  # noqa: E402
+import gc  # noqa: E402
+import json  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from dataclasses import asdict, dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import psutil  # noqa: E402
+import torch  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_simulator import machine_info, peak_rss_mib  # noqa: E402
+
+from qdm.diffusion import ddim_sample_loop  # noqa: E402
+from qdm.families_hybrid import COSINE_MIN_BETA, l_simple_with_noise, make_noise_fn  # noqa: E402
+from qdm.models import GateConfig, TinyUNet, UNetConfig, build_unet  # noqa: E402
+from qdm.schedules import make_schedule  # noqa: E402
+
+CLASSICAL = "classical"
+#: candidate name -> (gate kind, backend, ansatz).  The published ansatz ("rz_cnot": RZ + CNOT chain
+#: after an RY embedding) is evaluated by the torch backend in its exact Heisenberg form (no state
+#: vector, papers.md C1 property 2); "quantum-torch-sel" puts StronglyEntanglingLayers in the gate
+#: instead, so that the full 2**n state-vector simulation is what is timed.
+CANDIDATES: dict[str, tuple[str, str, str]] = {
+    "quantum-torch": ("quantum", "torch", "rz_cnot"),
+    "quantum-pennylane": ("quantum", "pennylane", "rz_cnot"),
+    "quantum-torch-sel": ("quantum", "torch", "strongly_entangling"),
+    CLASSICAL: ("classical", "torch", "rz_cnot"),
+}
+
+
+@dataclass(frozen=True)
+class UNetCase:
+    """One benchmark point: the U-Net task at n qubits with a batch of images."""
+
+    task: str  # "train_step" or "sample"
+    n_qubits: int
+    batch: int
+    sample_steps: int = 0  # DDIM steps (task "sample")
+
+
+def build_model(kind: str, backend: str, n_qubits: int, seed: int = 0, ansatz: str = "rz_cnot") -> TinyUNet:
+    """papers.md C1: the tiny U-Net with the given gate, built from the same seed for every candidate."""
+    torch.manual_seed(seed)
+    return build_unet(UNetConfig(), GateConfig(kind=kind, n_qubits=n_qubits, backend=backend, ansatz=ansatz))
+
+
+def train_step_fn(model: TinyUNet, batch: int, seed: int = 0) -> Callable[[], None]:
+    """A zero-argument training step: L_simple (seed eq. 6, cosine schedule of papers.md C1), backward, Adam."""
+    schedule = make_schedule("cosine", 1000, min_beta=COSINE_MIN_BETA)
+    noise_fn = make_noise_fn("gaussian")
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    gen = torch.Generator().manual_seed(seed)
+    x0 = torch.rand(batch, 1, 28, 28, generator=gen) * 2 - 1
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        loss = l_simple_with_noise(model, x0, schedule, gen, noise_fn)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def sample_fn(model: TinyUNet, images: int, steps: int, seed: int = 0) -> Callable[[], None]:
+    """A zero-argument DDIM run (Song et al. eq. 12, η = 0) of ``images`` images in ``steps`` steps."""
+    schedule = make_schedule("cosine", 1000, min_beta=COSINE_MIN_BETA)
+
+    def run() -> None:
+        gen = torch.Generator().manual_seed(seed)
+        ddim_sample_loop(model, (images, 1, 28, 28), schedule, steps, gen, eta=0.0, clip_x0=True)
+
+    return run
+
+
+def time_rounds(steps: dict[str, Callable[[], None]], repeats: int, budget_s: float) -> dict[str, list[float]]:
+    """Interleaved rounds (one call of each candidate per round) after one warm-up call each."""
+    first = {}
+    for name, step in steps.items():
+        step()
+        t0 = time.perf_counter()
+        step()
+        first[name] = time.perf_counter() - t0
+    total = sum(first.values())
+    rounds = max(3, min(repeats, int(budget_s / max(total, 1e-9))))
+    times = {name: [first[name]] for name in steps}
+    for _ in range(rounds - 1):
+        for name, step in steps.items():
+            t0 = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def rows_for(case: UNetCase, times: dict[str, list[float]]) -> list[dict[str, object]]:
+    """One row per candidate: median/min seconds and the ratio to the classical twin's median."""
+    base = statistics.median(times[CLASSICAL])
+    return [
+        {
+            **asdict(case),
+            "candidate": name,
+            "gate": CANDIDATES[name][0],
+            "backend": CANDIDATES[name][1],
+            "ansatz": CANDIDATES[name][2],
+            "median_s": statistics.median(ts),
+            "min_s": min(ts),
+            "repeats": len(ts),
+            "ratio_vs_classical": statistics.median(ts) / base,
+            "peak_rss_mib": peak_rss_mib(),
+        }
+        for name, ts in times.items()
+    ]
+
+
+def bench_train(n_qubits: int, batch: int, names: list[str], repeats: int, budget_s: float) -> list[dict[str, object]]:
+    """Training-step rows at n qubits: every candidate in ``names`` plus the classical twin."""
+    steps = {}
+    for name in dict.fromkeys([*names, CLASSICAL]):
+        kind, backend, ansatz = CANDIDATES[name]
+        steps[name] = train_step_fn(build_model(kind, backend, n_qubits, ansatz=ansatz), batch)
+    return rows_for(UNetCase("train_step", n_qubits, batch), time_rounds(steps, repeats, budget_s))
+
+
+def bench_sample(n_qubits: int, images: int, steps_ddim: int, repeats: int, budget_s: float) -> list[dict[str, object]]:
+    """DDIM sampling rows at n qubits: quantum gate (torch backend) vs the classical twin."""
+    runs = {}
+    for name in ("quantum-torch", "quantum-torch-sel", CLASSICAL):
+        kind, backend, ansatz = CANDIDATES[name]
+        model = build_model(kind, backend, n_qubits, ansatz=ansatz).eval()
+        runs[name] = sample_fn(model, images, steps_ddim)
+    case = UNetCase("sample", n_qubits, images, steps_ddim)
+    return rows_for(case, time_rounds(runs, repeats, budget_s))
+
+
+def rss_growth(n_qubits: int, batch: int, steps: int) -> dict[str, float | bool]:
+    """RSS after 10 and after ``steps`` training steps of the quantum (torch) U-Net: it must not grow."""
+    if steps <= 10:
+        raise ValueError(f"rss steps must be > 10, got {steps}")
+    step = train_step_fn(build_model("quantum", "torch", n_qubits), batch)
+    proc = psutil.Process()
+    for _ in range(10):
+        step()
+    gc.collect()
+    rss_10 = proc.memory_info().rss
+    for _ in range(steps - 10):
+        step()
+    gc.collect()
+    rss_end = proc.memory_info().rss
+    growth = (rss_end - rss_10) / 2**20
+    return {
+        "n_qubits": n_qubits,
+        "batch": batch,
+        "steps": steps,
+        "rss_after_10_mib": rss_10 / 2**20,
+        "rss_after_end_mib": rss_end / 2**20,
+        "growth_mib": growth,
+        "peak_rss_mib": peak_rss_mib(),
+        "ok": growth < 8.0,
+    }
+
+
+def plot(df, path: Path) -> None:
+    """Bar chart: time of each quantum candidate over the classical twin, per task and qubit count."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = df[df.candidate != CLASSICAL].copy()
+    data["label"] = data.task + ", n=" + data.n_qubits.astype(str)
+    fig, ax = plt.subplots(figsize=(6.4, 3.2))
+    labels = list(dict.fromkeys(data.label))
+    cands = list(dict.fromkeys(data.candidate))
+    width = 0.8 / max(len(cands), 1)
+    for i, cand in enumerate(cands):
+        sub = data[data.candidate == cand].set_index("label")
+        xs = [j + i * width for j, lab in enumerate(labels) if lab in sub.index]
+        ax.bar(xs, [sub.loc[lab, "ratio_vs_classical"] for lab in labels if lab in sub.index], width, label=cand)
+    ax.axhline(1.0, color="grey", lw=0.8)
+    ax.axhline(1.5, color="red", lw=0.8, ls="--", label="target 1.5x")
+    ax.set_xticks([j + width * (len(cands) - 1) / 2 for j in range(len(labels))], labels)
+    ax.set_yscale("log")
+    ax.set_ylabel("time / classical twin")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (n 4 and 8, batch 4, 2 images x 2 DDIM steps)")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out")
+    parser.add_argument("--qubits", type=int, nargs="+", default=None, help="qubit counts (default 8 16; quick 4 8)")
+    parser.add_argument("--batch", type=int, default=None, help="training batch (default 32; quick 4)")
+    parser.add_argument("--sample-images", type=int, default=None, help="images per DDIM run (default 16; quick 2)")
+    parser.add_argument("--sample-steps", type=int, default=None, help="DDIM steps (default 20; quick 2)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--repeats", type=int, default=11, help="max timed rounds per case")
+    parser.add_argument("--budget", type=float, default=30.0, help="seconds per case")
+    parser.add_argument("--rss-steps", type=int, default=60, help="training steps of the RSS check (> 10)")
+    parser.add_argument("--no-pennylane", action="store_true", help="skip the pennylane-backend gate")
+    args = parser.parse_args(argv)
+    qubits = args.qubits or ([4, 8] if args.quick else [8, 16])
+    batch = args.batch or (4 if args.quick else 32)
+    images = args.sample_images or (2 if args.quick else 16)
+    ddim_steps = args.sample_steps or (2 if args.quick else 20)
+    if args.threads < 1 or batch < 1 or images < 1 or ddim_steps < 1 or any(q < 1 for q in qubits):
+        parser.error("--threads, --batch, --sample-images, --sample-steps and --qubits must be >= 1")
+    if args.rss_steps <= 10:
+        parser.error("--rss-steps must be > 10")
+    torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+    info = machine_info(torch.device("cpu"))
+    names = ["quantum-torch", "quantum-torch-sel"] + ([] if args.no_pennylane else ["quantum-pennylane"])
+
+    import pandas as pd
+
+    rows: list[dict[str, object]] = []
+    for n in qubits:
+        rows += bench_train(n, batch, names, args.repeats, args.budget)
+        rows += bench_sample(n, images, ddim_steps, max(3, args.repeats // 3), args.budget)
+        for r in rows[-7:]:
+            if r["n_qubits"] == n:
+                print(f"{r['task']} n={n} {r['candidate']}: {r['median_s'] * 1e3:.1f} ms ({r['ratio_vs_classical']:.2f}x classical)", flush=True)
+    memory = rss_growth(qubits[0], batch, args.rss_steps)
+    print(f"RSS check: {memory}", flush=True)
+    info["load_average_end"] = os.getloadavg()
+    info["peak_rss_mib"] = peak_rss_mib()
+    df = pd.DataFrame(rows)
+    for key in ("cpu_model", "logical_cores", "torch", "torch_threads"):
+        df[key] = info[key]
+    df.to_csv(args.out / "unet.csv", index=False)
+    plot(df, args.out / "unet.png")
+    sidecar = {"machine": info, "args": {k: str(v) for k, v in vars(args).items()}, "rss_check": memory}
+    (args.out / "unet.json").write_text(json.dumps(sidecar, indent=2))
+    print(f"wrote {args.out}", flush=True)
+    return 0 if memory["ok"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
