@@ -804,6 +804,14 @@ def _permute_buffer(x: Tensor, layout: str, n: int, pairs: tuple, inverse: bool)
     return x.reshape(-1).index_select(0, bwd if inverse else fwd).view(x.shape)
 
 
+@functools.lru_cache(maxsize=64)
+def _z_signs_real_view(
+    n_qubits: int, pairs: tuple[tuple[int, int], ...], dtype: torch.dtype, device: torch.device
+) -> Tensor:
+    """:func:`_z_signs_after_cnots` with every row doubled (2·2**n, n), for the (B, 2·2**n) real view of ψ (cached)."""
+    return _z_signs_after_cnots(n_qubits, pairs, dtype, device).repeat_interleave(2, dim=0)
+
+
 def _kron_tree_levels(chunk: Tensor) -> list[Tensor]:
     """Pairwise Kronecker levels of (B, 2**p, d) vectors: level l+1 item k = item 2k ⊗ item 2k+1."""
     levels = [chunk]
@@ -818,11 +826,11 @@ def _kron_tree_grad(grad: Tensor, levels: list[Tensor]) -> Tensor:
     g = grad[:, None, :]
     for x in reversed(levels[:-1]):
         d = x.shape[-1]
-        even, odd = x[:, 0::2], x[:, 1::2]
+        xc = x.conj().resolve_conj()
         g4 = g.view(g.shape[0], -1, d, d)
-        g_even = (g4 * odd.conj()[:, :, None, :]).sum(-1)
-        g_odd = (g4 * even.conj()[:, :, :, None]).sum(-2)
-        g = torch.stack((g_even, g_odd), dim=2).view(x.shape)
+        g_even = g4 @ xc[:, 1::2, :, None]  # Σ_b g[a, b] conj(odd[b])
+        g_odd = g4.transpose(-1, -2) @ xc[:, 0::2, :, None]  # Σ_a g[a, b] conj(even[a])
+        g = torch.cat((g_even, g_odd), dim=-1).transpose(-1, -2).reshape(x.shape)
     return g
 
 
@@ -855,6 +863,15 @@ def _kron_product_grad(grad: Tensor, saved: tuple) -> Tensor:
     return torch.cat([_kron_tree_grad(gt, c) for gt, c in zip(grad_tops, chunks)], dim=1)
 
 
+@functools.lru_cache(maxsize=32)
+def _unit_slots(k: int, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
+    """(mask, units) of shape (k, 4, k, 2, 2): mask[q, :, q] is True and units[q, ij, q] = |i⟩⟨j| (cached)."""
+    units = torch.eye(4, dtype=dtype, device=device).view(4, 2, 2)
+    eye = torch.eye(k, dtype=torch.bool, device=device)
+    mask = eye[:, None, :, None, None].expand(k, 4, k, 2, 2).contiguous()
+    return mask, units[None, :, None].expand(k, 4, k, 2, 2).contiguous()
+
+
 def _kron_factor_grads(grad_k: Tensor, factors: Tensor) -> Tensor:
     """Backward of K = R_0 ⊗ … ⊗ R_{k-1}: ∂L/∂R̄_q[i,j] = Σ ∂L/∂K̄ ⊙ conj(R_0 ⊗ … ⊗ |i⟩⟨j| ⊗ … ⊗ R_{k-1}).
 
@@ -866,10 +883,8 @@ def _kron_factor_grads(grad_k: Tensor, factors: Tensor) -> Tensor:
     lead = factors.shape[:-3]
     conj = factors.conj()
     if k <= 5:
-        units = torch.eye(4, dtype=factors.dtype, device=factors.device).view(4, 2, 2)
-        slots = conj[..., None, None, :, :, :].expand(*lead, k, 4, k, 2, 2).clone()
-        q = torch.arange(k, device=factors.device)
-        slots[..., q, :, q, :, :] = units  # slot q of row q holds |i⟩⟨j|
+        mask, unit_slots = _unit_slots(k, factors.dtype, factors.device)
+        slots = torch.where(mask, unit_slots, conj[..., None, None, :, :, :])  # slot q of row q holds |i⟩⟨j|
         basis = kron_matrices(slots)  # (..., k, 4, d, d)
         d2 = grad_k.shape[-1] * grad_k.shape[-2]
         out = grad_k.reshape(*lead, 1, d2) @ basis.reshape(*lead, k * 4, d2).transpose(-1, -2)
@@ -955,8 +970,11 @@ class _FusedCircuit(torch.autograd.Function):
         ctx.classes, ctx.kflat = classes, kflat
         if spec.output == "expval_z":
             zs = _z_signs_after_cnots(n, spec.cnots[-1], real_dtype_of(x.dtype), x.device)
-            probs = (x * x.conj()).real
-            out = probs @ zs if layout == "BD" else (zs.T @ probs).T
+            sq = torch.view_as_real(x).square()  # (B, D, 2) or (D, B, 2): |ψ|² = re² + im² after the sum
+            if layout == "BD":
+                out = sq.view(batch, -1) @ _z_signs_real_view(n, spec.cnots[-1], zs.dtype, x.device)
+            else:
+                out = (zs.T @ sq.view(dim, -1)).view(-1, batch, 2).sum(-1).T
         else:
             out = x if layout == "BD" else x.T
         if needs_grad:
@@ -974,7 +992,8 @@ class _FusedCircuit(torch.autograd.Function):
         sizes = spec.sizes
         if spec.output == "expval_z":
             zs2 = _z_signs_after_cnots(spec.n, spec.cnots[-1], real_dtype_of(x.dtype), x.device, 2.0)
-            g = x * (grad_out.to(zs2.dtype) @ zs2.T if ctx.layout == "BD" else zs2 @ grad_out.to(zs2.dtype).T)
+            weight = grad_out.to(zs2.dtype) @ zs2.T if ctx.layout == "BD" else zs2 @ grad_out.to(zs2.dtype).T
+            g = torch.view_as_complex(torch.view_as_real(x) * weight[..., None])
         else:
             g = grad_out.contiguous() if ctx.layout == "BD" else grad_out.T.contiguous()
         grad_layers: list[list[Tensor]] = []
