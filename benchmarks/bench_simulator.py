@@ -214,9 +214,10 @@ def time_case(case: Case, names: list[str], device: torch.device, repeats: int, 
     return times
 
 
-def rss_check(case: Case, device: torch.device, steps: int = 60) -> dict[str, float | bool]:
-    """RSS after 10 and after ``steps`` fwd+bwd steps of the torch candidate: it must not grow."""
-    step = CANDIDATES["torch"][0](case, device)
+def rss_growth_of(step: Callable[[], object], steps: int = 60) -> dict[str, float | bool]:
+    """RSS after 10 and after ``steps`` calls of ``step`` (after a gc): growth over 8 MiB is a leak."""
+    if steps <= 10:
+        raise ValueError(f"rss steps must be > 10, got {steps}")
     proc = psutil.Process()
     for _ in range(10):
         step()
@@ -227,7 +228,12 @@ def rss_check(case: Case, device: torch.device, steps: int = 60) -> dict[str, fl
     gc.collect()
     rss_end = proc.memory_info().rss
     growth = (rss_end - rss_10) / 2**20
-    return {"rss_after_10_mib": rss_10 / 2**20, f"rss_after_{steps}_mib": rss_end / 2**20, "growth_mib": growth, "ok": growth < 8.0}
+    return {"rss_after_10_mib": rss_10 / 2**20, "rss_after_end_mib": rss_end / 2**20, "growth_mib": growth, "ok": growth < 8.0}
+
+
+def rss_check(case: Case, device: torch.device, steps: int = 60) -> dict[str, float | bool]:
+    """RSS after 10 and after ``steps`` fwd+bwd steps of the torch candidate: it must not grow."""
+    return rss_growth_of(CANDIDATES["torch"][0](case, device), steps)
 
 
 def peak_rss_mib() -> float:

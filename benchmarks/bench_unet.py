@@ -31,7 +31,6 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see bench_simulator.py
 
 import argparse  # noqa: E402
-import gc  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
@@ -40,11 +39,10 @@ from collections.abc import Callable  # noqa: E402
 from dataclasses import asdict, dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import psutil  # noqa: E402
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_simulator import machine_info, peak_rss_mib  # noqa: E402
+from bench_simulator import machine_info, peak_rss_mib, rss_growth_of  # noqa: E402
 
 from qdm.diffusion import ddim_sample_loop  # noqa: E402
 from qdm.families_hybrid import COSINE_MIN_BETA, l_simple_with_noise, make_noise_fn  # noqa: E402
@@ -169,29 +167,8 @@ def bench_sample(n_qubits: int, images: int, steps_ddim: int, repeats: int, budg
 
 def rss_growth(n_qubits: int, batch: int, steps: int) -> dict[str, float | bool]:
     """RSS after 10 and after ``steps`` training steps of the quantum (torch) U-Net: it must not grow."""
-    if steps <= 10:
-        raise ValueError(f"rss steps must be > 10, got {steps}")
     step = train_step_fn(build_model("quantum", "torch", n_qubits), batch)
-    proc = psutil.Process()
-    for _ in range(10):
-        step()
-    gc.collect()
-    rss_10 = proc.memory_info().rss
-    for _ in range(steps - 10):
-        step()
-    gc.collect()
-    rss_end = proc.memory_info().rss
-    growth = (rss_end - rss_10) / 2**20
-    return {
-        "n_qubits": n_qubits,
-        "batch": batch,
-        "steps": steps,
-        "rss_after_10_mib": rss_10 / 2**20,
-        "rss_after_end_mib": rss_end / 2**20,
-        "growth_mib": growth,
-        "peak_rss_mib": peak_rss_mib(),
-        "ok": growth < 8.0,
-    }
+    return {"n_qubits": n_qubits, "batch": batch, "steps": steps, **rss_growth_of(step, steps), "peak_rss_mib": peak_rss_mib()}
 
 
 def plot(df, path: Path) -> None:
