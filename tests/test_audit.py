@@ -32,7 +32,7 @@ from qdm.data import load_dataset
 from qdm.families import get_family
 from qdm.families_hybrid import build_hybrid
 from qdm.metrics import fid_from_features, mmd2_unbiased
-from qdm.models.bottleneck import RYCNOTChain
+from qdm.circuits import RYCNOTChain
 from qdm.models.pqc_denoiser import PQCDenoiser, circuit_parameter_count
 from qdm.presets import get_preset
 from qdm.runner import run_experiment

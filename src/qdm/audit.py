@@ -175,7 +175,7 @@ def dead_weight_mask(ansatz: Any, n_qubits: int) -> Tensor:
     RYCNOTChain: none. Shape = ``ansatz.weight_shape(n_qubits)``, dtype bool.
     """
     from qdm.circuits import RotCNOTLadder, RZCNOTChain, StronglyEntangling, TrainableRYRZChain
-    from qdm.models.bottleneck import RYCNOTChain
+    from qdm.circuits import RYCNOTChain
 
     if not isinstance(n_qubits, int) or n_qubits < 1:
         raise ValueError(f"n_qubits must be an int >= 1, got {n_qubits!r}")

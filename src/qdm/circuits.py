@@ -21,7 +21,7 @@ import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import ClassVar, Literal, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -35,6 +35,7 @@ __all__ = [
     "RZCNOTChain",
     "RotCNOTLadder",
     "TrainableRYRZChain",
+    "RYCNOTChain",
     "Embedding",
     "Ansatz",
     "run_expval",
@@ -239,8 +240,31 @@ class RZCNOTChain:
             _emit_cnots(cnots, wires)
 
 
+class _FusedRotationChain:
+    """Shared torch path of the rotation-layer + CNOT ansätze: one call of the fused engine
+    (:func:`qdm.quantum.sim.fused_layers`) with the subclass's gate family ``_GATE``."""
+
+    _GATE: ClassVar[str]
+
+    def _fused_weights(self, state: sim.State, weights: Tensor) -> tuple[int, Tensor]:
+        """(n, weights in the engine's layout) after checking the shape."""
+        n = _n_qubits_of_state(state)
+        _check_weights(weights, self.weight_shape(n), type(self).__name__)
+        return n, weights
+
+    def torch(self, state: sim.State, weights: Tensor) -> Tensor:
+        """Fused grouped rotation layers + cached CNOT permutations."""
+        n, w = self._fused_weights(state, weights)
+        return sim.fused_layers(state, w, self._GATE, self.cnot_layers(n))
+
+    def torch_expval(self, state: sim.State, weights: Tensor) -> Tensor:
+        """⟨Z_i⟩ (B, n) straight from the fused engine."""
+        n, w = self._fused_weights(state, weights)
+        return sim.fused_layers(state, w, self._GATE, self.cnot_layers(n), output="expval_z")
+
+
 @dataclass(frozen=True)
-class RotCNOTLadder:
+class RotCNOTLadder(_FusedRotationChain):
     """papers.md A2: per layer Rot(φ,θ,ω) on every wire, then the CNOT ladder i → i+1 (i = 0..n-2).
 
     The exact ladder of the authors' follow-up could not be read here; this is the open
@@ -249,6 +273,7 @@ class RotCNOTLadder:
 
     n_layers: int
     closed: bool = False
+    _GATE: ClassVar[str] = "rot"
 
     def __post_init__(self) -> None:
         _check_layers(self.n_layers)
@@ -264,18 +289,6 @@ class RotCNOTLadder:
             pairs = pairs + ((n_qubits - 1, 0),)
         return (pairs,) * self.n_layers
 
-    def torch(self, state: sim.State, weights: Tensor) -> Tensor:
-        """Fused grouped Rot layers + cached ladder permutations (:func:`qdm.quantum.sim.fused_layers`)."""
-        n = _n_qubits_of_state(state)
-        _check_weights(weights, self.weight_shape(n), "RotCNOTLadder")
-        return sim.fused_layers(state, weights, "rot", self.cnot_layers(n))
-
-    def torch_expval(self, state: sim.State, weights: Tensor) -> Tensor:
-        """⟨Z_i⟩ (B, n) straight from the fused engine."""
-        n = _n_qubits_of_state(state)
-        _check_weights(weights, self.weight_shape(n), "RotCNOTLadder")
-        return sim.fused_layers(state, weights, "rot", self.cnot_layers(n), output="expval_z")
-
     def pennylane(self, weights: Tensor, wires: Sequence[int]) -> None:
         """Emit qml.Rot and qml.CNOT."""
         import pennylane as qml
@@ -287,11 +300,12 @@ class RotCNOTLadder:
 
 
 @dataclass(frozen=True)
-class TrainableRYRZChain:
+class TrainableRYRZChain(_FusedRotationChain):
     """A trainable variant of C1's ansatz: per layer RY(a_{l,i}) then RZ(b_{l,i}) on every wire, then the
     CNOT chain i → i+1.  Unlike :class:`RZCNOTChain` its weights do change ⟨Z⟩ (through the RY angles)."""
 
     n_layers: int
+    _GATE: ClassVar[str] = "ryrz"
 
     def __post_init__(self) -> None:
         _check_layers(self.n_layers)
@@ -304,18 +318,6 @@ class TrainableRYRZChain:
         """The CNOT chain of each layer."""
         return (sim.cnot_chain_pairs(n_qubits),) * self.n_layers
 
-    def torch(self, state: sim.State, weights: Tensor) -> Tensor:
-        """Fused grouped RZ·RY layers + cached chain permutations (:func:`qdm.quantum.sim.fused_layers`)."""
-        n = _n_qubits_of_state(state)
-        _check_weights(weights, self.weight_shape(n), "TrainableRYRZChain")
-        return sim.fused_layers(state, weights, "ryrz", self.cnot_layers(n))
-
-    def torch_expval(self, state: sim.State, weights: Tensor) -> Tensor:
-        """⟨Z_i⟩ (B, n) straight from the fused engine."""
-        n = _n_qubits_of_state(state)
-        _check_weights(weights, self.weight_shape(n), "TrainableRYRZChain")
-        return sim.fused_layers(state, weights, "ryrz", self.cnot_layers(n), output="expval_z")
-
     def pennylane(self, weights: Tensor, wires: Sequence[int]) -> None:
         """Emit qml.RY, qml.RZ and qml.CNOT."""
         import pennylane as qml
@@ -324,6 +326,45 @@ class TrainableRYRZChain:
             for i, wire in enumerate(wires):
                 qml.RY(weights[..., layer, i, 0], wires=wire)
                 qml.RZ(weights[..., layer, i, 1], wires=wire)
+            _emit_cnots(cnots, wires)
+
+
+@dataclass(frozen=True)
+class RYCNOTChain(_FusedRotationChain):
+    """papers.md C1's ansatz with RZ → RY: per layer RY(w_{l,i}) on every wire, then CNOT(i → i+1).
+
+    Same 3 × n weights as the published RZ chain, but every weight changes ⟨Z⟩ (an RY does not
+    commute with the Z read-out, whereas the final RZ of ``TrainableRYRZChain`` / StronglyEntangling
+    does, leaving n of their weights with zero gradient). Runs on the fused ``ryrz`` engine with the
+    RZ angles fixed at 0, and as qml.RY + qml.CNOT on PennyLane.
+    """
+
+    n_layers: int
+    _GATE: ClassVar[str] = "ryrz"
+
+    def __post_init__(self) -> None:
+        _check_layers(self.n_layers)
+
+    def weight_shape(self, n_qubits: int) -> tuple[int, int]:
+        """(L, n): one RY angle per wire and layer."""
+        return (self.n_layers, n_qubits)
+
+    def cnot_layers(self, n_qubits: int) -> tuple[tuple[tuple[int, int], ...], ...]:
+        """The CNOT chain of each layer."""
+        return (sim.cnot_chain_pairs(n_qubits),) * self.n_layers
+
+    def _fused_weights(self, state: sim.State, weights: Tensor) -> tuple[int, Tensor]:
+        """(n, weights (..., L, n, 2) with the RZ angles 0) after checking the shape."""
+        n, w = super()._fused_weights(state, weights)
+        return n, torch.stack((w, torch.zeros_like(w)), dim=-1)
+
+    def pennylane(self, weights: Tensor, wires: Sequence[int]) -> None:
+        """Emit qml.RY and qml.CNOT."""
+        import pennylane as qml
+
+        for layer, cnots in enumerate(self.cnot_layers(len(wires))):
+            for i, wire in enumerate(wires):
+                qml.RY(weights[..., layer, i], wires=wire)
             _emit_cnots(cnots, wires)
 
 

@@ -30,8 +30,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from qdm.circuits import AngleEmbedding, QuantumLayer, RZCNOTChain, StronglyEntangling, TrainableRYRZChain
-from qdm.quantum import sim
+from qdm.circuits import (
+    AngleEmbedding,
+    QuantumLayer,
+    RYCNOTChain,
+    RZCNOTChain,
+    StronglyEntangling,
+    TrainableRYRZChain,
+)
 
 __all__ = [
     "GateConfig",
@@ -57,59 +63,6 @@ Backend = Literal["torch", "pennylane"]
 GATE_KINDS: tuple[str, ...] = ("none", "quantum", "classical", "matched")
 ANGLE_SCALINGS: tuple[str, ...] = ("none", "pi_tanh")
 BACKENDS: tuple[str, ...] = ("torch", "pennylane")
-
-
-@dataclass(frozen=True)
-class RYCNOTChain:
-    """papers.md C1's ansatz with RZ → RY: per layer RY(w_{l,i}) on every wire, then CNOT(i → i+1).
-
-    Same 3 × n weights as the published RZ chain, but every weight changes ⟨Z⟩ (an RY does not
-    commute with the Z read-out, whereas the final RZ of ``ry_rz_chain`` / StronglyEntangling does,
-    leaving n of their weights with zero gradient). Runs on the fused ``ryrz`` engine with the RZ
-    angles fixed at 0, and as qml.RY + qml.CNOT on PennyLane.
-    """
-
-    n_layers: int
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.n_layers, int) or self.n_layers < 1:
-            raise ValueError(f"n_layers must be an int >= 1, got {self.n_layers!r}")
-
-    def weight_shape(self, n_qubits: int) -> tuple[int, int]:
-        """(L, n): one RY angle per wire and layer."""
-        return (self.n_layers, n_qubits)
-
-    def cnot_layers(self, n_qubits: int) -> tuple[tuple[tuple[int, int], ...], ...]:
-        """The CNOT chain of each layer."""
-        return (sim.cnot_chain_pairs(n_qubits),) * self.n_layers
-
-    def _ryrz_weights(self, state: sim.State, weights: torch.Tensor) -> tuple[int, torch.Tensor]:
-        """(n, weights (..., L, n, 2) with RZ angles 0) after checking the shape."""
-        n = sim.state_shape(state)[0]
-        shape = self.weight_shape(n)
-        if tuple(weights.shape[-2:]) != shape or weights.ndim not in (2, 3) or weights.is_complex():
-            raise ValueError(f"RYCNOTChain weights must be real with shape {shape} (or (B, *{shape})), got {tuple(weights.shape)}")
-        return n, torch.stack((weights, torch.zeros_like(weights)), dim=-1)
-
-    def torch(self, state: sim.State, weights: torch.Tensor) -> torch.Tensor:
-        """Fused RY layers (``ryrz`` with zero RZ) + cached chain permutations."""
-        n, w = self._ryrz_weights(state, weights)
-        return sim.fused_layers(state, w, "ryrz", self.cnot_layers(n))
-
-    def torch_expval(self, state: sim.State, weights: torch.Tensor) -> torch.Tensor:
-        """⟨Z_i⟩ (B, n) straight from the fused engine."""
-        n, w = self._ryrz_weights(state, weights)
-        return sim.fused_layers(state, w, "ryrz", self.cnot_layers(n), output="expval_z")
-
-    def pennylane(self, weights: torch.Tensor, wires) -> None:
-        """Emit qml.RY and qml.CNOT."""
-        import pennylane as qml
-
-        for layer, cnots in enumerate(self.cnot_layers(len(wires))):
-            for i, wire in enumerate(wires):
-                qml.RY(weights[..., layer, i], wires=wire)
-            for c, t in cnots:
-                qml.CNOT(wires=[wires[c], wires[t]])
 
 
 #: ansatz names → ansatz classes. "rz_cnot" is the published one (papers.md C1); "ry_cnot" its trainable twin.
