@@ -293,3 +293,39 @@ def test_estimator_bias_table_shows_fid_bias_and_unbiased_kid():
     assert mr.loc[200, "fid_mean"] > 8 * 0.9  # ‖Δμ‖² = 8
     with pytest.raises(ValueError, match="ns entries"):
         estimator_bias_table(real, model, ns=(300,))
+
+
+# --- the audit driver: other digits, all images, end to end ----------------------------------------
+
+
+def test_audit_configs_take_overrides_for_other_digits_and_all_images():
+    from qdm.audit import audit_slug, chen2025_audit_configs
+
+    cfgs = chen2025_audit_configs([0, 1], "cpu", overrides=["data.classes=6", "data.images_per_class=null"])
+    assert len(cfgs) == 8 and {c.data.classes for c in cfgs} == {(6,)}
+    assert {c.data.images_per_class for c in cfgs} == {None} and [c.train.seed for c in cfgs[:2]] == [0, 1]
+    assert {c.preset for c in cfgs} == {f"{v}@cpu" for v in ("chen2025", "chen2025-trainable", "chen2025-classical", "chen2025-matched")}
+    assert audit_slug("mnist", "cpu", ["data.classes=6"]) == "chen2025-mnist-cpu-data.classes=6"
+    with pytest.raises(ValueError, match="train.seed"):
+        chen2025_audit_configs([0], "cpu", overrides=["train.seed=3"])
+    with pytest.raises(ValueError, match="classes"):
+        chen2025_audit_configs([0], "cpu", overrides=["data.classes=x"])
+
+
+def test_audit_runs_end_to_end_on_another_digit(tmp_path, data_dir):
+    """Four variants x one seed on digit 6 (tiny budget, pixel features instead of Inception): both protocols filled in."""
+    from qdm.audit import audit_chen2025
+
+    report = audit_chen2025(
+        seeds=(0,), profile="smoke", results_root=tmp_path, workers=1, time_backends=("torch",), time_steps=1,
+        features=_pixel_features, overrides=["data.classes=6", "train.steps=2", "eval.n_samples=6", "eval.sample_steps=2"],
+    )
+    runs = report.runs
+    assert list(runs.variant) == ["chen2025", "chen2025-trainable", "chen2025-classical", "chen2025-matched"]
+    assert (runs.n_generated == 6).all() and np.isfinite(runs[["chen_fid", "qdm_fid", "qdm_kid", "qdm_ssim"]].to_numpy()).all()
+    assert list(runs.params_circuit[:2]) == [48, 48] and runs.params_circuit[2] == 0
+    assert report.paths["markdown"].parent.name == "chen2025-mnist-smoke-data.classes=6-train.steps=2-eval.n_samples=6-eval.sample_steps=2"
+    text = report.paths["markdown"].read_text()
+    assert "class (6,)" in text and "published FID" in text
+    held = load_dataset("mnist", "test", data_dir=str(data_dir))
+    assert runs.n_real_qdm[0] == min(64, int((np.asarray(held.labels) == 6).sum()))

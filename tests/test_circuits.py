@@ -37,6 +37,11 @@ CASES = [
     (C.TrainableRYRZChain(1), C.AngleEmbedding("Y"), 3, 5),
     (C.TrainableRYRZChain(4), C.AmplitudeEmbedding(), 8, 3),
     (C.TrainableRYRZChain(2), C.AngleEmbedding("Z"), 4, 3),
+    # RY embedding + RY layers: the engine's real-arithmetic path; the other embeddings stay complex
+    (C.RYCNOTChain(3), C.AngleEmbedding("Y"), 6, 5),
+    (C.RYCNOTChain(1), C.AngleEmbedding("Y"), 2, 1),
+    (C.RYCNOTChain(2), C.AngleEmbedding("X"), 5, 3),
+    (C.RYCNOTChain(2), C.AmplitudeEmbedding(), 4, 3),
 ]
 
 
@@ -61,7 +66,9 @@ def test_torch_backend_equals_pennylane_outputs_and_gradients(ansatz, embedding,
             torch.testing.assert_close(a, b, atol=tol, rtol=0)
 
 
-@pytest.mark.parametrize("ansatz,n", [(C.StronglyEntangling(2), 3), (C.RotCNOTLadder(3), 5), (C.RZCNOTChain(2), 4)])
+@pytest.mark.parametrize(
+    "ansatz,n", [(C.StronglyEntangling(2), 3), (C.RotCNOTLadder(3), 5), (C.RZCNOTChain(2), 4), (C.RYCNOTChain(3), 4)]
+)
 def test_run_state_equals_pennylane_statevector(ansatz, n: int) -> None:
     g = gen(n)
     v = torch.complex(torch.randn(3, 1 << n, generator=g, dtype=F64), torch.randn(3, 1 << n, generator=g, dtype=F64))
@@ -71,10 +78,38 @@ def test_run_state_equals_pennylane_statevector(ansatz, n: int) -> None:
         C.run_state(emb, ansatz, v, w, n, "torch"), C.run_state(emb, ansatz, v, w, n, "pennylane"), atol=1e-12, rtol=0
     )
     x = torch.rand(2, n, generator=g, dtype=F64)
-    emb = C.AngleEmbedding("X")
-    torch.testing.assert_close(
-        C.run_state(emb, ansatz, x, w, n, "torch"), C.run_state(emb, ansatz, x, w, n, "pennylane"), atol=1e-12, rtol=0
-    )
+    for rotation in ("X", "Y"):
+        emb = C.AngleEmbedding(rotation)
+        got = C.run_state(emb, ansatz, x, w, n, "torch")
+        assert got.dtype == torch.complex128
+        torch.testing.assert_close(got, C.run_state(emb, ansatz, x, w, n, "pennylane"), atol=1e-12, rtol=0)
+
+
+def test_real_path_state_gradient_matches_finite_differences() -> None:
+    """RY embedding + RYCNOTChain runs in real arithmetic and is cast to complex: d Re(c·ψ)/dθ against central differences."""
+    n, ansatz = 4, C.RYCNOTChain(2)
+    g = gen(5)
+    x = torch.rand(3, n, generator=g, dtype=F64) * 3
+    w = torch.rand(ansatz.weight_shape(n), generator=g, dtype=F64) * 6
+    c = torch.complex(torch.randn(3, 1 << n, generator=g, dtype=F64), torch.randn(3, 1 << n, generator=g, dtype=F64))
+
+    def loss(xx: torch.Tensor, ww: torch.Tensor) -> torch.Tensor:
+        psi = C.run_state(C.AngleEmbedding("Y"), ansatz, xx, ww, n, "torch")
+        return (c * psi).real.sum() + psi.abs().square()[:, :3].sum()
+
+    xg, wg = x.clone().requires_grad_(), w.clone().requires_grad_()
+    gx, gw = torch.autograd.grad(loss(xg, wg), (xg, wg))
+    eps = 1e-6
+    for value, grad, other in ((x, gx, "w"), (w, gw, "x")):
+        fd = torch.zeros_like(value)
+        for i in range(value.numel()):
+            step = torch.zeros_like(value).view(-1)
+            step[i] = eps
+            step = step.view_as(value)
+            plus = loss(value + step, w) if other == "w" else loss(x, value + step)
+            minus = loss(value - step, w) if other == "w" else loss(x, value - step)
+            fd.view(-1)[i] = (plus - minus) / (2 * eps)
+        torch.testing.assert_close(grad, fd, atol=1e-7, rtol=0)
 
 
 def test_ansatz_unitary_is_unitary_and_acts_like_the_circuit() -> None:

@@ -40,6 +40,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -570,18 +571,36 @@ def time_training_steps(cfg: ExperimentConfig, n_steps: int = 2, backend: str | 
 # ---------------------------------------------------------------------------------------------
 
 
-def chen2025_audit_configs(seeds: Sequence[int], profile: str, dataset: str = "mnist") -> list[ExperimentConfig]:
-    """The four hybrid presets (papers.md C1 and its twins) × seeds at ``profile``, runner metrics off (the audit computes them)."""
+def chen2025_audit_configs(
+    seeds: Sequence[int], profile: str, dataset: str = "mnist", overrides: Sequence[str] = ()
+) -> list[ExperimentConfig]:
+    """The four hybrid presets (papers.md C1 and its twins) × seeds at ``profile``, runner metrics off (the audit computes them).
+
+    ``overrides`` (``key=value``) apply to every variant, e.g. ``data.classes=6`` for another digit or
+    ``data.images_per_class=null`` for all training images of the class, as the published code trained.
+    """
     from qdm.presets import CHEN2025_VARIANTS, get_preset
 
     if not seeds or any(not isinstance(s, int) or s < 0 for s in seeds):
         raise ValueError(f"seeds must be a non-empty sequence of ints >= 0, got {seeds!r}")
+    if isinstance(overrides, str):
+        raise ValueError("overrides must be a sequence of 'key=value' strings, not one string")
+    blocked = [o for o in overrides if o.partition("=")[0].strip() in ("train.seed", "eval.metrics")]
+    if blocked:
+        raise ValueError(f"overrides may not set train.seed or eval.metrics (the audit sets them), got {blocked}")
     cfgs = []
     for variant in CHEN2025_VARIANTS:
-        base = get_preset(variant, profile, dataset=dataset)
+        base = apply_overrides(get_preset(variant, profile, dataset=dataset), list(overrides))
         for seed in seeds:
             cfgs.append(apply_overrides(base, [f"train.seed={seed}", "eval.metrics=()"]))
     return cfgs
+
+
+def audit_slug(dataset: str, profile: str, overrides: Sequence[str] = ()) -> str:
+    """Report folder name: ``chen2025-<dataset>-<profile>`` plus the overrides, e.g. ``...-data.classes=6``."""
+    parts = [f"chen2025-{dataset}-{profile}"]
+    parts += [re.sub(r"[^A-Za-z0-9=._-]+", "_", o.replace(" ", "")) for o in overrides]
+    return "-".join(parts)
 
 
 @dataclass(frozen=True)
@@ -711,10 +730,11 @@ def audit_chen2025(
     time_steps: int = 2,
     features: FeatureFn | None = None,
     progress: bool = False,
+    overrides: Sequence[str] = (),
 ) -> AuditReport:
     """Run chen2025, -trainable, -classical, -matched × seeds (runner.run_many), score both protocols, write CSV + markdown.
 
-    Files in ``out_dir`` (default ``<results_root>/audit/chen2025-<dataset>-<profile>``): ``runs.csv``,
+    Files in ``out_dir`` (default ``<results_root>/audit/<audit_slug(...)>``): ``runs.csv``,
     ``summary.csv``, ``audit.md``, ``timings.csv``; reference and sample features are cached in ``features/``.
     The qdm protocol runs with the profile's sample count (``min_generated`` = that count; the
     paper profile has 1000).
@@ -723,8 +743,8 @@ def audit_chen2025(
 
     from qdm.runner import run_many
 
-    cfgs = chen2025_audit_configs(seeds, profile, dataset)
-    out = Path(out_dir) if out_dir is not None else Path(results_root) / "audit" / f"chen2025-{dataset}-{profile}"
+    cfgs = chen2025_audit_configs(seeds, profile, dataset, overrides)
+    out = Path(out_dir) if out_dir is not None else Path(results_root) / "audit" / audit_slug(dataset, profile, overrides)
     out.mkdir(parents=True, exist_ok=True)
     feature_fn = features or _default_features
     outcomes = run_many(cfgs, workers=workers, engine=engine, address=address, results_root=results_root, progress=progress)
@@ -753,6 +773,7 @@ def audit_chen2025(
     header = [
         f"# chen2025 audit: {dataset}, profile {profile}, seeds {tuple(seeds)}",
         "",
+        f"- Overrides: {', '.join(overrides) if overrides else 'none'}; class {cfgs[0].data.classes}.",
         f"- chen2025 protocol (papers.md C1): FID of the first 5 samples vs {chen_note}; SSIM generated[i] vs real[i], "
         "scikit-image convention (7×7 uniform window), data range 255 on 8-bit images.",
         f"- qdm protocol: all {cfgs[0].eval.n_samples} samples vs {heldout.shape[0]} held-out test images of class "

@@ -335,12 +335,13 @@ class RYCNOTChain(_FusedRotationChain):
 
     Same 3 × n weights as the published RZ chain, but every weight changes ⟨Z⟩ (an RY does not
     commute with the Z read-out, whereas the final RZ of ``TrainableRYRZChain`` / StronglyEntangling
-    does, leaving n of their weights with zero gradient). Runs on the fused ``ryrz`` engine with the
-    RZ angles fixed at 0, and as qml.RY + qml.CNOT on PennyLane.
+    does, leaving n of their weights with zero gradient). Runs on the fused engine's ``ry`` gate, in
+    real arithmetic after an RY embedding (every amplitude stays real), and as qml.RY + qml.CNOT on
+    PennyLane.
     """
 
     n_layers: int
-    _GATE: ClassVar[str] = "ryrz"
+    _GATE: ClassVar[str] = "ry"
 
     def __post_init__(self) -> None:
         _check_layers(self.n_layers)
@@ -354,9 +355,9 @@ class RYCNOTChain(_FusedRotationChain):
         return (sim.cnot_chain_pairs(n_qubits),) * self.n_layers
 
     def _fused_weights(self, state: sim.State, weights: Tensor) -> tuple[int, Tensor]:
-        """(n, weights (..., L, n, 2) with the RZ angles 0) after checking the shape."""
+        """(n, weights (..., L, n, 1)) after checking the shape."""
         n, w = super()._fused_weights(state, weights)
-        return n, torch.stack((w, torch.zeros_like(w)), dim=-1)
+        return n, w[..., None]
 
     def pennylane(self, weights: Tensor, wires: Sequence[int]) -> None:
         """Emit qml.RY and qml.CNOT."""

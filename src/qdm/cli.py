@@ -7,6 +7,7 @@
     qdm list
     qdm show <experiment> [key=value ...] [--results DIR]
     qdm audit chen2025 [--seeds 0,1,2] [--profile smoke|cpu|paper] [--dataset mnist|pathmnist] [--workers N]
+                       [--set data.classes=6] [--set data.images_per_class=null]
 
 ``preset=<name>`` and ``profile=<smoke|cpu|paper>`` are resolved before the other overrides
 (:func:`qdm.presets.resolve_config`).
@@ -96,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--address", default=None, help="Dask scheduler / Ray cluster address (engine dask|ray)")
     audit.add_argument("--time-steps", type=int, default=2, help="training steps timed per circuit backend (0: no timing)")
     audit.add_argument("--backends", default="torch,pennylane", help="circuit backends to time (default torch,pennylane)")
+    audit.add_argument("--set", dest="audit_overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override for every variant, repeatable: --set data.classes=6, --set data.images_per_class=null")
     sub.add_parser("list", help="list experiments, families and presets")
     show = sub.add_parser("show", help="print the resolved config, its hash and its results folder")
     show.add_argument("experiment")
@@ -222,6 +225,7 @@ def _run_audit(args: argparse.Namespace, backends: tuple[str, ...]):  # noqa: AN
         time_backends=backends,
         time_steps=max(args.time_steps, 1),
         progress=False,
+        overrides=tuple(args.audit_overrides),
     )
 
 

@@ -97,7 +97,9 @@ _COMPLEX = (torch.complex64, torch.complex128)
 # dtypes and shapes
 # ----------------------------------------------------------------------------------------------
 def real_dtype_of(dtype: torch.dtype) -> torch.dtype:
-    """The real dtype paired with a complex dtype (complex128 -> float64, complex64 -> float32)."""
+    """The real dtype paired with a complex dtype (complex128 -> float64, complex64 -> float32; a real one is its own)."""
+    if dtype in (torch.float64, torch.float32):
+        return dtype
     if dtype not in _COMPLEX:
         raise ValueError(f"dtype must be torch.complex64 or torch.complex128, got {dtype}")
     return torch.float64 if dtype == torch.complex128 else torch.float32
@@ -383,7 +385,11 @@ def _angle_factors_and_derivs(x: Tensor, rotation: str, n_qubits: int, dtype: to
     half = x.detach().to(real_dtype_of(dtype)) / 2
     c, s = torch.cos(half), torch.sin(half)
     zero = torch.zeros_like(c)
-    if rotation == "X":  # (cos h, -i sin h)
+    if not dtype.is_complex:  # the real-arithmetic path of the engine: RY only
+        if rotation != "Y":
+            raise ValueError(f"a real dtype needs rotation 'Y' (a real state), got {rotation!r}")
+        f, df = torch.stack((c, s), dim=-1), torch.stack((-s, c), dim=-1) / 2
+    elif rotation == "X":  # (cos h, -i sin h)
         f = torch.stack((torch.complex(c, zero), torch.complex(zero, -s)), dim=-1)
         df = torch.stack((torch.complex(-s, zero), torch.complex(zero, -c)), dim=-1) / 2
     elif rotation == "Y":  # (cos h, sin h)
@@ -676,8 +682,8 @@ def phase_cnot_layers(state: State, phases: Tensor, cnots: Sequence[Sequence[tup
 # ----------------------------------------------------------------------------------------------
 # the fused engine: layers of parametrised single-qubit gates + CNOT permutations, adjoint backward
 # ----------------------------------------------------------------------------------------------
-GateFamily = Literal["rot", "ryrz"]
-GATE_PARAMS: dict[str, int] = {"rot": 3, "ryrz": 2}
+GateFamily = Literal["rot", "ryrz", "ry"]
+GATE_PARAMS: dict[str, int] = {"rot": 3, "ryrz": 2, "ry": 1}
 
 
 # Every entry of R and of ∂R/∂(angle) is ± 2^-k · T_i · T_j with T = (cos t, sin t) and t linear in
@@ -734,7 +740,8 @@ def gate_matrices(
     ``derivatives=False``), without autograd.
 
     ``"rot"``: weights (..., 3) = (φ, θ, ω), R = Rot(φ,θ,ω) = RZ(ω)RY(θ)RZ(φ) (PennyLane);
-    ``"ryrz"``: weights (..., 2) = (a, b), R = RZ(b)·RY(a).  Every real and imaginary part of R and
+    ``"ryrz"``: weights (..., 2) = (a, b), R = RZ(b)·RY(a); ``"ry"``: weights (..., 1), R = RY(a), real
+    when ``dtype`` is real (the engine's real-arithmetic path).  Every real and imaginary part of R and
     ∂R is a signed product of two of cos t, sin t with t linear in the angles (tables above), so
     both come from a handful of tensor ops.
     """
@@ -743,6 +750,8 @@ def gate_matrices(
     if weights.shape[-1] != GATE_PARAMS[gate]:
         raise ValueError(f"{gate} weights need a last axis of {GATE_PARAMS[gate]}, got {tuple(weights.shape)}")
     w = weights.detach().to(real_dtype_of(dtype))
+    if gate == "ry":
+        return _ry_matrices(w[..., 0], dtype, derivatives)
     lin, i, j, scale = _trig_table(gate, dtype, w.device)
     if not derivatives:  # the first 8 rows are R itself
         i, j, scale = i[:8], j[:8], scale[:8]
@@ -752,6 +761,16 @@ def gate_matrices(
     entries = torch.view_as_complex(parts.unflatten(-1, (-1, 4, 2)))  # (..., 1 + P, 4)
     mats = entries[..., 0, :].unflatten(-1, (2, 2))
     return mats, (entries[..., 1:, :].unflatten(-1, (2, 2)) if derivatives else None)
+
+
+def _ry_matrices(a: Tensor, dtype: torch.dtype, derivatives: bool) -> tuple[Tensor, Tensor | None]:
+    """RY(a) = [[c, -s], [s, c]] (c, s = cos, sin a/2) and dRY/da = ½[[-s, -c], [c, -s]] (..., 1, 2, 2), real or complex ``dtype``."""
+    c, s = torch.cos(a / 2), torch.sin(a / 2)
+    mats = torch.stack((c, -s, s, c), dim=-1).unflatten(-1, (2, 2)).to(dtype)
+    if not derivatives:
+        return mats, None
+    dmats = (torch.stack((-s, -c, c, -s), dim=-1) / 2).unflatten(-1, (1, 2, 2)).to(dtype)
+    return mats, dmats
 
 
 @dataclass(frozen=True)
@@ -970,10 +989,14 @@ class _FusedCircuit(torch.autograd.Function):
         ctx.classes, ctx.kflat = classes, kflat
         if spec.output == "expval_z":
             zs = _z_signs_after_cnots(n, spec.cnots[-1], real_dtype_of(x.dtype), x.device)
-            sq = torch.view_as_real(x).square()  # (B, D, 2) or (D, B, 2): |ψ|² = re² + im² after the sum
-            if layout == "BD":
+            if not x.is_complex():  # real path: |ψ|² = ψ²
+                sq = x.square()
+                out = sq @ zs if layout == "BD" else (zs.T @ sq).T
+            elif layout == "BD":
+                sq = torch.view_as_real(x).square()  # (B, D, 2): |ψ|² = re² + im² after the sum
                 out = sq.view(batch, -1) @ _z_signs_real_view(n, spec.cnots[-1], zs.dtype, x.device)
             else:
+                sq = torch.view_as_real(x).square()  # (D, B, 2)
                 out = (zs.T @ sq.view(dim, -1)).view(-1, batch, 2).sum(-1).T
         else:
             out = x if layout == "BD" else x.T
@@ -993,8 +1016,10 @@ class _FusedCircuit(torch.autograd.Function):
         if spec.output == "expval_z":
             zs2 = _z_signs_after_cnots(spec.n, spec.cnots[-1], real_dtype_of(x.dtype), x.device, 2.0)
             weight = grad_out.to(zs2.dtype) @ zs2.T if ctx.layout == "BD" else zs2 @ grad_out.to(zs2.dtype).T
-            g = torch.view_as_complex(torch.view_as_real(x) * weight[..., None])
+            g = x * weight if not x.is_complex() else torch.view_as_complex(torch.view_as_real(x) * weight[..., None])
         else:
+            if grad_out.is_complex() and not x.is_complex():  # real state cast to complex outside: d/dψ = Re
+                grad_out = grad_out.real
             g = grad_out.contiguous() if ctx.layout == "BD" else grad_out.T.contiguous()
         grad_layers: list[list[Tensor]] = []
         for record in reversed(ctx.records):
@@ -1085,11 +1110,12 @@ def fused_layers(
     if weights.ndim == 4:
         if weights.shape[0] not in (1, batch):
             raise ValueError(f"per-sample weights have batch {weights.shape[0]}, state has {batch}")
-        mats = (
-            rot(weights[..., 0], weights[..., 1], weights[..., 2], cdtype)
-            if gate == "rot"
-            else rz(weights[..., 1], cdtype) @ ry(weights[..., 0], cdtype)
-        )
+        if gate == "rot":
+            mats = rot(weights[..., 0], weights[..., 1], weights[..., 2], cdtype)
+        elif gate == "ry":
+            mats = ry(weights[..., 0], cdtype)
+        else:
+            mats = rz(weights[..., 1], cdtype) @ ry(weights[..., 0], cdtype)
         out = rotation_cnot_layers(state, mats, cnots, group_size)
         return expval_z(out) if output == "expval_z" else out
     if isinstance(state, AngleState):
@@ -1099,6 +1125,11 @@ def fused_layers(
     else:
         kind, start = "dense", state
     spec = _engine_spec(n, gate, cnots, kind, output, group_size)
+    if gate == "ry" and kind == "anglesY":
+        # RY embedding + RY layers + CNOTs keep every amplitude real: run in real arithmetic
+        # (a quarter of the complex GEMM flops, half the memory), cast the state back at the end.
+        out = _FusedCircuit.apply(start, weights, spec, real_dtype_of(cdtype))
+        return out if output == "expval_z" else out.to(cdtype)
     return _FusedCircuit.apply(start, weights, spec, cdtype)
 
 
