@@ -327,5 +327,25 @@ def test_audit_runs_end_to_end_on_another_digit(tmp_path, data_dir):
     assert report.paths["markdown"].parent.name == "chen2025-mnist-smoke-data.classes=6-train.steps=2-eval.n_samples=6-eval.sample_steps=2"
     text = report.paths["markdown"].read_text()
     assert "class (6,)" in text and "published FID" in text
+    bias = __import__("pandas").read_csv(report.paths["bias"])
+    assert set(bias.comparison) == {"real-vs-real", "model-vs-real"} and set(bias.n) == {5}
+    assert report.paths["bias_figure"].with_suffix(".json").is_file() and "Estimator bias" in text
     held = load_dataset("mnist", "test", data_dir=str(data_dir))
     assert runs.n_real_qdm[0] == min(64, int((np.asarray(held.labels) == 6).sum()))
+
+
+def test_preset_costs_counts_parameters_and_times_steps(tmp_path, capsys):
+    from qdm.audit import preset_costs
+    from qdm.cli import main
+
+    table = preset_costs(["cacioppo2023-cond-latent", "chen2025-classical"], backends=("torch", "pennylane"), n_steps=1, profile="smoke")
+    rows = table.set_index(["preset", "backend"])
+    assert rows.loc[("cacioppo2023-cond-latent", "torch"), "params_circuit"] == 1110
+    assert rows.loc[("chen2025-classical", "torch"), "params_circuit"] == 0
+    assert rows.loc[("chen2025-classical", "torch"), "params_total"] > 400_000
+    assert rows.loc[("cacioppo2023-cond-latent", "pennylane"), "s_per_step"] > 0
+    assert math.isnan(rows.loc[("chen2025-classical", "pennylane"), "s_per_step"])  # no circuit: timed once
+    with pytest.raises(ValueError, match="registered presets"):
+        preset_costs(["chen2026"])
+    assert main(["audit", "presets", "--backends", "qiskit"]) == 2
+    assert "--backends" in capsys.readouterr().err

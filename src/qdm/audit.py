@@ -71,6 +71,8 @@ __all__ = [
     "circuit_weight_gradient",
     "closed_form_deviation",
     "dead_weight_mask",
+    "audit_slug",
+    "preset_costs",
     "estimator_bias_table",
     "heldout_reference",
     "kid_with_se",
@@ -393,13 +395,15 @@ def chen2025_reference(dataset: str, n: int, data_dir: str | None = None) -> tup
     raise ValueError(f"dataset must be 'mnist' or 'pathmnist', got {dataset!r}")
 
 
-def heldout_reference(dataset: str, classes: Sequence[int], n: int, seed: int = 0, data_dir: str | None = None) -> Tensor:
-    """qdm protocol's real set: a seeded draw of n test-split images of ``classes`` (uint8 (n, C, 28, 28); fewer if the split has fewer)."""
+def heldout_reference(
+    dataset: str, classes: Sequence[int], n: int, seed: int = 0, data_dir: str | None = None, split: str = "test"
+) -> Tensor:
+    """qdm protocol's real set: a seeded draw of n ``split`` images of ``classes`` (uint8 (n, C, 28, 28); fewer if the split has fewer)."""
     from qdm.data import load_dataset
 
     if not isinstance(n, int) or n < 2:
         raise ValueError(f"n must be an int >= 2, got {n!r}")
-    ds = load_dataset(dataset, "test", data_dir=data_dir)
+    ds = load_dataset(dataset, split, data_dir=data_dir)
     keep = np.flatnonzero(np.isin(np.asarray(ds.labels), list(classes)))
     keep = keep[np.random.default_rng(seed).permutation(len(keep))][:n]
     return _nchw_uint8(np.asarray(ds.images)[keep])
@@ -566,6 +570,61 @@ def time_training_steps(cfg: ExperimentConfig, n_steps: int = 2, backend: str | 
     return StepTiming(getattr(cfg.model, "backend", "n/a"), int(size), statistics.median(times[1:]), n_steps)
 
 
+def _parameter_counts(cfg: ExperimentConfig) -> tuple[int, int]:
+    """(trainable circuit parameters, all trainable parameters) of ``cfg``'s model, autoencoder excluded."""
+    family = get_family(cfg.family)
+    with torch.random.fork_rng(devices=[]):
+        model = family.build(cfg)
+    if cfg.family == "hybrid_ddpm":
+        from qdm.models.params import count_parameters
+
+        counts = count_parameters(model)
+        return int(counts["circuit"]), int(counts["total"])
+    from qdm.models.pqc_denoiser import circuit_parameter_count
+
+    n_circuit = circuit_parameter_count(model)
+    return n_circuit, n_circuit
+
+
+def preset_costs(
+    names: Sequence[str] | None = None,
+    backends: Sequence[str] = ("torch", "pennylane"),
+    n_steps: int = 2,
+    profile: str = "paper",
+) -> Any:
+    """Per preset and circuit backend: qubits, circuit and total trainable parameters, batch, and seconds per
+    optimisation step (:func:`time_training_steps`) at the preset's batch size. A latent model's autoencoder
+    is trained 1 step for this (its cost is not the step's). Returns a pandas DataFrame."""
+    import pandas as pd
+
+    from qdm.presets import PRESETS, get_preset
+
+    names = sorted(PRESETS) if names is None else list(names)
+    unknown = [n for n in names if n not in PRESETS]
+    if unknown:
+        raise ValueError(f"names must be registered presets ({', '.join(sorted(PRESETS))}), got {unknown}")
+    bad = [b for b in backends if b not in ("torch", "pennylane")]
+    if bad:
+        raise ValueError(f"backends must be 'torch' and/or 'pennylane', got {bad}")
+    rows = []
+    for name in names:
+        cfg = get_preset(name, profile)
+        if getattr(cfg.model, "latent", False):
+            cfg = apply_overrides(cfg, ["model.autoencoder.train_steps=1"])
+        n_circuit, n_total = _parameter_counts(cfg)
+        quantum = getattr(cfg.model, "bottleneck", "quantum") == "quantum"
+        for i, backend in enumerate(backends):
+            # a model without a circuit runs the same code on every backend: timed once
+            timing = time_training_steps(cfg, n_steps, backend) if quantum or i == 0 else None
+            rows.append({
+                "preset": name, "family": cfg.family, "n_qubits": getattr(cfg.model, "n_qubits", 0),
+                "ansatz": getattr(cfg.model, "ansatz", ""), "params_circuit": n_circuit, "params_total": n_total,
+                "batch": timing.batch_size if timing else cfg.train.batch_size, "backend": backend,
+                "s_per_step": timing.seconds_per_step if timing else math.nan, "command": f"qdm run {name} profile=cpu",
+            })
+    return pd.DataFrame(rows)
+
+
 # ---------------------------------------------------------------------------------------------
 # The chen2025 audit: four variants × seeds, both protocols, published numbers alongside
 # ---------------------------------------------------------------------------------------------
@@ -581,7 +640,7 @@ def chen2025_audit_configs(
     """
     from qdm.presets import CHEN2025_VARIANTS, get_preset
 
-    if not seeds or any(not isinstance(s, int) or s < 0 for s in seeds):
+    if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
         raise ValueError(f"seeds must be a non-empty sequence of ints >= 0, got {seeds!r}")
     if isinstance(overrides, str):
         raise ValueError("overrides must be a sequence of 'key=value' strings, not one string")
@@ -731,6 +790,7 @@ def audit_chen2025(
     features: FeatureFn | None = None,
     progress: bool = False,
     overrides: Sequence[str] = (),
+    bias_ns: Sequence[int] = (5, 10, 50, 100, 500, 1000),
 ) -> AuditReport:
     """Run chen2025, -trainable, -classical, -matched × seeds (runner.run_many), score both protocols, write CSV + markdown.
 
@@ -767,6 +827,9 @@ def audit_chen2025(
         rows.append(_run_row(cfg, outcome, chen, qdm))
     runs = pd.DataFrame(rows)
     summary = _summary(runs)
+    f_first = _cached_features(out / "features" / f"{cfgs[0].experiment}-{config_hash(cfgs[0])}.pt",
+                               _unit(quantise_uint8(torch.load(Path(outcomes[0].run_dir) / "samples.pt"))), feature_fn)
+    _, bias_lines, bias_paths = _bias_section(cfgs, f_first, bias_ns, out, feature_fn) if bias_ns else (None, [], {})
     timings: list[StepTiming] = []
     for backend in time_backends:
         timings.append(time_training_steps(cfgs[0], time_steps, backend))
@@ -788,8 +851,41 @@ def audit_chen2025(
     runs.to_csv(paths["runs"], index=False)
     summary.to_csv(paths["summary"], index=False)
     pd.DataFrame([dataclasses.asdict(t) for t in timings]).to_csv(paths["timings"], index=False)
-    paths["markdown"].write_text(_markdown(summary, runs, timings, header))
+    paths["markdown"].write_text(_markdown(summary, runs, timings, header) + "\n".join(bias_lines) + ("\n" if bias_lines else ""))
+    paths.update(bias_paths)
     return AuditReport(runs=runs, summary=summary, timings=tuple(timings), paths=paths)
+
+
+def _bias_section(
+    cfgs: Sequence[ExperimentConfig], f_model: Tensor, ns: Sequence[int], out: Path, feature_fn: FeatureFn
+) -> tuple[Any, list[str], dict[str, Path]]:
+    """Estimator bias on Inception features: real-vs-real (two disjoint draws of training images of the
+    class) and model-vs-real (the first run's samples), FID/KID against n; table, figure and markdown lines."""
+    from qdm.plotting import plot_estimator_bias
+    from qdm.provenance import record, save_figure
+    from qdm.runner import provenance
+
+    cfg = cfgs[0]
+    pool = _unit(heldout_reference(cfg.data.dataset, cfg.data.classes, 2 * max(ns), 1, cfg.data.data_dir, split="train"))
+    f_pool = _cached_features(out / "features" / f"train-{cfg.data.dataset}-{pool.shape[0]}.pt", pool, feature_fn)
+    usable = tuple(n for n in ns if n <= min(f_pool.shape[0] // 2, f_model.shape[0]))
+    if not usable:
+        raise ValueError(f"bias_ns must hold an n <= {min(f_pool.shape[0] // 2, f_model.shape[0])} (half the real pool, "
+                         f"the sample count), got {tuple(ns)}")
+    table = estimator_bias_table(f_pool, f_model, ns=usable, n_repeats=5, seed=0)
+    source = provenance(cfg).get("data_source", {})
+    rec = record(
+        {"ns": list(usable), "n_repeats": 5, "real_pool": f"{pool.shape[0]} {cfg.data.dataset} training images of class "
+         f"{cfg.data.classes}", "model": f"{cfg.preset} seed {cfg.train.seed}", "network": "TF-Inception-v3 pool_3"},
+        seed=0, data_files=[source["file"]] if "file" in source else None, producer="qdm.audit.audit_chen2025",
+    )
+    paths = save_figure(plot_estimator_bias(table), "estimator_bias", out, rec, data=table)
+    lines = ["", f"Estimator bias (FID and KID against the number of images n, {pool.shape[0]} training images of the "
+             f"class split in two disjoint halves; model = {cfg.preset} seed {cfg.train.seed}; mean ± std over 5 draws):", "",
+             "| comparison | n | FID | KID |", "|---|---|---|---|"]
+    lines += [f"| {r.comparison} | {r.n} | {r.fid_mean:.4g} ± {r.fid_std:.2g} | {r.kid_mean:.3g} ± {r.kid_std:.2g} |"
+              for r in table.itertuples()]
+    return table, lines, {"bias": paths["csv"], "bias_figure": paths["png"]}
 
 
 def _prefix_features(known: Sequence[tuple[Tensor, Tensor]], feature_fn: FeatureFn) -> FeatureFn:

@@ -8,6 +8,7 @@
     qdm show <experiment> [key=value ...] [--results DIR]
     qdm audit chen2025 [--seeds 0,1,2] [--profile smoke|cpu|paper] [--dataset mnist|pathmnist] [--workers N]
                        [--set data.classes=6] [--set data.images_per_class=null]
+    qdm audit presets [--profile paper] [--backends torch,pennylane] [--time-steps 2]
 
 ``preset=<name>`` and ``profile=<smoke|cpu|paper>`` are resolved before the other overrides
 (:func:`qdm.presets.resolve_config`).
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -85,10 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seeds", default=None, help="run once per seed, e.g. 0,1,2 or 0-4 (sets train.seed)")
     run.add_argument("--engine", choices=("local", "dask", "ray"), default="local", help="where jobs run")
     run.add_argument("--address", default=None, help="Dask scheduler / Ray cluster address (engine dask|ray)")
-    audit = sub.add_parser("audit", help="run the chen2025 variants x seeds and tabulate both metric protocols")
-    audit.add_argument("target", choices=("chen2025",), help="what to audit (the four Chen et al. 2025 variants)")
+    audit = sub.add_parser("audit", help="chen2025: the four variants x seeds under both metric protocols; "
+                           "presets: parameter counts and step times of every preset")
+    audit.add_argument("target", choices=("chen2025", "presets"),
+                       help="chen2025 (the four Chen et al. 2025 variants) or presets (costs of every preset)")
     audit.add_argument("--seeds", default="0,1,2", help="seeds, e.g. 0,1,2 or 0-4 (default 0,1,2)")
-    audit.add_argument("--profile", default="smoke", help="preset profile: smoke, cpu or paper (default smoke)")
+    audit.add_argument("--profile", default=None,
+                       help="preset profile: smoke, cpu or paper (default: smoke for chen2025, paper for presets)")
     audit.add_argument("--dataset", choices=("mnist", "pathmnist"), default="mnist", help="MNIST digit 0 or PathMNIST class 1")
     audit.add_argument("--results", default="results", help="results root folder (default: results)")
     audit.add_argument("--out", default=None, help="report folder (default <results>/audit/chen2025-<dataset>-<profile>)")
@@ -199,6 +204,10 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     bad = [b for b in backends if b not in ("torch", "pennylane")]
     if bad:
         raise ValueError(f"--backends must list torch and/or pennylane, got {bad}")
+    if args.profile is None:
+        args.profile = "paper" if args.target == "presets" else "smoke"
+    if args.target == "presets":
+        return _cmd_preset_costs(args, backends)
     try:
         report = _run_audit(args, backends)
     except RuntimeError as err:
@@ -207,6 +216,28 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     print(report.paths["markdown"].read_text())
     print(f"written: {', '.join(str(p) for p in report.paths.values())}")
     return 0
+
+
+def _cmd_preset_costs(args: argparse.Namespace, backends: tuple[str, ...]) -> int:
+    """Write <results>/audit/presets/costs.csv and .md (qdm.audit.preset_costs) and print the table."""
+    from qdm.audit import preset_costs
+
+    table = preset_costs(backends=backends or ("torch",), n_steps=max(args.time_steps, 1), profile=args.profile)
+    out = Path(args.out) if args.out else Path(args.results) / "audit" / "presets"
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "costs.csv", index=False)
+    text = table.to_markdown(index=False, floatfmt=".3g")
+    (out / "costs.md").write_text(f"# Preset costs (profile {args.profile}, {torch_threads()} torch threads)\n\n{text}\n")
+    print(text)
+    print(f"written: {out / 'costs.csv'}, {out / 'costs.md'}")
+    return 0
+
+
+def torch_threads() -> int:
+    """torch's intra-op thread count (recorded next to timings)."""
+    import torch
+
+    return torch.get_num_threads()
 
 
 def _run_audit(args: argparse.Namespace, backends: tuple[str, ...]):  # noqa: ANN202 - AuditReport, imported lazily

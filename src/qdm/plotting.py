@@ -36,6 +36,7 @@ __all__ = [
     "depolarizing_measures_frame",
     "forward_moments_frame",
     "plot_bars",
+    "plot_estimator_bias",
     "plot_noising_grid",
     "plot_posterior",
     "plot_quantum_decay",
@@ -328,5 +329,22 @@ def plot_bars(frame: pd.DataFrame, x: str, y: str, hue: str | None = None, ylabe
     ax.set_xlabel("")
     ax.set_ylabel(ylabel if ylabel is not None else y)
     ax.tick_params(axis="x", labelrotation=12)
+    fig.tight_layout()
+    return fig
+
+
+def plot_estimator_bias(frame: pd.DataFrame) -> Figure:
+    """FID and KID (mean ± std over draws) against the image count n, real-vs-real and model-vs-real (qdm.audit.estimator_bias_table)."""
+    _require_columns(frame, ["comparison", "n", "fid_mean", "fid_std", "kid_mean", "kid_std"], "frame")
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.4))
+    for ax, metric, label in ((axes[0], "fid", "FID"), (axes[1], "kid", "KID (unbiased)")):
+        for comparison, group in frame.groupby("comparison", sort=False):
+            g = group.sort_values("n")
+            ax.errorbar(g["n"], g[f"{metric}_mean"], yerr=g[f"{metric}_std"], marker="o", capsize=3, label=comparison)
+        ax.set_xscale("log")
+        ax.set_xlabel("images per set n")
+        ax.set_ylabel(label)
+        ax.axhline(0.0, color="0.6", lw=0.8)
+    axes[0].legend(frameon=False)
     fig.tight_layout()
     return fig
