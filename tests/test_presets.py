@@ -138,7 +138,7 @@ def test_profiles_keep_the_architecture_and_shrink_the_budget(name, profile):
         assert small.model == dataclasses.replace(paper.model, autoencoder=ae)
         if small.model.time_conditioning == "snapshot":
             assert small.train.steps % small.model.T == 0  # every t gets its snapshot
-    assert small.train.steps < paper.train.steps and small.eval.n_samples < paper.eval.n_samples
+    assert small.train.steps < paper.train.steps and small.eval.n_samples <= paper.eval.n_samples
     assert small.data.images_per_class <= min(paper.data.images_per_class or 10**9, 64)
     assert (small.train.lr, small.train.optimizer) == (paper.train.lr, paper.train.optimizer)
     assert apply_profile(paper, "paper") == paper
