@@ -866,7 +866,10 @@ def _bias_section(
     from qdm.runner import provenance
 
     cfg = cfgs[0]
-    pool = _unit(heldout_reference(cfg.data.dataset, cfg.data.classes, 2 * max(ns), 1, cfg.data.data_dir, split="train"))
+    fits = [n for n in ns if n <= f_model.shape[0]]
+    if not fits:
+        raise ValueError(f"bias_ns must hold an n <= {f_model.shape[0]} (the sample count), got {tuple(ns)}")
+    pool = _unit(heldout_reference(cfg.data.dataset, cfg.data.classes, 2 * max(fits), 1, cfg.data.data_dir, split="train"))
     f_pool = _cached_features(out / "features" / f"train-{cfg.data.dataset}-{pool.shape[0]}.pt", pool, feature_fn)
     usable = tuple(n for n in ns if n <= min(f_pool.shape[0] // 2, f_model.shape[0]))
     if not usable:
