@@ -12,6 +12,8 @@ Issue 5 "Measure": what the quantum gate costs inside the model, not only in iso
 * ``quantum-torch-sel``: the same U-Net with StronglyEntanglingLayers as the gate circuit; the
   published RZ + CNOT chain is evaluated in its exact closed form by the torch backend, so this
   candidate is the one that times a full 2**n state-vector simulation inside the model.
+* ``quantum-torch-ry``: chen2025-trainable's circuit (RZ → RY): a full state-vector simulation too,
+  run in real arithmetic since every amplitude stays real.
 * RSS: peak RSS and the RSS growth between step 10 and step ``--rss-steps`` of repeated training
   steps of the quantum (torch) model (must stay under 8 MiB; exit status 1 otherwise).
 
@@ -58,6 +60,7 @@ CANDIDATES: dict[str, tuple[str, str, str]] = {
     "quantum-torch": ("quantum", "torch", "rz_cnot"),
     "quantum-pennylane": ("quantum", "pennylane", "rz_cnot"),
     "quantum-torch-sel": ("quantum", "torch", "strongly_entangling"),
+    "quantum-torch-ry": ("quantum", "torch", "ry_cnot"),
     CLASSICAL: ("classical", "torch", "rz_cnot"),
 }
 
@@ -157,7 +160,7 @@ def bench_train(n_qubits: int, batch: int, names: list[str], repeats: int, budge
 def bench_sample(n_qubits: int, images: int, steps_ddim: int, repeats: int, budget_s: float) -> list[dict[str, object]]:
     """DDIM sampling rows at n qubits: quantum gate (torch backend) vs the classical twin."""
     runs = {}
-    for name in ("quantum-torch", "quantum-torch-sel", CLASSICAL):
+    for name in ("quantum-torch", "quantum-torch-sel", "quantum-torch-ry", CLASSICAL):
         kind, backend, ansatz = CANDIDATES[name]
         model = build_model(kind, backend, n_qubits, ansatz=ansatz).eval()
         runs[name] = sample_fn(model, images, steps_ddim)
@@ -224,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     info = machine_info(torch.device("cpu"))
-    names = ["quantum-torch", "quantum-torch-sel"] + ([] if args.no_pennylane else ["quantum-pennylane"])
+    names = ["quantum-torch", "quantum-torch-sel", "quantum-torch-ry"] + ([] if args.no_pennylane else ["quantum-pennylane"])
 
     import pandas as pd
 
@@ -232,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     for n in qubits:
         rows += bench_train(n, batch, names, args.repeats, args.budget)
         rows += bench_sample(n, images, ddim_steps, max(3, args.repeats // 3), args.budget)
-        for r in rows[-7:]:
+        for r in rows[-9:]:
             if r["n_qubits"] == n:
                 print(f"{r['task']} n={n} {r['candidate']}: {r['median_s'] * 1e3:.1f} ms ({r['ratio_vs_classical']:.2f}x classical)", flush=True)
     memory = rss_growth(qubits[0], batch, args.rss_steps)
