@@ -236,6 +236,9 @@ table
 # PennyLane simulates all $2^n$ amplitudes. To time a real state-vector simulation inside the
 # model, the candidate `quantum-torch-sel` puts StronglyEntanglingLayers into the gate:
 # {glue:text}`unet-ratio-sel` and {glue:text}`unet-ratio-sel-largest` of the classical step.
+# The candidate `quantum-torch-ry` is the circuit of the `chen2025-trainable` preset (RZ → RY):
+# every amplitude stays real, so the engine runs it in real arithmetic; a DDIM sampling run with it
+# took {glue:text}`unet-sample-ratio-ry` of the classical run.
 
 # %% tags=["hide-input"]
 def ratio_at(df: pd.DataFrame, task: str, candidate: str, n: int) -> str:
@@ -253,6 +256,7 @@ glue_value("unet-ratio-sel", ratio_at(unet_df, "train_step", "quantum-torch-sel"
 glue_value("unet-ratio-sel-largest", ratio_at(unet_df, "train_step", "quantum-torch-sel", ns[-1]))
 glue_value("unet-sample-ratio", ratio_at(unet_df, "sample", "quantum-torch", ns[-1]))
 glue_value("unet-sample-ratio-sel", ratio_at(unet_df, "sample", "quantum-torch-sel", ns[-1]))
+glue_value("unet-sample-ratio-ry", ratio_at(unet_df, "sample", "quantum-torch-ry", ns[-1]))
 growth = [r["growth_mib"] for r in rss.values() if r]
 glue_value("rss-growth-mib", f"{max(growth):.1f}" if growth else "n/a")
 glue_value("peak-rss-mib", f"{float(unet_df.peak_rss_mib.max()):.0f}")

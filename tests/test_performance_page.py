@@ -48,7 +48,7 @@ def test_performance_page_quick_subset(tmp_path: Path, monkeypatch: pytest.Monke
     assert len(classical) == 2 and (classical.ratio_vs_classical == 1.0).all()
     step = unet[(unet.task == "train_step") & (unet.candidate == "quantum-torch")]
     assert values["unet-ratio-torch"] == f"'{float(step.ratio_vs_classical.iloc[0]):.2f}× (n=3)'"
-    assert set(unet.candidate) == {"classical", "quantum-torch", "quantum-torch-sel", "quantum-pennylane"}
+    assert set(unet.candidate) == {"classical", "quantum-torch", "quantum-torch-sel", "quantum-torch-ry", "quantum-pennylane"}
     assert float(values["rss-growth-mib"].strip("'")) < 8.0
     for name in ("fig-perf-speedup", "fig-perf-unet"):
         record = json.loads((figures / f"{name}.json").read_text())
