@@ -324,6 +324,7 @@ def test_audit_runs_end_to_end_on_another_digit(tmp_path, data_dir):
     assert list(runs.variant) == ["chen2025", "chen2025-trainable", "chen2025-classical", "chen2025-matched"]
     assert (runs.n_generated == 6).all() and np.isfinite(runs[["chen_fid", "qdm_fid", "qdm_kid", "qdm_ssim"]].to_numpy()).all()
     assert list(runs.params_circuit[:2]) == [48, 48] and runs.params_circuit[2] == 0
+    assert runs.published_fid.isna().all()  # the published numbers are for digit 0, not digit 6
     assert report.paths["markdown"].parent.name == "chen2025-mnist-smoke-data.classes=6-train.steps=2-eval.n_samples=6-eval.sample_steps=2"
     text = report.paths["markdown"].read_text()
     assert "class (6,)" in text and "published FID" in text
