@@ -329,10 +329,28 @@ def test_audit_runs_end_to_end_on_another_digit(tmp_path, data_dir):
     text = report.paths["markdown"].read_text()
     assert "class (6,)" in text and "published FID" in text
     bias = __import__("pandas").read_csv(report.paths["bias"])
-    assert set(bias.comparison) == {"real-vs-real", "model-vs-real"} and set(bias.n) == {5}
+    assert set(bias.comparison) == {"real-vs-real", "model-vs-real"} and set(bias.n) == {5, 6}  # 6: all samples
     assert report.paths["bias_figure"].with_suffix(".json").is_file() and "Estimator bias" in text
     held = load_dataset("mnist", "test", data_dir=str(data_dir))
     assert runs.n_real_qdm[0] == min(64, int((np.asarray(held.labels) == 6).sum()))
+    # the same finished runs, re-scored with a pool of training images for the bias table
+    again = audit_chen2025(
+        seeds=(0,), profile="smoke", results_root=tmp_path, out_dir=tmp_path / "train-pool", time_backends=(),
+        features=_pixel_features, bias_pool="train", bias_ns=(5,),
+        overrides=["data.classes=6", "train.steps=2", "eval.n_samples=6", "eval.sample_steps=2"],
+    )
+    assert again.runs.qdm_fid.tolist() == pytest.approx(runs.qdm_fid.tolist())
+    assert "training images of class (6,)" in again.paths["markdown"].read_text()
+    # the qdm protocol on the first 5 samples: the cached features of all 6 are sliced, the count recorded
+    first5 = audit_chen2025(
+        seeds=(0,), profile="smoke", results_root=tmp_path, time_backends=(), features=_pixel_features, qdm_images=5,
+        bias_ns=(), overrides=["data.classes=6", "train.steps=2", "eval.n_samples=6", "eval.sample_steps=2"],
+    )
+    assert (first5.runs.n_generated == 5).all() and first5.runs.chen_fid.tolist() == pytest.approx(runs.chen_fid.tolist())
+    with pytest.raises(ValueError, match="qdm_images"):
+        audit_chen2025(seeds=(0,), qdm_images=2)
+    with pytest.raises(ValueError, match="bias_pool"):
+        audit_chen2025(seeds=(0,), bias_pool="test")
 
 
 def test_preset_costs_counts_parameters_and_times_steps(tmp_path, capsys):

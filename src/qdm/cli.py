@@ -102,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--address", default=None, help="Dask scheduler / Ray cluster address (engine dask|ray)")
     audit.add_argument("--time-steps", type=int, default=2, help="training steps timed per circuit backend (0: no timing)")
     audit.add_argument("--backends", default="torch,pennylane", help="circuit backends to time (default torch,pennylane)")
+    audit.add_argument("--qdm-images", type=int, default=None,
+                       help="score the qdm protocol on the first N samples of each run (default: all; the protocol asks for >= 1000)")
+    audit.add_argument("--bias-pool", choices=("heldout", "train"), default="heldout",
+                       help="real images of the estimator-bias table: the held-out set (free) or 2·max(n) training images")
     audit.add_argument("--set", dest="audit_overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override for every variant, repeatable: --set data.classes=6, --set data.images_per_class=null")
     sub.add_parser("list", help="list experiments, families and presets")
@@ -257,6 +261,8 @@ def _run_audit(args: argparse.Namespace, backends: tuple[str, ...]):  # noqa: AN
         time_steps=max(args.time_steps, 1),
         progress=False,
         overrides=tuple(args.audit_overrides),
+        bias_pool=args.bias_pool,
+        qdm_images=args.qdm_images,
     )
 
 
