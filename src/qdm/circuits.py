@@ -188,8 +188,26 @@ class StronglyEntangling:
         qml.StronglyEntanglingLayers(weights, wires=wires, ranges=self.layer_ranges(len(wires)))
 
 
+class _CNOTChainLayers:
+    """Shared layout of the one-angle-per-wire chain ansätze: ``n_layers`` layers of one rotation
+    angle per wire, each followed by the CNOT chain i → i+1 (i = 0..n-2)."""
+
+    n_layers: int
+
+    def __post_init__(self) -> None:
+        _check_layers(self.n_layers)
+
+    def weight_shape(self, n_qubits: int) -> tuple[int, int]:
+        """(L, n): one rotation angle per wire and layer."""
+        return (self.n_layers, n_qubits)
+
+    def cnot_layers(self, n_qubits: int) -> tuple[tuple[tuple[int, int], ...], ...]:
+        """The CNOT chain of each layer."""
+        return (sim.cnot_chain_pairs(n_qubits),) * self.n_layers
+
+
 @dataclass(frozen=True)
-class RZCNOTChain:
+class RZCNOTChain(_CNOTChainLayers):
     """papers.md C1 (Chen et al.): per layer RZ(w_{l,i}) on every wire, then CNOT(i → i+1), i = 0..n-2.
 
     RZ is diagonal and CNOTs permute basis states, so ⟨Z_k⟩ does not depend on the weights
@@ -198,17 +216,6 @@ class RZCNOTChain:
 
     n_layers: int
     diagonal_and_cnot_only = True
-
-    def __post_init__(self) -> None:
-        _check_layers(self.n_layers)
-
-    def weight_shape(self, n_qubits: int) -> tuple[int, int]:
-        """(L, n): one RZ angle per wire and layer."""
-        return (self.n_layers, n_qubits)
-
-    def cnot_layers(self, n_qubits: int) -> tuple[tuple[tuple[int, int], ...], ...]:
-        """The CNOT chain of each layer."""
-        return (sim.cnot_chain_pairs(n_qubits),) * self.n_layers
 
     def torch(self, state: sim.State, weights: Tensor) -> Tensor:
         """RZ layers as Kronecker phase vectors (one product each), chains as cached permutations."""
@@ -330,7 +337,7 @@ class TrainableRYRZChain(_FusedRotationChain):
 
 
 @dataclass(frozen=True)
-class RYCNOTChain(_FusedRotationChain):
+class RYCNOTChain(_CNOTChainLayers, _FusedRotationChain):
     """papers.md C1's ansatz with RZ → RY: per layer RY(w_{l,i}) on every wire, then CNOT(i → i+1).
 
     Same 3 × n weights as the published RZ chain, but every weight changes ⟨Z⟩ (an RY does not
@@ -342,17 +349,6 @@ class RYCNOTChain(_FusedRotationChain):
 
     n_layers: int
     _GATE: ClassVar[str] = "ry"
-
-    def __post_init__(self) -> None:
-        _check_layers(self.n_layers)
-
-    def weight_shape(self, n_qubits: int) -> tuple[int, int]:
-        """(L, n): one RY angle per wire and layer."""
-        return (self.n_layers, n_qubits)
-
-    def cnot_layers(self, n_qubits: int) -> tuple[tuple[tuple[int, int], ...], ...]:
-        """The CNOT chain of each layer."""
-        return (sim.cnot_chain_pairs(n_qubits),) * self.n_layers
 
     def _fused_weights(self, state: sim.State, weights: Tensor) -> tuple[int, Tensor]:
         """(n, weights (..., L, n, 1)) after checking the shape."""
