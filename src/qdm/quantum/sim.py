@@ -1016,7 +1016,7 @@ class _FusedCircuit(torch.autograd.Function):
         if spec.output == "expval_z":
             zs2 = _z_signs_after_cnots(spec.n, spec.cnots[-1], real_dtype_of(x.dtype), x.device, 2.0)
             weight = grad_out.to(zs2.dtype) @ zs2.T if ctx.layout == "BD" else zs2 @ grad_out.to(zs2.dtype).T
-            g = x * weight if not x.is_complex() else torch.view_as_complex(torch.view_as_real(x) * weight[..., None])
+            g = x * weight  # real weight: a complex ψ is scaled part-wise
         else:
             if grad_out.is_complex() and not x.is_complex():  # real state cast to complex outside: d/dψ = Re
                 grad_out = grad_out.real
