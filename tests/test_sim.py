@@ -99,6 +99,27 @@ def test_kron_helpers_match_torch_kron() -> None:
         torch.testing.assert_close(sim.kron_matrices(mats[:k]), kron_all(list(mats[:k])), atol=1e-13, rtol=0)
 
 
+@pytest.mark.parametrize("k", [1, 2, 4, 6])
+@pytest.mark.parametrize("gate", ["rot", "ry"])
+def test_unitary_kron_factor_grads_equal_autograd(k: int, gate: str) -> None:
+    """∂L/∂R̄_q = Tr_{¬q}(G K^H) R_q (unitary factors) against autograd through kron_matrices."""
+    g = gen(30 + k)
+    angles = torch.rand(3, k, sim.GATE_PARAMS[gate], generator=g, dtype=torch.float64) * 6
+    dtype = C128 if gate == "rot" else torch.float64  # "ry" also runs in real arithmetic
+    mats = sim.gate_matrices(angles, gate, dtype, derivatives=False)[0].requires_grad_()
+    kron = sim.kron_matrices(mats)
+    grad = torch.randn(kron.shape, generator=g, dtype=dtype)
+    (kron * grad.conj()).real.sum().backward()  # ∂L/∂K̄ = grad
+    got = sim._unitary_kron_factor_grads(grad, mats.detach(), kron.detach())
+    torch.testing.assert_close(got, mats.grad, atol=1e-12, rtol=0)
+    # the identity needs unitary factors: a non-unitary one must break it (the test can fail)
+    bent = mats.detach().clone()
+    bent[0, 0] *= 1.5
+    bent_kron = sim.kron_matrices(bent.requires_grad_())
+    (bent_kron * grad.conj()).real.sum().backward()
+    assert not torch.allclose(sim._unitary_kron_factor_grads(grad, bent.detach(), bent_kron.detach()), bent.grad, atol=1e-6)
+
+
 # ------------------------------------------------------------------------------------------------
 # embeddings and gate application
 # ------------------------------------------------------------------------------------------------

@@ -883,48 +883,29 @@ def _kron_product_grad(grad: Tensor, saved: tuple) -> Tensor:
 
 
 @functools.lru_cache(maxsize=32)
-def _unit_slots(k: int, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
-    """(mask, units) of shape (k, 4, k, 2, 2): mask[q, :, q] is True and units[q, ij, q] = |i⟩⟨j| (cached)."""
-    units = torch.eye(4, dtype=dtype, device=device).view(4, 2, 2)
-    eye = torch.eye(k, dtype=torch.bool, device=device)
-    mask = eye[:, None, :, None, None].expand(k, 4, k, 2, 2).contiguous()
-    return mask, units[None, :, None].expand(k, 4, k, 2, 2).contiguous()
+def _partial_trace_index(k: int, device: torch.device) -> Tensor:
+    """Flat indices (k·4·2**(k-1),) into a row-major (2**k, 2**k) matrix: block (q, i, j) lists the
+    entries (x, y) whose wire-q bits are (i, j) and whose other bits agree (wire 0 most significant)."""
+    d, rest = 1 << k, torch.arange(1 << (k - 1))
+    blocks = []
+    for q in range(k):
+        shift = k - 1 - q
+        base = ((rest >> shift) << (shift + 1)) | (rest & ((1 << shift) - 1))
+        blocks += [((base | (i << shift)) * d + (base | (j << shift))) for i in range(2) for j in range(2)]
+    return torch.cat(blocks).to(device)
 
 
-def _kron_factor_grads(grad_k: Tensor, factors: Tensor) -> Tensor:
-    """Backward of K = R_0 ⊗ … ⊗ R_{k-1}: ∂L/∂R̄_q[i,j] = Σ ∂L/∂K̄ ⊙ conj(R_0 ⊗ … ⊗ |i⟩⟨j| ⊗ … ⊗ R_{k-1}).
+def _unitary_kron_factor_grads(grad_k: Tensor, factors: Tensor, kron: Tensor) -> Tensor:
+    """Backward of K = R_0 ⊗ … ⊗ R_{k-1} for unitary R_q: ∂L/∂R̄_q = Tr_{¬q}(G K^H) R_q, G = ∂L/∂K̄.
 
-    For k ≤ 5 all (q, i, j) at once: the 4k "leave-one-out" Kronecker products are built by one
-    vectorised tree and contracted with ∂L/∂K̄ by one matmul (few ops, 4k·4^k elements).  Larger
-    groups contract one q at a time with the prefix/suffix products (memory 4^k per q).
+    From ∂L/∂R̄_q[i,j] = Tr((A ⊗ |i⟩⟨j| ⊗ B)^H G) with A^H = A^{-1}, B^H = B^{-1}: one GEMM, one
+    gather of the k partial traces and one batch of 2x2 products, whatever k (``kron`` is K).
     """
     k = factors.shape[-3]
-    lead = factors.shape[:-3]
-    conj = factors.conj()
-    if k <= 5:
-        mask, unit_slots = _unit_slots(k, factors.dtype, factors.device)
-        slots = torch.where(mask, unit_slots, conj[..., None, None, :, :, :])  # slot q of row q holds |i⟩⟨j|
-        basis = kron_matrices(slots)  # (..., k, 4, d, d)
-        d2 = grad_k.shape[-1] * grad_k.shape[-2]
-        out = grad_k.reshape(*lead, 1, d2) @ basis.reshape(*lead, k * 4, d2).transpose(-1, -2)
-        return out.view(*lead, k, 2, 2)
-    one = torch.ones(*lead, 1, 1, dtype=factors.dtype, device=factors.device)
-    prefix = [one]
-    for q in range(k - 1):
-        prefix.append(_kron2(prefix[-1], conj[..., q, :, :]))
-    suffix = [one]
-    for q in range(k - 1, 0, -1):
-        suffix.append(_kron2(conj[..., q, :, :], suffix[-1]))
-    n_lead = len(lead)
-    order = (*range(n_lead), n_lead + 1, n_lead + 4, n_lead, n_lead + 2, n_lead + 3, n_lead + 5)
-    grads = []
-    for q in range(k):
-        left, right = prefix[q], suffix[k - 1 - q]
-        a, c = left.shape[-1], right.shape[-1]
-        rest = _kron2(left, right).reshape(*lead, (a * c) ** 2, 1)  # index ((a, c), (a', c'))
-        g6 = grad_k.reshape(*lead, a, 2, c, a, 2, c).permute(order).reshape(*lead, 4, (a * c) ** 2)
-        grads.append((g6 @ rest).view(*lead, 2, 2))
-    return torch.stack(grads, dim=-3)
+    w = (grad_k @ kron.mH).flatten(-2)  # (..., d*d)
+    idx = _partial_trace_index(k, w.device)
+    traces = w.index_select(-1, idx).view(*w.shape[:-1], k, 2, 2, -1).sum(-1)
+    return traces @ factors
 
 
 class _FusedCircuit(torch.autograd.Function):
@@ -986,7 +967,7 @@ class _FusedCircuit(torch.autograd.Function):
                 x = _permute_buffer(x, layout, n, pairs, inverse=False)
                 records.append(("perm", layout, pairs))
         ctx.spec, ctx.records, ctx.layout, ctx.first, ctx.shape = spec, records, layout, first, (batch, dim)
-        ctx.classes, ctx.kflat = classes, kflat
+        ctx.classes, ctx.kflat, ctx.kmats = classes, kflat, kmats
         if spec.output == "expval_z":
             zs = _z_signs_after_cnots(n, spec.cnots[-1], real_dtype_of(x.dtype), x.device)
             if not x.is_complex():  # real path: |ψ|² = ψ²
@@ -1049,10 +1030,11 @@ class _FusedCircuit(torch.autograd.Function):
         grad_mats = torch.zeros_like(mats)
         grad_layers.reverse()  # dense layer order
         gi = 0
-        for s, cnt, k in ctx.classes:
+        for ci, (s, cnt, k) in enumerate(ctx.classes):
             gk = torch.stack([torch.stack(gl[gi : gi + cnt]) for gl in grad_layers])  # (L', cnt, d, d)
             fac = mats[first:, s : s + cnt * k].reshape(n_layers - first, cnt, k, 2, 2)
-            grad_mats[first:, s : s + cnt * k] = _kron_factor_grads(gk, fac).reshape(n_layers - first, cnt * k, 2, 2)
+            grads_k = _unitary_kron_factor_grads(gk, fac, ctx.kmats[ci])
+            grad_mats[first:, s : s + cnt * k] = grads_k.reshape(n_layers - first, cnt * k, 2, 2)
             gi += cnt
         if spec.product:
             g_rot = _kron_product_grad(g.view(batch, dim), ctx.kron_saved)  # (B, n, 2)
