@@ -672,30 +672,20 @@ class AuditReport:
     paths: dict[str, Path]
 
 
-def _cached_features(path: Path, images: Tensor, features: FeatureFn) -> Tensor:
-    """Features of ``images``, read from / written to ``path`` (keyed by the images' bytes)."""
-    key = hashlib.sha256(images.numpy().tobytes()).hexdigest()
+def _cached_features(path: Path, images: Tensor, features: FeatureFn, n: int | None = None) -> Tensor:
+    """Features of ``images[:n]`` (all of them when ``n`` is None), read from / written to ``path``
+    (keyed by the images' bytes); a cache made for all of ``images`` is sliced, not recomputed."""
+    head = images if n is None else images[:n]
+    key = _key(head)
     if path.is_file():
         saved = torch.load(path)
         if saved.get("key") == key:
             return saved["features"]
-    feats = features(images)
+        if n is not None and saved.get("key") == _key(images):
+            return saved["features"][: head.shape[0]]
+    feats = features(head)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"key": key, "features": feats}, path)
-    return feats
-
-
-def _prefix_cached_features(path: Path, images: Tensor, n: int, features: FeatureFn) -> Tensor:
-    """Features of ``images[:n]`` via the cache at ``path``; a cache made for all of ``images`` is sliced, not recomputed."""
-    if path.is_file():
-        saved = torch.load(path)
-        if saved.get("key") == _key(images):
-            return saved["features"][:n]
-        if saved.get("key") == _key(images[:n]):
-            return saved["features"]
-    feats = features(images[:n])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"key": _key(images[:n]), "features": feats}, path)
     return feats
 
 
@@ -848,7 +838,7 @@ def audit_chen2025(
     for cfg, outcome in zip(cfgs, outcomes, strict=True):
         samples = _unit(quantise_uint8(torch.load(Path(outcome.run_dir) / "samples.pt")))
         n_q = samples.shape[0] if qdm_images is None else min(qdm_images, samples.shape[0])
-        f_gen = _prefix_cached_features(out / "features" / f"{cfg.experiment}-{config_hash(cfg)}.pt", samples, n_q, feature_fn)
+        f_gen = _cached_features(out / "features" / f"{cfg.experiment}-{config_hash(cfg)}.pt", samples, feature_fn, n_q)
         samples = samples[:n_q]
         first = f_gen if first is None else first
         known = _prefix_features(((samples, f_gen), (chen_real, f_chen)), feature_fn)
@@ -857,9 +847,8 @@ def audit_chen2025(
         rows.append(_run_row(cfg, outcome, chen, qdm))
     runs = pd.DataFrame(rows)
     summary = _summary(runs)
-    f_first = first
     _, bias_lines, bias_paths = (
-        _bias_section(cfgs, f_first, bias_ns, out, feature_fn, f_heldout, bias_pool) if bias_ns else (None, [], {})
+        _bias_section(cfgs, first, bias_ns, out, feature_fn, f_heldout, bias_pool) if bias_ns else (None, [], {})
     )
     timings: list[StepTiming] = []
     for backend in time_backends:
