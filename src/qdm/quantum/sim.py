@@ -36,6 +36,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from .workspace import Workspace, workspace
+
 __all__ = [
     "ProductState",
     "AngleState",
@@ -814,13 +816,15 @@ def _flat_perm(
     return (base + src).reshape(-1).to(device), (base + inv).reshape(-1).to(device)
 
 
-def _permute_buffer(x: Tensor, layout: str, n: int, pairs: tuple, inverse: bool) -> Tensor:
-    """Apply a CNOT permutation to a (D, B) ("DB") or (B, D) ("BD") buffer by one gather."""
+def _permute_buffer(x: Tensor, layout: str, n: int, pairs: tuple, inverse: bool, ws: Workspace) -> Tensor:
+    """Apply a CNOT permutation to a (D, B) ("DB") or (B, D) ("BD") buffer by one gather into ``ws``."""
+    out = ws.empty(x.shape, x.dtype, x.device)
     if layout == "DB":
         src, inv = _cnot_source_index_on(n, pairs, x.device)
-        return x.index_select(0, inv if inverse else src)
+        return torch.index_select(x, 0, inv if inverse else src, out=out)
     fwd, bwd = _flat_perm(n, pairs, x.shape[0], x.device)
-    return x.reshape(-1).index_select(0, bwd if inverse else fwd).view(x.shape)
+    torch.index_select(x.reshape(-1), 0, bwd if inverse else fwd, out=out.view(-1))
+    return out
 
 
 @functools.lru_cache(maxsize=64)
@@ -831,12 +835,20 @@ def _z_signs_real_view(
     return _z_signs_after_cnots(n_qubits, pairs, dtype, device).repeat_interleave(2, dim=0)
 
 
-def _kron_tree_levels(chunk: Tensor) -> list[Tensor]:
+def _outer(a: Tensor, b: Tensor, ws: Workspace) -> Tensor:
+    """Batched outer products a[..., :, None] * b[..., None, :] flattened to (..., da·db), into ``ws``."""
+    shape = (*a.shape[:-1], a.shape[-1] * b.shape[-1])
+    out = ws.empty(shape, a.dtype, a.device)
+    torch.mul(a[..., :, None], b[..., None, :], out=out.view(*a.shape, b.shape[-1]))
+    return out
+
+
+def _kron_tree_levels(chunk: Tensor, ws: Workspace) -> list[Tensor]:
     """Pairwise Kronecker levels of (B, 2**p, d) vectors: level l+1 item k = item 2k ⊗ item 2k+1."""
     levels = [chunk]
     while levels[-1].shape[1] > 1:
         x = levels[-1]
-        levels.append((x[:, 0::2, :, None] * x[:, 1::2, None, :]).flatten(-2))
+        levels.append(_outer(x[:, 0::2], x[:, 1::2], ws))
     return levels
 
 
@@ -844,28 +856,27 @@ def _kron_tree_grad(grad: Tensor, levels: list[Tensor]) -> Tensor:
     """Backward of :func:`_kron_tree_levels` for ∂L/∂(top item)̄ (B, D): ∂L/∂(chunk)̄ (B, 2**p, d)."""
     g = grad[:, None, :]
     for x in reversed(levels[:-1]):
-        d = x.shape[-1]
-        xc = x.conj().resolve_conj()
-        g4 = g.view(g.shape[0], -1, d, d)
-        g_even = g4 @ xc[:, 1::2, :, None]  # Σ_b g[a, b] conj(odd[b])
-        g_odd = g4.transpose(-1, -2) @ xc[:, 0::2, :, None]  # Σ_a g[a, b] conj(even[a])
-        g = torch.cat((g_even, g_odd), dim=-1).transpose(-1, -2).reshape(x.shape)
+        b, m, d = x.shape
+        g4 = g.view(b, m // 2, d, d)
+        g_even = torch.linalg.vecdot(x[:, 1::2, None, :], g4, dim=-1)  # Σ_c g[a, c] conj(odd[c])
+        g_odd = torch.linalg.vecdot(x[:, 0::2, :, None], g4, dim=-2)  # Σ_a g[a, c] conj(even[a])
+        g = torch.stack((g_even, g_odd), dim=2).view(x.shape)
     return g
 
 
-def _kron_product_forward(factors: Tensor) -> tuple[Tensor, tuple]:
+def _kron_product_forward(factors: Tensor, ws: Workspace) -> tuple[Tensor, tuple]:
     """State ⊗_q f_q of (B, n, 2) factors: power-of-two chunks (binary digits of n) by vectorised
     pairwise trees, then the chunk products left to right.  Returns (state, saved for backward)."""
     n = factors.shape[1]
     chunks, start = [], 0
     for p in reversed(range(n.bit_length())):
         if n >> p & 1:
-            chunks.append(_kron_tree_levels(factors[:, start : start + (1 << p)]))
+            chunks.append(_kron_tree_levels(factors[:, start : start + (1 << p)], ws))
             start += 1 << p
     tops = [c[-1][:, 0] for c in chunks]
     partial = [tops[0]]
     for top in tops[1:]:
-        partial.append((partial[-1][:, :, None] * top[:, None, :]).flatten(1))
+        partial.append(_outer(partial[-1], top, ws))
     return partial[-1], (chunks, tops, partial)
 
 
@@ -876,8 +887,8 @@ def _kron_product_grad(grad: Tensor, saved: tuple) -> Tensor:
     grad_tops: list[Tensor] = [grad] * len(tops)
     for i in range(len(tops) - 1, 0, -1):
         gq = g.view(g.shape[0], -1, tops[i].shape[1])
-        grad_tops[i] = (gq * partial[i - 1].conj()[:, :, None]).sum(1)
-        g = (gq * tops[i].conj()[:, None, :]).sum(-1)
+        grad_tops[i] = torch.linalg.vecdot(partial[i - 1][:, :, None], gq, dim=1)
+        g = torch.linalg.vecdot(tops[i][:, None, :], gq, dim=-1)
     grad_tops[0] = g
     return torch.cat([_kron_tree_grad(gt, c) for gt, c in zip(grad_tops, chunks)], dim=1)
 
@@ -929,8 +940,9 @@ class _FusedCircuit(torch.autograd.Function):
             factors, dfactors = _angle_factors_and_derivs(start, spec.start[-1], n, dtype)
         elif spec.start == "factors":
             factors = start.detach()
+        ws = workspace()
         if spec.product:
-            x, ctx.kron_saved = _kron_product_forward((mats[0] * factors[..., None, :]).sum(-1))
+            x, ctx.kron_saved = _kron_product_forward((mats[0] * factors[..., None, :]).sum(-1), ws)
         else:
             x = start.detach().contiguous()
         batch, dim = x.shape
@@ -950,34 +962,33 @@ class _FusedCircuit(torch.autograd.Function):
                 if layout == "BD":  # consume the last axis, put it first: Y = U X^T
                     for g in range(len(sizes) - 1, -1, -1):
                         xin = flat.view(-1, 1 << sizes[g])
-                        flat = (mats_l[g] @ xin.T).view(-1)
+                        flat = torch.mm(mats_l[g], xin.T, out=ws.empty(xin.shape[::-1], x.dtype, x.device)).view(-1)
                         inputs.append(xin)
                     layout = "DB"
                     x = flat.view(dim, batch)
                 else:  # consume the first axis, put it last: Y = X^T U^T
                     for g in range(len(sizes)):
                         xin = flat.view(1 << sizes[g], -1)
-                        flat = (xin.T @ mats_l[g].T).view(-1)
+                        flat = torch.mm(xin.T, mats_l[g].T, out=ws.empty(xin.shape[::-1], x.dtype, x.device)).view(-1)
                         inputs.append(xin)
                     layout = "BD"
                     x = flat.view(batch, dim)
                 records.append(("layer", layer - first, layout))
             pairs = spec.cnots[layer]
             if pairs and not (spec.output == "expval_z" and layer == n_layers - 1):
-                x = _permute_buffer(x, layout, n, pairs, inverse=False)
+                x = _permute_buffer(x, layout, n, pairs, inverse=False, ws=ws)
                 records.append(("perm", layout, pairs))
         ctx.spec, ctx.records, ctx.layout, ctx.first, ctx.shape = spec, records, layout, first, (batch, dim)
         ctx.classes, ctx.kflat, ctx.kmats = classes, kflat, kmats
         if spec.output == "expval_z":
             zs = _z_signs_after_cnots(n, spec.cnots[-1], real_dtype_of(x.dtype), x.device)
+            xr = torch.view_as_real(x) if x.is_complex() else x
+            sq = torch.mul(xr, xr, out=ws.empty(xr.shape, xr.dtype, x.device))
             if not x.is_complex():  # real path: |ψ|² = ψ²
-                sq = x.square()
                 out = sq @ zs if layout == "BD" else (zs.T @ sq).T
-            elif layout == "BD":
-                sq = torch.view_as_real(x).square()  # (B, D, 2): |ψ|² = re² + im² after the sum
+            elif layout == "BD":  # sq (B, D, 2): |ψ|² = re² + im² after the sum
                 out = sq.view(batch, -1) @ _z_signs_real_view(n, spec.cnots[-1], zs.dtype, x.device)
-            else:
-                sq = torch.view_as_real(x).square()  # (D, B, 2)
+            else:  # sq (D, B, 2)
                 out = (zs.T @ sq.view(dim, -1)).view(-1, batch, 2).sum(-1).T
         else:
             out = x if layout == "BD" else x.T
@@ -993,11 +1004,17 @@ class _FusedCircuit(torch.autograd.Function):
         saved = ctx.saved_tensors
         mats, dmats, x = saved[:3]
         factors, inputs = (saved[3], list(saved[4:])) if spec.product else (None, list(saved[3:]))
-        sizes = spec.sizes
+        sizes, ws = spec.sizes, workspace()
         if spec.output == "expval_z":
             zs2 = _z_signs_after_cnots(spec.n, spec.cnots[-1], real_dtype_of(x.dtype), x.device, 2.0)
-            weight = grad_out.to(zs2.dtype) @ zs2.T if ctx.layout == "BD" else zs2 @ grad_out.to(zs2.dtype).T
-            g = x * weight  # real weight: a complex ψ is scaled part-wise
+            gz = grad_out.to(zs2.dtype)
+            weight = ws.empty(x.shape, zs2.dtype, x.device)
+            torch.mm(gz, zs2.T, out=weight) if ctx.layout == "BD" else torch.mm(zs2, gz.T, out=weight)
+            g = ws.empty(x.shape, x.dtype, x.device)
+            if x.is_complex():  # real weight: a complex ψ is scaled part-wise
+                torch.mul(torch.view_as_real(x), weight[..., None], out=torch.view_as_real(g))
+            else:
+                torch.mul(x, weight, out=g)
         else:
             if grad_out.is_complex() and not x.is_complex():  # real state cast to complex outside: d/dψ = Re
                 grad_out = grad_out.real
@@ -1006,7 +1023,7 @@ class _FusedCircuit(torch.autograd.Function):
         for record in reversed(ctx.records):
             if record[0] == "perm":
                 _, layout, pairs = record
-                g = _permute_buffer(g.view((dim, batch) if layout == "DB" else (batch, dim)), layout, spec.n, pairs, inverse=True)
+                g = _permute_buffer(g.view((dim, batch) if layout == "DB" else (batch, dim)), layout, spec.n, pairs, True, ws)
                 continue
             _, layer, layout_after = record
             mats_l = ctx.kflat[layer]
@@ -1017,13 +1034,13 @@ class _FusedCircuit(torch.autograd.Function):
                     xin, d = inputs.pop(), 1 << sizes[gi]
                     gy = flat.view(d, -1)
                     grads[gi] = (xin.mH @ gy.T).T
-                    flat = (gy.T @ mats_l[gi].conj()).view(-1)
+                    flat = torch.mm(gy.T, mats_l[gi].conj(), out=ws.empty(gy.shape[::-1], g.dtype, g.device)).view(-1)
             else:  # forward was first_to_last: Y (R, d) = X^T U^T with X (d, R)
                 for gi in range(len(sizes) - 1, -1, -1):
                     xin, d = inputs.pop(), 1 << sizes[gi]
                     gy = flat.view(-1, d)
                     grads[gi] = gy.T @ xin.mH
-                    flat = (mats_l[gi].mH @ gy.T).view(-1)
+                    flat = torch.mm(mats_l[gi].mH, gy.T, out=ws.empty(gy.shape[::-1], g.dtype, g.device)).view(-1)
             g = flat
             grad_layers.append(grads)
         n_layers = mats.shape[0]
