@@ -33,9 +33,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import Tensor
 
+from . import gate_algebra
+from .gate_algebra import GATE_PARAMS, GateFamily
 from .workspace import Workspace, workspace
 
 __all__ = [
@@ -684,95 +687,36 @@ def phase_cnot_layers(state: State, phases: Tensor, cnots: Sequence[Sequence[tup
 # ----------------------------------------------------------------------------------------------
 # the fused engine: layers of parametrised single-qubit gates + CNOT permutations, adjoint backward
 # ----------------------------------------------------------------------------------------------
-GateFamily = Literal["rot", "ryrz", "ry"]
-GATE_PARAMS: dict[str, int] = {"rot": 3, "ryrz": 2, "ry": 1}
+def _host(t: Tensor) -> np.ndarray:
+    """A detached CPU NumPy view (or copy, from another device) of ``t``."""
+    return t.detach().cpu().numpy()
 
 
-# Every entry of R and of ∂R/∂(angle) is ± 2^-k · T_i · T_j with T = (cos t, sin t) and t linear in
-# the angles.  A table row (i, j, scale) gives the real or imaginary part of one entry; the blocks are
-# [R, ∂R/∂w_0, ∂R/∂w_1, …], each 4 entries (00, 01, 10, 11) x (re, im).
-_TRIG_TABLES: dict[str, tuple[list[list[float]], list[tuple[int, int, float]]]] = {
-    # t = (a0, a1, h) = (-(φ+ω)/2, (φ-ω)/2, θ/2); T = (c0, c1, ch, s0, s1, sh)
-    # R = [[e^{i a0} ch, -e^{i a1} sh], [e^{-i a1} sh, e^{-i a0} ch]]
-    "rot": (
-        [[-0.5, 0.0, -0.5], [0.5, 0.0, -0.5], [0.0, 0.5, 0.0]],
-        [
-            (0, 2, 1.0), (3, 2, 1.0), (1, 5, -1.0), (4, 5, -1.0), (1, 5, 1.0), (4, 5, -1.0), (0, 2, 1.0), (3, 2, -1.0),
-            # ∂/∂φ
-            (3, 2, 0.5), (0, 2, -0.5), (4, 5, 0.5), (1, 5, -0.5), (4, 5, -0.5), (1, 5, -0.5), (3, 2, 0.5), (0, 2, 0.5),
-            # ∂/∂θ
-            (0, 5, -0.5), (3, 5, -0.5), (1, 2, -0.5), (4, 2, -0.5), (1, 2, 0.5), (4, 2, -0.5), (0, 5, -0.5), (3, 5, 0.5),
-            # ∂/∂ω
-            (3, 2, 0.5), (0, 2, -0.5), (4, 5, -0.5), (1, 5, 0.5), (4, 5, 0.5), (1, 5, 0.5), (3, 2, 0.5), (0, 2, 0.5),
-        ],
-    ),
-    # t = (h, p) = (a/2, -b/2); T = (ch, cp, sh, sp); R = RZ(b) RY(a) = [[e ch, -e sh], [ē sh, ē ch]], e = e^{ip}
-    "ryrz": (
-        [[0.5, 0.0], [0.0, -0.5]],
-        [
-            (1, 0, 1.0), (3, 0, 1.0), (1, 2, -1.0), (3, 2, -1.0), (1, 2, 1.0), (3, 2, -1.0), (1, 0, 1.0), (3, 0, -1.0),
-            # ∂/∂a
-            (1, 2, -0.5), (3, 2, -0.5), (1, 0, -0.5), (3, 0, -0.5), (1, 0, 0.5), (3, 0, -0.5), (1, 2, -0.5), (3, 2, 0.5),
-            # ∂/∂b
-            (3, 0, 0.5), (1, 0, -0.5), (3, 2, -0.5), (1, 2, 0.5), (3, 2, 0.5), (1, 2, 0.5), (3, 0, 0.5), (1, 0, 0.5),
-        ],
-    ),
-}
-
-
-@functools.lru_cache(maxsize=32)
-def _trig_table(gate: str, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """(angle map M, index i, index j, scale) of :data:`_TRIG_TABLES` as tensors (cached)."""
-    rdt = real_dtype_of(dtype)
-    lin, rows = _TRIG_TABLES[gate]
-    m = torch.tensor(lin, dtype=rdt, device=device)
-    i, j, scale = zip(*rows)
-    return (
-        m,
-        torch.tensor(i, device=device),
-        torch.tensor(j, device=device),
-        torch.tensor(scale, dtype=rdt, device=device),
-    )
+def _to_torch(a: np.ndarray, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """A host array as a tensor of ``dtype`` on ``device`` (no copy when nothing changes)."""
+    return torch.from_numpy(np.ascontiguousarray(a)).to(device=device, dtype=dtype)
 
 
 def gate_matrices(
     weights: Tensor, gate: GateFamily, dtype: torch.dtype = torch.complex128, derivatives: bool = True
 ) -> tuple[Tensor, Tensor | None]:
     """Per-wire matrices R (..., 2, 2) and their angle derivatives dR (..., P, 2, 2) (None when
-    ``derivatives=False``), without autograd.
+    ``derivatives=False``), without autograd (:func:`qdm.quantum.gate_algebra.gate_matrices`).
 
     ``"rot"``: weights (..., 3) = (φ, θ, ω), R = Rot(φ,θ,ω) = RZ(ω)RY(θ)RZ(φ) (PennyLane);
     ``"ryrz"``: weights (..., 2) = (a, b), R = RZ(b)·RY(a); ``"ry"``: weights (..., 1), R = RY(a), real
-    when ``dtype`` is real (the engine's real-arithmetic path).  Every real and imaginary part of R and
-    ∂R is a signed product of two of cos t, sin t with t linear in the angles (tables above), so
-    both come from a handful of tensor ops.
+    when ``dtype`` is real (the engine's real-arithmetic path).
     """
+    _check_gate_weights(weights, gate)
+    mats, dmats = gate_algebra.gate_matrices(_host(weights).astype(np.float64), gate, derivatives, not dtype.is_complex)
+    return _to_torch(mats, dtype, weights.device), (None if dmats is None else _to_torch(dmats, dtype, weights.device))
+
+
+def _check_gate_weights(weights: Tensor, gate: str) -> None:
     if gate not in GATE_PARAMS:
         raise ValueError(f"gate must be one of {sorted(GATE_PARAMS)}, got {gate!r}")
     if weights.shape[-1] != GATE_PARAMS[gate]:
         raise ValueError(f"{gate} weights need a last axis of {GATE_PARAMS[gate]}, got {tuple(weights.shape)}")
-    w = weights.detach().to(real_dtype_of(dtype))
-    if gate == "ry":
-        return _ry_matrices(w[..., 0], dtype, derivatives)
-    lin, i, j, scale = _trig_table(gate, dtype, w.device)
-    if not derivatives:  # the first 8 rows are R itself
-        i, j, scale = i[:8], j[:8], scale[:8]
-    t = w @ lin.T
-    trig = torch.cat((torch.cos(t), torch.sin(t)), dim=-1)
-    parts = trig.index_select(-1, i) * trig.index_select(-1, j) * scale
-    entries = torch.view_as_complex(parts.unflatten(-1, (-1, 4, 2)))  # (..., 1 + P, 4)
-    mats = entries[..., 0, :].unflatten(-1, (2, 2))
-    return mats, (entries[..., 1:, :].unflatten(-1, (2, 2)) if derivatives else None)
-
-
-def _ry_matrices(a: Tensor, dtype: torch.dtype, derivatives: bool) -> tuple[Tensor, Tensor | None]:
-    """RY(a) = [[c, -s], [s, c]] (c, s = cos, sin a/2) and dRY/da = ½[[-s, -c], [c, -s]] (..., 1, 2, 2), real or complex ``dtype``."""
-    c, s = torch.cos(a / 2), torch.sin(a / 2)
-    mats = torch.stack((c, -s, s, c), dim=-1).unflatten(-1, (2, 2)).to(dtype)
-    if not derivatives:
-        return mats, None
-    dmats = (torch.stack((-s, -c, c, -s), dim=-1) / 2).unflatten(-1, (1, 2, 2)).to(dtype)
-    return mats, dmats
 
 
 @dataclass(frozen=True)
@@ -893,32 +837,6 @@ def _kron_product_grad(grad: Tensor, saved: tuple) -> Tensor:
     return torch.cat([_kron_tree_grad(gt, c) for gt, c in zip(grad_tops, chunks)], dim=1)
 
 
-@functools.lru_cache(maxsize=32)
-def _partial_trace_index(k: int, device: torch.device) -> Tensor:
-    """Flat indices (k·4·2**(k-1),) into a row-major (2**k, 2**k) matrix: block (q, i, j) lists the
-    entries (x, y) whose wire-q bits are (i, j) and whose other bits agree (wire 0 most significant)."""
-    d, rest = 1 << k, torch.arange(1 << (k - 1))
-    blocks = []
-    for q in range(k):
-        shift = k - 1 - q
-        base = ((rest >> shift) << (shift + 1)) | (rest & ((1 << shift) - 1))
-        blocks += [((base | (i << shift)) * d + (base | (j << shift))) for i in range(2) for j in range(2)]
-    return torch.cat(blocks).to(device)
-
-
-def _unitary_kron_factor_grads(grad_k: Tensor, factors: Tensor, kron: Tensor) -> Tensor:
-    """Backward of K = R_0 ⊗ … ⊗ R_{k-1} for unitary R_q: ∂L/∂R̄_q = Tr_{¬q}(G K^H) R_q, G = ∂L/∂K̄.
-
-    From ∂L/∂R̄_q[i,j] = Tr((A ⊗ |i⟩⟨j| ⊗ B)^H G) with A^H = A^{-1}, B^H = B^{-1}: one GEMM, one
-    gather of the k partial traces and one batch of 2x2 products, whatever k (``kron`` is K).
-    """
-    k = factors.shape[-3]
-    w = (grad_k @ kron.mH).flatten(-2)  # (..., d*d)
-    idx = _partial_trace_index(k, w.device)
-    traces = w.index_select(-1, idx).view(*w.shape[:-1], k, 2, 2, -1).sum(-1)
-    return traces @ factors
-
-
 class _FusedCircuit(torch.autograd.Function):
     """[optional product-state start] → L × (grouped single-qubit layer, CNOT permutation) → state or ⟨Z⟩.
 
@@ -932,8 +850,9 @@ class _FusedCircuit(torch.autograd.Function):
     @staticmethod
     def forward(ctx, start: Tensor, weights: Tensor, spec: _EngineSpec, dtype: torch.dtype) -> Tensor:  # type: ignore[override]
         needs_grad = any(ctx.needs_input_grad[:2])
-        mats, dmats = gate_matrices(weights, spec.gate, dtype, derivatives=needs_grad)  # (L,n,2,2), (L,n,P,2,2)
-        n_layers, n = mats.shape[0], spec.n
+        # host-side gate algebra (NumPy, complex128): R (L,n,2,2), dR (L,n,P,2,2), group Kronecker matrices
+        mats, dmats = gate_algebra.gate_matrices(_host(weights).astype(np.float64), spec.gate, needs_grad, not dtype.is_complex)
+        n_layers, n, device = mats.shape[0], spec.n, start.device
         first = 1 if spec.product else 0
         dfactors = None
         if spec.start.startswith("angles"):
@@ -942,18 +861,16 @@ class _FusedCircuit(torch.autograd.Function):
             factors = start.detach()
         ws = workspace()
         if spec.product:
-            x, ctx.kron_saved = _kron_product_forward((mats[0] * factors[..., None, :]).sum(-1), ws)
+            mats0 = _to_torch(mats[0], dtype, device)
+            x, ctx.kron_saved = _kron_product_forward((mats0 * factors[..., None, :]).sum(-1), ws)
         else:
             x = start.detach().contiguous()
         batch, dim = x.shape
         classes = _size_classes(spec.sizes) if n_layers > first else []
-        kmats = [
-            kron_matrices(mats[first:, s : s + cnt * k].reshape(n_layers - first, cnt, k, 2, 2))
-            for s, cnt, k in classes
-        ]
+        kmats = [gate_algebra.kron(mats[first:, s : s + cnt * k].reshape(n_layers - first, cnt, k, 2, 2)) for s, cnt, k in classes]
         # the matrix of group g in dense layer l is kflat[l][g]
-        unbound = [[list(m.unbind(0)) for m in km.unbind(0)] for km in kmats]  # class -> layer -> group
-        kflat = [[u for per_class in unbound for u in per_class[l]] for l in range(n_layers - first)]
+        on_device = [_to_torch(km, dtype, device) for km in kmats]
+        kflat = [[km[l, g] for km in on_device for g in range(km.shape[1])] for l in range(n_layers - first)]
         sizes = spec.sizes
         layout, records, inputs = "BD", [], []
         for layer in range(n_layers):
@@ -994,16 +911,19 @@ class _FusedCircuit(torch.autograd.Function):
             out = x if layout == "BD" else x.T
         if needs_grad:
             ctx.dfactors, ctx.n_features = dfactors, start.shape[-1]
-            ctx.save_for_backward(mats, dmats, x, *((factors,) if spec.product else ()), *inputs)
+            ctx.mats, ctx.dmats, ctx.weights_dtype, ctx.weights_device = mats, dmats, weights.dtype, weights.device
+            if spec.product:
+                ctx.mats0 = mats0
+            ctx.save_for_backward(x, *((factors,) if spec.product else ()), *inputs)
         return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out: Tensor):  # type: ignore[override]
         spec, (batch, dim), first = ctx.spec, ctx.shape, ctx.first
-        saved = ctx.saved_tensors
-        mats, dmats, x = saved[:3]
-        factors, inputs = (saved[3], list(saved[4:])) if spec.product else (None, list(saved[3:]))
+        saved, mats, dmats = ctx.saved_tensors, ctx.mats, ctx.dmats
+        x = saved[0]
+        factors, inputs = (saved[1], list(saved[2:])) if spec.product else (None, list(saved[1:]))
         sizes, ws = spec.sizes, workspace()
         if spec.output == "expval_z":
             zs2 = _z_signs_after_cnots(spec.n, spec.cnots[-1], real_dtype_of(x.dtype), x.device, 2.0)
@@ -1044,25 +964,25 @@ class _FusedCircuit(torch.autograd.Function):
             g = flat
             grad_layers.append(grads)
         n_layers = mats.shape[0]
-        grad_mats = torch.zeros_like(mats)
+        grad_mats = np.zeros(mats.shape, dtype=np.complex128)
         grad_layers.reverse()  # dense layer order
         gi = 0
         for ci, (s, cnt, k) in enumerate(ctx.classes):
-            gk = torch.stack([torch.stack(gl[gi : gi + cnt]) for gl in grad_layers])  # (L', cnt, d, d)
+            gk = np.stack([np.stack([_host(t) for t in gl[gi : gi + cnt]]) for gl in grad_layers])  # (L', cnt, d, d)
             fac = mats[first:, s : s + cnt * k].reshape(n_layers - first, cnt, k, 2, 2)
-            grads_k = _unitary_kron_factor_grads(gk, fac, ctx.kmats[ci])
+            grads_k = gate_algebra.unitary_kron_factor_grads(gk, fac, ctx.kmats[ci])
             grad_mats[first:, s : s + cnt * k] = grads_k.reshape(n_layers - first, cnt * k, 2, 2)
             gi += cnt
         if spec.product:
             g_rot = _kron_product_grad(g.view(batch, dim), ctx.kron_saved)  # (B, n, 2)
-            grad_mats[0] = (g_rot[..., :, None] * factors.conj()[..., None, :]).sum(0)
-            grad_start = (mats[0].conj() * g_rot[..., :, None]).sum(-2)  # R^H g
+            grad_mats[0] = _host((g_rot[..., :, None] * factors.conj()[..., None, :]).sum(0))
+            grad_start = (ctx.mats0.conj() * g_rot[..., :, None]).sum(-2)  # R^H g
             if ctx.dfactors is not None:  # through the angle embedding: Re Σ_s g_s conj(df_s/dx)
                 grad_start = (grad_start * ctx.dfactors.conj()).real.sum(-1)[:, : ctx.n_features]
         else:
             grad_start = g.view(batch, dim)
-        grad_w = (grad_mats[:, :, None] * dmats.conj()).real.sum(dim=(-1, -2))
-        return grad_start, grad_w, None, None
+        grad_w = (grad_mats[:, :, None] * dmats.conj()).real.sum(axis=(-1, -2))
+        return grad_start, _to_torch(grad_w, ctx.weights_dtype, ctx.weights_device), None, None
 
 
 @functools.lru_cache(maxsize=256)
