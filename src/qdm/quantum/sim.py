@@ -39,6 +39,7 @@ from torch import Tensor
 
 from . import gate_algebra
 from .gate_algebra import GATE_PARAMS, GateFamily
+from . import product_start
 from .workspace import Workspace, workspace
 
 __all__ = [
@@ -383,32 +384,6 @@ def angle_state(
 ) -> AngleState:
     """PennyLane AngleEmbedding(x, rotation) on |0…0> as an :class:`AngleState` (no amplitudes built)."""
     return AngleState(x, rotation, x.shape[-1] if n_qubits is None else n_qubits, dtype)
-
-
-def _angle_factors_and_derivs(x: Tensor, rotation: str, n_qubits: int, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-    """R(x)|0> and d/dx of it per wire, (B, n, 2) each, without autograd (wires beyond k are |0>, derivative 0)."""
-    half = x.detach().to(real_dtype_of(dtype)) / 2
-    c, s = torch.cos(half), torch.sin(half)
-    zero = torch.zeros_like(c)
-    if not dtype.is_complex:  # the real-arithmetic path of the engine: RY only
-        if rotation != "Y":
-            raise ValueError(f"a real dtype needs rotation 'Y' (a real state), got {rotation!r}")
-        f, df = torch.stack((c, s), dim=-1), torch.stack((-s, c), dim=-1) / 2
-    elif rotation == "X":  # (cos h, -i sin h)
-        f = torch.stack((torch.complex(c, zero), torch.complex(zero, -s)), dim=-1)
-        df = torch.stack((torch.complex(-s, zero), torch.complex(zero, -c)), dim=-1) / 2
-    elif rotation == "Y":  # (cos h, sin h)
-        f = torch.stack((torch.complex(c, zero), torch.complex(s, zero)), dim=-1)
-        df = torch.stack((torch.complex(-s, zero), torch.complex(c, zero)), dim=-1) / 2
-    else:  # (e^{-ih}, 0)
-        f = torch.stack((torch.complex(c, -s), torch.complex(zero, zero)), dim=-1)
-        df = torch.stack((torch.complex(-s, -c), torch.complex(zero, zero)), dim=-1) / 2
-    k = x.shape[1]
-    if n_qubits > k:
-        pad = torch.zeros(x.shape[0], n_qubits - k, 2, dtype=dtype, device=x.device)
-        f = torch.cat((f, pad.index_fill(-1, torch.tensor([0], device=x.device), 1)), dim=1)
-        df = torch.cat((df, pad), dim=1)
-    return f, df
 
 
 def angle_embedding(
@@ -779,64 +754,6 @@ def _z_signs_real_view(
     return _z_signs_after_cnots(n_qubits, pairs, dtype, device).repeat_interleave(2, dim=0)
 
 
-def _outer(a: Tensor, b: Tensor, ws: Workspace) -> Tensor:
-    """Batched outer products a[..., :, None] * b[..., None, :] flattened to (..., da·db), into ``ws``."""
-    shape = (*a.shape[:-1], a.shape[-1] * b.shape[-1])
-    out = ws.empty(shape, a.dtype, a.device)
-    torch.mul(a[..., :, None], b[..., None, :], out=out.view(*a.shape, b.shape[-1]))
-    return out
-
-
-def _kron_tree_levels(chunk: Tensor, ws: Workspace) -> list[Tensor]:
-    """Pairwise Kronecker levels of (B, 2**p, d) vectors: level l+1 item k = item 2k ⊗ item 2k+1."""
-    levels = [chunk]
-    while levels[-1].shape[1] > 1:
-        x = levels[-1]
-        levels.append(_outer(x[:, 0::2], x[:, 1::2], ws))
-    return levels
-
-
-def _kron_tree_grad(grad: Tensor, levels: list[Tensor]) -> Tensor:
-    """Backward of :func:`_kron_tree_levels` for ∂L/∂(top item)̄ (B, D): ∂L/∂(chunk)̄ (B, 2**p, d)."""
-    g = grad[:, None, :]
-    for x in reversed(levels[:-1]):
-        b, m, d = x.shape
-        g4 = g.view(b, m // 2, d, d)
-        g_even = torch.linalg.vecdot(x[:, 1::2, None, :], g4, dim=-1)  # Σ_c g[a, c] conj(odd[c])
-        g_odd = torch.linalg.vecdot(x[:, 0::2, :, None], g4, dim=-2)  # Σ_a g[a, c] conj(even[a])
-        g = torch.stack((g_even, g_odd), dim=2).view(x.shape)
-    return g
-
-
-def _kron_product_forward(factors: Tensor, ws: Workspace) -> tuple[Tensor, tuple]:
-    """State ⊗_q f_q of (B, n, 2) factors: power-of-two chunks (binary digits of n) by vectorised
-    pairwise trees, then the chunk products left to right.  Returns (state, saved for backward)."""
-    n = factors.shape[1]
-    chunks, start = [], 0
-    for p in reversed(range(n.bit_length())):
-        if n >> p & 1:
-            chunks.append(_kron_tree_levels(factors[:, start : start + (1 << p)], ws))
-            start += 1 << p
-    tops = [c[-1][:, 0] for c in chunks]
-    partial = [tops[0]]
-    for top in tops[1:]:
-        partial.append(_outer(partial[-1], top, ws))
-    return partial[-1], (chunks, tops, partial)
-
-
-def _kron_product_grad(grad: Tensor, saved: tuple) -> Tensor:
-    """Backward of :func:`_kron_product_forward`: ∂L/∂f̄ (B, n, 2) from ∂L/∂ψ̄ (B, 2**n)."""
-    chunks, tops, partial = saved
-    g = grad
-    grad_tops: list[Tensor] = [grad] * len(tops)
-    for i in range(len(tops) - 1, 0, -1):
-        gq = g.view(g.shape[0], -1, tops[i].shape[1])
-        grad_tops[i] = torch.linalg.vecdot(partial[i - 1][:, :, None], gq, dim=1)
-        g = torch.linalg.vecdot(tops[i][:, None, :], gq, dim=-1)
-    grad_tops[0] = g
-    return torch.cat([_kron_tree_grad(gt, c) for gt, c in zip(grad_tops, chunks)], dim=1)
-
-
 class _FusedCircuit(torch.autograd.Function):
     """[optional product-state start] → L × (grouped single-qubit layer, CNOT permutation) → state or ⟨Z⟩.
 
@@ -854,15 +771,17 @@ class _FusedCircuit(torch.autograd.Function):
         mats, dmats = gate_algebra.gate_matrices(_host(weights).astype(np.float64), spec.gate, needs_grad, not dtype.is_complex)
         n_layers, n, device = mats.shape[0], spec.n, start.device
         first = 1 if spec.product else 0
-        dfactors = None
-        if spec.start.startswith("angles"):
-            factors, dfactors = _angle_factors_and_derivs(start, spec.start[-1], n, dtype)
-        elif spec.start == "factors":
-            factors = start.detach()
         ws = workspace()
-        if spec.product:
-            mats0 = _to_torch(mats[0], dtype, device)
-            x, ctx.kron_saved = _kron_product_forward((mats0 * factors[..., None, :]).sum(-1), ws)
+        if spec.product:  # layer 1 acts on the factors: f_q = R_q e_q, then ψ = ⊗_q f_q (product_start)
+            xp, kind = product_start.namespace(device), spec.start[-1] if spec.start.startswith("angles") else "factors"
+            a, da = product_start.coefficients(
+                start.to(real_dtype_of(dtype)) if kind != "factors" else start.clone(), kind, n, xp, dtype.is_complex
+            )
+            m0 = product_start.layer_matrices(mats[0], kind, real=not dtype.is_complex)
+            m0 = m0.astype(a.dtype) if xp is np else _to_torch(m0, a.dtype, device)
+            f = product_start.first_factors(a, m0, xp)
+            x, ctx.kron_saved = product_start.kron_forward(f, ws.empty((start.shape[0], 1 << n), dtype, device), xp)
+            ctx.product = (xp, kind, a, da, m0)
         else:
             x = start.detach().contiguous()
         batch, dim = x.shape
@@ -910,11 +829,9 @@ class _FusedCircuit(torch.autograd.Function):
         else:
             out = x if layout == "BD" else x.T
         if needs_grad:
-            ctx.dfactors, ctx.n_features = dfactors, start.shape[-1]
             ctx.mats, ctx.dmats, ctx.weights_dtype, ctx.weights_device = mats, dmats, weights.dtype, weights.device
-            if spec.product:
-                ctx.mats0 = mats0
-            ctx.save_for_backward(x, *((factors,) if spec.product else ()), *inputs)
+            ctx.start_dtype = start.dtype
+            ctx.save_for_backward(x, *inputs)
         return out
 
     @staticmethod
@@ -922,24 +839,24 @@ class _FusedCircuit(torch.autograd.Function):
     def backward(ctx, grad_out: Tensor):  # type: ignore[override]
         spec, (batch, dim), first = ctx.spec, ctx.shape, ctx.first
         saved, mats, dmats = ctx.saved_tensors, ctx.mats, ctx.dmats
-        x = saved[0]
-        factors, inputs = (saved[1], list(saved[2:])) if spec.product else (None, list(saved[1:]))
+        x, inputs = saved[0], list(saved[1:])
         sizes, ws = spec.sizes, workspace()
         if spec.output == "expval_z":
             zs2 = _z_signs_after_cnots(spec.n, spec.cnots[-1], real_dtype_of(x.dtype), x.device, 2.0)
-            gz = grad_out.to(zs2.dtype)
+            gz = grad_out.to(zs2.dtype).contiguous()  # (a ones-like grad_out is often an expanded view)
             weight = ws.empty(x.shape, zs2.dtype, x.device)
             torch.mm(gz, zs2.T, out=weight) if ctx.layout == "BD" else torch.mm(zs2, gz.T, out=weight)
-            g = ws.empty(x.shape, x.dtype, x.device)
-            if x.is_complex():  # real weight: a complex ψ is scaled part-wise
-                torch.mul(torch.view_as_real(x), weight[..., None], out=torch.view_as_real(g))
-            else:
-                torch.mul(x, weight, out=g)
+            g = torch.mul(x, weight, out=ws.empty(x.shape, x.dtype, x.device))  # real weight scales ψ part-wise
         else:
             if grad_out.is_complex() and not x.is_complex():  # real state cast to complex outside: d/dψ = Re
                 grad_out = grad_out.real
             g = grad_out.contiguous() if ctx.layout == "BD" else grad_out.T.contiguous()
-        grad_layers: list[list[Tensor]] = []
+        # ∂L/∂K̄ of every group matrix, written in place per size class (L', cnt, d, d); a layer that
+        # ran "BD" -> "DB" in forward gets the transpose (the GEMM that needs no conjugate copy)
+        n_dense = mats.shape[0] - first
+        gks = [torch.empty((n_dense, cnt, 1 << k, 1 << k), dtype=x.dtype, device=x.device) for _, cnt, k in ctx.classes]
+        slot = [(ci, j) for ci, (_, cnt, _) in enumerate(ctx.classes) for j in range(cnt)]
+        transposed = np.zeros(n_dense, dtype=bool)
         for record in reversed(ctx.records):
             if record[0] == "perm":
                 _, layout, pairs = record
@@ -947,38 +864,33 @@ class _FusedCircuit(torch.autograd.Function):
                 continue
             _, layer, layout_after = record
             mats_l = ctx.kflat[layer]
-            grads: list[Tensor] = [g] * len(sizes)
             flat = g.reshape(-1)
             if layout_after == "DB":  # forward was last_to_first: Y (d, R) = U X^T with X (R, d)
+                transposed[layer] = True
                 for gi in range(len(sizes)):
                     xin, d = inputs.pop(), 1 << sizes[gi]
                     gy = flat.view(d, -1)
-                    grads[gi] = (xin.mH @ gy.T).T
+                    torch.mm(xin.mH, gy.T, out=gks[slot[gi][0]][layer, slot[gi][1]])
                     flat = torch.mm(gy.T, mats_l[gi].conj(), out=ws.empty(gy.shape[::-1], g.dtype, g.device)).view(-1)
             else:  # forward was first_to_last: Y (R, d) = X^T U^T with X (d, R)
                 for gi in range(len(sizes) - 1, -1, -1):
                     xin, d = inputs.pop(), 1 << sizes[gi]
                     gy = flat.view(-1, d)
-                    grads[gi] = gy.T @ xin.mH
+                    torch.mm(gy.T, xin.mH, out=gks[slot[gi][0]][layer, slot[gi][1]])
                     flat = torch.mm(mats_l[gi].mH, gy.T, out=ws.empty(gy.shape[::-1], g.dtype, g.device)).view(-1)
             g = flat
-            grad_layers.append(grads)
-        n_layers = mats.shape[0]
         grad_mats = np.zeros(mats.shape, dtype=np.complex128)
-        grad_layers.reverse()  # dense layer order
-        gi = 0
-        for ci, (s, cnt, k) in enumerate(ctx.classes):
-            gk = np.stack([np.stack([_host(t) for t in gl[gi : gi + cnt]]) for gl in grad_layers])  # (L', cnt, d, d)
-            fac = mats[first:, s : s + cnt * k].reshape(n_layers - first, cnt, k, 2, 2)
-            grads_k = gate_algebra.unitary_kron_factor_grads(gk, fac, ctx.kmats[ci])
-            grad_mats[first:, s : s + cnt * k] = grads_k.reshape(n_layers - first, cnt * k, 2, 2)
-            gi += cnt
+        for (s, cnt, k), gk_t, kmat in zip(ctx.classes, gks, ctx.kmats):
+            gk = _host(gk_t).copy()
+            gk[transposed] = gk[transposed].swapaxes(-1, -2)
+            fac = mats[first:, s : s + cnt * k].reshape(n_dense, cnt, k, 2, 2)
+            grad_mats[first:, s : s + cnt * k] = gate_algebra.unitary_kron_factor_grads(gk, fac, kmat).reshape(n_dense, cnt * k, 2, 2)
         if spec.product:
-            g_rot = _kron_product_grad(g.view(batch, dim), ctx.kron_saved)  # (B, n, 2)
-            grad_mats[0] = _host((g_rot[..., :, None] * factors.conj()[..., None, :]).sum(0))
-            grad_start = (ctx.mats0.conj() * g_rot[..., :, None]).sum(-2)  # R^H g
-            if ctx.dfactors is not None:  # through the angle embedding: Re Σ_s g_s conj(df_s/dx)
-                grad_start = (grad_start * ctx.dfactors.conj()).real.sum(-1)[:, : ctx.n_features]
+            xp, kind, a, da, m0 = ctx.product
+            grad_f = product_start.kron_grad(g.view(batch, dim), ctx.kron_saved, xp)  # ∂L/∂f̄ (B, n, 2)
+            grad_start, grad_mats[0] = product_start.start_grads(grad_f, a, da, m0, kind, xp)
+            grad_start = torch.from_numpy(np.ascontiguousarray(grad_start)) if xp is np else grad_start
+            grad_start = grad_start.to(device=x.device, dtype=ctx.start_dtype)
         else:
             grad_start = g.view(batch, dim)
         grad_w = (grad_mats[:, :, None] * dmats.conj()).real.sum(axis=(-1, -2))

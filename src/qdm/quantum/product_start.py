@@ -1,0 +1,149 @@
+"""The fused engine's product-state start: embedding, first gate layer, Kronecker product, adjoint.
+
+A circuit that begins with an angle embedding (or any product state) and a layer of single-qubit
+gates R_q starts from ψ = ⊗_q f_q with f_q = R_q e_q.  Write the embedded factor as
+e_q = Σ_k a_qk w_k in a fixed basis w (the rows of :data:`BASIS`): for an angle embedding
+a_q = (cos x_q/2, sin x_q/2) is real, e.g. RX(x)|0⟩ = cos(x/2)·(1, 0) + sin(x/2)·(0, -i); for a given
+product state a_q = e_q and w = I.  Then f_q = Σ_k a_qk M_qk with M_qk = R_q w_k (host-side,
+per step), and the backward needs three batched contractions:
+
+* ∂L/∂f̄_q from ∂L/∂ψ̄ through the pairwise Kronecker tree (:func:`kron_tree_grad`);
+* ∂L/∂ā_qk = Σ_j ∂L/∂f̄_qj conj(M_qkj), so ∂L/∂x_q = Σ_k (da_qk/dx_q) Re ∂L/∂ā_qk for angles;
+* ∂L/∂R̄_q[i, j] = Σ_k H_qki conj(w_kj) with H_qk = Σ_b conj(a_bqk) ∂L/∂f̄_bq.
+
+These are dozens of small per-sample operations whose cost is call overhead, so on the CPU they
+run in NumPy (about a third of torch's time per step, measured in ``benchmarks/README.md``) and the
+2**n-amplitude state is written straight into a torch workspace buffer; on other devices the same
+functions run on torch tensors (``xp`` is the array namespace, NumPy or torch).
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import torch
+
+
+__all__ = ["BASIS", "namespace", "coefficients", "layer_matrices", "first_factors", "kron_forward", "kron_grad", "start_grads"]
+
+# e = Σ_k a_k w_k: rows w_0, w_1 per embedding rotation; "factors" = a given product state (w = I)
+BASIS: dict[str, np.ndarray] = {
+    "X": np.array([[1, 0], [0, -1j]]),
+    "Y": np.array([[1, 0], [0, 1]], dtype=np.complex128),
+    "Z": np.array([[1, 0], [-1j, 0]]),
+    "factors": np.eye(2, dtype=np.complex128),
+}
+
+Array = Any  # a NumPy array or a torch tensor
+
+
+def namespace(device: torch.device) -> ModuleType:
+    """NumPy for CPU tensors (low call overhead), torch elsewhere."""
+    return np if device.type == "cpu" else torch
+
+
+def _as_xp(t: torch.Tensor, xp: ModuleType) -> Array:
+    return t.detach().numpy() if xp is np else t.detach()
+
+
+def coefficients(start: torch.Tensor, kind: str, n_qubits: int, xp: ModuleType, complex_: bool) -> tuple[Array, Array | None]:
+    """(a (B, n, 2), da/dx (B, k, 2) or None) of an angle start ``kind`` = X/Y/Z (angles (B, k), wires
+    k..n-1 padded with |0⟩ = (1, 0)) or of a product state ``kind="factors"`` (B, n, 2)."""
+    s0 = _as_xp(start, xp)
+    if kind == "factors":
+        return s0, None
+    half = s0 * 0.5
+    c, s = xp.cos(half), xp.sin(half)
+    a = xp.stack((c, s), axis=-1)
+    da = xp.stack((-s, c), axis=-1) * 0.5
+    batch, k = c.shape
+    if n_qubits > k:
+        pad = xp.zeros((batch, n_qubits - k, 2), dtype=a.dtype, **({} if xp is np else {"device": a.device}))
+        pad[..., 0] = 1
+        a = xp.concatenate((a, pad), axis=1)
+    return (a * (1 + 0j) if complex_ else a), da
+
+
+def layer_matrices(r0: np.ndarray, kind: str, real: bool) -> np.ndarray:
+    """M (n, 2, 2) with M[q, k] = R_q w_k (host-side, complex128; float64 on the real path)."""
+    m = np.einsum("qij,kj->qki", r0, BASIS[kind])
+    return m.real.copy() if real else m
+
+
+def first_factors(a: Array, m: Array, xp: ModuleType) -> Array:
+    """f_q = Σ_k a_qk M_qk = R_q e_q, (B, n, 2)."""
+    return xp.matmul(a[:, :, None, :], m)[:, :, 0, :]
+
+
+def _tree_levels(chunk: Array, out: Array | None, xp: ModuleType) -> list[Array]:
+    """Pairwise Kronecker levels of (B, 2**p, d) vectors (level l+1 item j = item 2j ⊗ item 2j+1); the
+    top level is written into ``out`` when given."""
+    levels = [chunk]
+    while levels[-1].shape[1] > 1:
+        y = levels[-1]
+        b, m, d = y.shape
+        top = m == 2 and out is not None
+        prod = xp.multiply(y[:, 0::2, :, None], y[:, 1::2, None, :], out=out.reshape(b, 1, d, d) if top else None)
+        levels.append(prod.reshape(b, m // 2, d * d))
+    return levels
+
+
+def kron_forward(f: Array, out: torch.Tensor, xp: ModuleType) -> tuple[torch.Tensor, tuple]:
+    """ψ = ⊗_q f_q written into ``out`` (B, 2**n, torch): power-of-two chunks (binary digits of n) by
+    pairwise trees, then the chunk products left to right.  Returns (``out``, saved for :func:`kron_grad`)."""
+    batch, n = f.shape[:2]
+    view = out.numpy() if xp is np else out
+    sizes = [1 << p for p in reversed(range(n.bit_length())) if n >> p & 1]
+    chunks, first = [], 0
+    for size in sizes:
+        chunks.append(_tree_levels(f[:, first : first + size], view if len(sizes) == 1 else None, xp))
+        first += size
+    tops = [c[-1][:, 0] for c in chunks]
+    partial = [tops[0]]
+    for j, top in enumerate(tops[1:], start=1):
+        target = view.reshape(batch, -1, top.shape[1]) if j == len(tops) - 1 else None
+        partial.append(xp.multiply(partial[-1][:, :, None], top[:, None, :], out=target).reshape(batch, -1))
+    if n == 1:  # no product was formed
+        view[...] = partial[0]
+    return out, (chunks, tops, partial)
+
+
+def _tree_grad(grad: Array, levels: list[Array], xp: ModuleType) -> Array:
+    """Backward of :func:`_tree_levels`: ∂L/∂(chunk)̄ (B, 2**p, d) from ∂L/∂(top)̄ (B, D)."""
+    g = grad[:, None, :]
+    for y in reversed(levels[:-1]):
+        b, m, d = y.shape
+        g4 = g.reshape(b, m // 2, d, d)
+        g_even = xp.matmul(g4, y[:, 1::2, :, None].conj())[..., 0]  # Σ_c g[a, c] conj(odd[c])
+        g_odd = xp.matmul(y[:, 0::2, None, :].conj(), g4)[..., 0, :]  # Σ_a conj(even[a]) g[a, c]
+        g = xp.stack((g_even, g_odd), axis=2).reshape(b, m, d)
+    return g
+
+
+def kron_grad(grad: torch.Tensor, saved: tuple, xp: ModuleType) -> Array:
+    """Backward of :func:`kron_forward`: ∂L/∂f̄ (B, n, 2) from ∂L/∂ψ̄ (B, 2**n) (a torch tensor)."""
+    chunks, tops, partial = saved
+    g = _as_xp(grad, xp)
+    grad_tops = [g] * len(tops)
+    for i in range(len(tops) - 1, 0, -1):
+        gq = g.reshape(g.shape[0], -1, tops[i].shape[1])
+        grad_tops[i] = xp.matmul(partial[i - 1][:, None, :].conj(), gq)[:, 0]
+        g = xp.matmul(gq, tops[i][:, :, None].conj())[..., 0]
+    grad_tops[0] = g
+    parts = [_tree_grad(gt, c, xp) for gt, c in zip(grad_tops, chunks)]
+    return parts[0] if len(parts) == 1 else xp.concatenate(parts, axis=1)
+
+
+def start_grads(grad_f: Array, a: Array, da: Array | None, m: Array, kind: str, xp: ModuleType) -> tuple[Array, np.ndarray]:
+    """(∂L/∂start, ∂L/∂R̄_0 (n, 2, 2) host-side) from ∂L/∂f̄ (B, n, 2): angles get
+    Σ_k (da_k/dx) Re ∂L/∂ā_k (B, k), a product state ∂L/∂ā = R^H ∂L/∂f̄ (B, n, 2)."""
+    grad_a = xp.matmul(grad_f[:, :, None, :], m.conj().swapaxes(-1, -2))[:, :, 0, :]
+    h = xp.matmul(a.conj().swapaxes(0, 1).swapaxes(1, 2), grad_f.swapaxes(0, 1))  # (n, 2, 2): Σ_b conj(a) g
+    h_host = h if xp is np else h.cpu().numpy()
+    grad_r0 = np.einsum("qki,kj->qij", h_host, BASIS[kind].conj())
+    if da is None:
+        return grad_a, grad_r0
+    k = da.shape[1]
+    return (da * grad_a[:, :k].real).sum(axis=-1), grad_r0
