@@ -68,7 +68,7 @@ def coefficients(start: torch.Tensor, kind: str, n_qubits: int, xp: ModuleType, 
 
 def layer_matrices(r0: np.ndarray, kind: str, real: bool) -> np.ndarray:
     """M (n, 2, 2) with M[q, k] = R_q w_k (host-side, complex128; float64 on the real path)."""
-    m = np.einsum("qij,kj->qki", r0, BASIS[kind])
+    m = np.matmul(r0, BASIS[kind].T).swapaxes(-1, -2)  # (R_q W^T)^T: rows R_q w_k
     return m.real.copy() if real else m
 
 
@@ -142,7 +142,7 @@ def start_grads(grad_f: Array, a: Array, da: Array | None, m: Array, kind: str, 
     grad_a = xp.matmul(grad_f[:, :, None, :], m.conj().swapaxes(-1, -2))[:, :, 0, :]
     h = xp.matmul(a.conj().swapaxes(0, 1).swapaxes(1, 2), grad_f.swapaxes(0, 1))  # (n, 2, 2): Σ_b conj(a) g
     h_host = h if xp is np else h.cpu().numpy()
-    grad_r0 = np.einsum("qki,kj->qij", h_host, BASIS[kind].conj())
+    grad_r0 = np.matmul(h_host.swapaxes(-1, -2), BASIS[kind].conj())  # Σ_k H_qki conj(w_kj)
     if da is None:
         return grad_a, grad_r0
     k = da.shape[1]

@@ -788,8 +788,7 @@ class _FusedCircuit(torch.autograd.Function):
         classes = _size_classes(spec.sizes) if n_layers > first else []
         kmats = [gate_algebra.kron(mats[first:, s : s + cnt * k].reshape(n_layers - first, cnt, k, 2, 2)) for s, cnt, k in classes]
         # the matrix of group g in dense layer l is kflat[l][g]
-        on_device = [_to_torch(km, dtype, device) for km in kmats]
-        kflat = [[km[l, g] for km in on_device for g in range(km.shape[1])] for l in range(n_layers - first)]
+        kflat = [[_to_torch(km[l, g], dtype, device) for km in kmats for g in range(km.shape[1])] for l in range(n_layers - first)]
         sizes = spec.sizes
         layout, records, inputs = "BD", [], []
         for layer in range(n_layers):
@@ -897,6 +896,19 @@ class _FusedCircuit(torch.autograd.Function):
         return grad_start, _to_torch(grad_w, ctx.weights_dtype, ctx.weights_device), None, None
 
 
+def _as_cnot_layers(cnots: Sequence[Sequence[tuple[int, int]]]) -> tuple[tuple[tuple[int, int], ...], ...]:
+    """``cnots`` as nested tuples of ints (cached for hashable input, e.g. :func:`cnot_ring_pairs`)."""
+    try:
+        return _cnot_layers_cached(tuple(cnots))
+    except TypeError:  # unhashable layers (lists)
+        return tuple(tuple((int(c), int(t)) for c, t in layer) for layer in cnots)
+
+
+@functools.lru_cache(maxsize=256)
+def _cnot_layers_cached(cnots: tuple) -> tuple[tuple[tuple[int, int], ...], ...]:
+    return tuple(tuple((int(c), int(t)) for c, t in layer) for layer in cnots)
+
+
 @functools.lru_cache(maxsize=256)
 def _engine_spec(
     n: int, gate: str, cnots: tuple, start: str, output: str, group_size: int | None
@@ -937,7 +949,7 @@ def fused_layers(
         raise ValueError("weights must be real angles")
     if len(cnots) != n_layers:
         raise ValueError(f"cnots must list one CNOT sequence per layer ({n_layers}), got {len(cnots)}")
-    cnots = tuple(tuple((int(c), int(t)) for c, t in layer) for layer in cnots)
+    cnots = _as_cnot_layers(cnots)
     if weights.ndim == 4:
         if weights.shape[0] not in (1, batch):
             raise ValueError(f"per-sample weights have batch {weights.shape[0]}, state has {batch}")
