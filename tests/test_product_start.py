@@ -12,13 +12,13 @@ from qdm.quantum.workspace import Workspace
 
 def _run(xp, start: torch.Tensor, r0: np.ndarray, kind: str, n: int, grad_psi: torch.Tensor):
     """ψ and (∂L/∂start, ∂L/∂R̄_0) for L = Re⟨grad_psi, ψ⟩ through the module's functions."""
-    a, da = product_start.coefficients(start, kind, n, xp, complex_=True)
+    a = product_start.coefficients(start, kind, n, xp)
     m = product_start.layer_matrices(r0, kind, real=False)
     m = m if xp is np else torch.from_numpy(m)
-    f = product_start.first_factors(a, m, xp)
+    f = product_start.first_factors(a, m)
     psi, saved = product_start.kron_forward(f, Workspace().empty((start.shape[0], 1 << n), torch.complex128, torch.device("cpu")), xp)
     grad_f = product_start.kron_grad(grad_psi, saved, xp)
-    grad_start, grad_r0 = product_start.start_grads(grad_f, a, da, m, kind, xp)
+    grad_start, grad_r0 = product_start.start_grads(grad_f, a, m, kind, start.shape[1], xp)
     grad_start = torch.from_numpy(np.asarray(grad_start)) if xp is np else grad_start
     return psi.clone(), grad_start, torch.from_numpy(grad_r0)
 

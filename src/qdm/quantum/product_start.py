@@ -48,22 +48,20 @@ def _as_xp(t: torch.Tensor, xp: ModuleType) -> Array:
     return t.detach().numpy() if xp is np else t.detach()
 
 
-def coefficients(start: torch.Tensor, kind: str, n_qubits: int, xp: ModuleType, complex_: bool) -> tuple[Array, Array | None]:
-    """(a (B, n, 2), da/dx (B, k, 2) or None) of an angle start ``kind`` = X/Y/Z (angles (B, k), wires
-    k..n-1 padded with |0⟩ = (1, 0)) or of a product state ``kind="factors"`` (B, n, 2)."""
+def coefficients(start: torch.Tensor, kind: str, n_qubits: int, xp: ModuleType) -> Array:
+    """a (B, n, 2) of an angle start ``kind`` = X/Y/Z, a = (cos x/2, sin x/2) real (angles (B, k),
+    wires k..n-1 padded with |0⟩ = (1, 0)), or of a product state ``kind="factors"`` (B, n, 2)."""
     s0 = _as_xp(start, xp)
     if kind == "factors":
-        return s0, None
+        return s0
     half = s0 * 0.5
-    c, s = xp.cos(half), xp.sin(half)
-    a = xp.stack((c, s), axis=-1)
-    da = xp.stack((-s, c), axis=-1) * 0.5
-    batch, k = c.shape
+    a = xp.stack((xp.cos(half), xp.sin(half)), axis=-1)
+    batch, k = half.shape
     if n_qubits > k:
         pad = xp.zeros((batch, n_qubits - k, 2), dtype=a.dtype, **({} if xp is np else {"device": a.device}))
         pad[..., 0] = 1
         a = xp.concatenate((a, pad), axis=1)
-    return (a * (1 + 0j) if complex_ else a), da
+    return a
 
 
 def layer_matrices(r0: np.ndarray, kind: str, real: bool) -> np.ndarray:
@@ -72,9 +70,9 @@ def layer_matrices(r0: np.ndarray, kind: str, real: bool) -> np.ndarray:
     return m.real.copy() if real else m
 
 
-def first_factors(a: Array, m: Array, xp: ModuleType) -> Array:
-    """f_q = Σ_k a_qk M_qk = R_q e_q, (B, n, 2)."""
-    return xp.matmul(a[:, :, None, :], m)[:, :, 0, :]
+def first_factors(a: Array, m: Array) -> Array:
+    """f_q = Σ_k a_qk M_qk = R_q e_q, (B, n, 2) (a real a promotes to M's complex dtype)."""
+    return a[..., :1] * m[:, 0] + a[..., 1:] * m[:, 1]
 
 
 def _tree_levels(chunk: Array, out: Array | None, xp: ModuleType) -> list[Array]:
@@ -136,14 +134,17 @@ def kron_grad(grad: torch.Tensor, saved: tuple, xp: ModuleType) -> Array:
     return parts[0] if len(parts) == 1 else xp.concatenate(parts, axis=1)
 
 
-def start_grads(grad_f: Array, a: Array, da: Array | None, m: Array, kind: str, xp: ModuleType) -> tuple[Array, np.ndarray]:
-    """(∂L/∂start, ∂L/∂R̄_0 (n, 2, 2) host-side) from ∂L/∂f̄ (B, n, 2): angles get
-    Σ_k (da_k/dx) Re ∂L/∂ā_k (B, k), a product state ∂L/∂ā = R^H ∂L/∂f̄ (B, n, 2)."""
-    grad_a = xp.matmul(grad_f[:, :, None, :], m.conj().swapaxes(-1, -2))[:, :, 0, :]
-    h = xp.matmul(a.conj().swapaxes(0, 1).swapaxes(1, 2), grad_f.swapaxes(0, 1))  # (n, 2, 2): Σ_b conj(a) g
-    h_host = h if xp is np else h.cpu().numpy()
+def start_grads(grad_f: Array, a: Array, m: Array, kind: str, n_features: int, xp: ModuleType) -> tuple[Array, np.ndarray]:
+    """(∂L/∂start, ∂L/∂R̄_0 (n, 2, 2) host-side) from ∂L/∂f̄ (B, n, 2): angles (B, k) get
+    Σ_k (da_k/dx) Re ∂L/∂ā_k with da/dx = (-sin, cos)/2, a product state ∂L/∂ā = R^H ∂L/∂f̄ (B, n, 2)."""
+    mc = m.conj()
+    grad_a = grad_f[..., :1] * mc[:, :, 0] + grad_f[..., 1:] * mc[:, :, 1]  # Σ_j g_qj conj(M_qkj)
+    if xp is np:  # H_qkj = Σ_b conj(a_bqk) g_bqj, (n, 2, 2)
+        h_host = np.matmul(a.conj().transpose(1, 2, 0), grad_f.transpose(1, 0, 2))
+    else:  # torch's matmul wants one dtype
+        h_host = (a.conj()[..., :, None] * grad_f[..., None, :]).sum(axis=0).cpu().numpy()
     grad_r0 = np.matmul(h_host.swapaxes(-1, -2), BASIS[kind].conj())  # Σ_k H_qki conj(w_kj)
-    if da is None:
+    if kind == "factors":
         return grad_a, grad_r0
-    k = da.shape[1]
-    return (da * grad_a[:, :k].real).sum(axis=-1), grad_r0
+    k, ga = n_features, grad_a.real
+    return (a[:, :k, 0] * ga[:, :k, 1] - a[:, :k, 1] * ga[:, :k, 0]) * 0.5, grad_r0

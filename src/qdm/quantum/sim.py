@@ -662,6 +662,9 @@ def phase_cnot_layers(state: State, phases: Tensor, cnots: Sequence[Sequence[tup
 # ----------------------------------------------------------------------------------------------
 # the fused engine: layers of parametrised single-qubit gates + CNOT permutations, adjoint backward
 # ----------------------------------------------------------------------------------------------
+_NUMPY_DTYPES = {torch.complex128: np.complex128, torch.complex64: np.complex64, torch.float64: np.float64, torch.float32: np.float32}
+
+
 def _host(t: Tensor) -> np.ndarray:
     """A detached CPU NumPy view (or copy, from another device) of ``t``."""
     return t.detach().cpu().numpy()
@@ -774,14 +777,12 @@ class _FusedCircuit(torch.autograd.Function):
         ws = workspace()
         if spec.product:  # layer 1 acts on the factors: f_q = R_q e_q, then ψ = ⊗_q f_q (product_start)
             xp, kind = product_start.namespace(device), spec.start[-1] if spec.start.startswith("angles") else "factors"
-            a, da = product_start.coefficients(
-                start.to(real_dtype_of(dtype)) if kind != "factors" else start.clone(), kind, n, xp, dtype.is_complex
-            )
+            a = product_start.coefficients(start.to(real_dtype_of(dtype)) if kind != "factors" else start.clone(), kind, n, xp)
             m0 = product_start.layer_matrices(mats[0], kind, real=not dtype.is_complex)
-            m0 = m0.astype(a.dtype) if xp is np else _to_torch(m0, a.dtype, device)
-            f = product_start.first_factors(a, m0, xp)
+            m0 = m0.astype(_NUMPY_DTYPES[dtype]) if xp is np else _to_torch(m0, dtype, device)
+            f = product_start.first_factors(a, m0)
             x, ctx.kron_saved = product_start.kron_forward(f, ws.empty((start.shape[0], 1 << n), dtype, device), xp)
-            ctx.product = (xp, kind, a, da, m0)
+            ctx.product = (xp, kind, a, m0)
         else:
             x = start.detach().contiguous()
         batch, dim = x.shape
@@ -829,7 +830,7 @@ class _FusedCircuit(torch.autograd.Function):
             out = x if layout == "BD" else x.T
         if needs_grad:
             ctx.mats, ctx.dmats, ctx.weights_dtype, ctx.weights_device = mats, dmats, weights.dtype, weights.device
-            ctx.start_dtype = start.dtype
+            ctx.start_dtype, ctx.n_features = start.dtype, start.shape[-1]
             ctx.save_for_backward(x, *inputs)
         return out
 
@@ -885,9 +886,9 @@ class _FusedCircuit(torch.autograd.Function):
             fac = mats[first:, s : s + cnt * k].reshape(n_dense, cnt, k, 2, 2)
             grad_mats[first:, s : s + cnt * k] = gate_algebra.unitary_kron_factor_grads(gk, fac, kmat).reshape(n_dense, cnt * k, 2, 2)
         if spec.product:
-            xp, kind, a, da, m0 = ctx.product
+            xp, kind, a, m0 = ctx.product
             grad_f = product_start.kron_grad(g.view(batch, dim), ctx.kron_saved, xp)  # ∂L/∂f̄ (B, n, 2)
-            grad_start, grad_mats[0] = product_start.start_grads(grad_f, a, da, m0, kind, xp)
+            grad_start, grad_mats[0] = product_start.start_grads(grad_f, a, m0, kind, ctx.n_features, xp)
             grad_start = torch.from_numpy(np.ascontiguousarray(grad_start)) if xp is np else grad_start
             grad_start = grad_start.to(device=x.device, dtype=ctx.start_dtype)
         else:
