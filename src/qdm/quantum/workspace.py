@@ -33,6 +33,20 @@ def _storage_refs(t: Tensor) -> int:
     return _USE_COUNT(t.untyped_storage()._cdata) - 1  # type: ignore[misc]
 
 
+class _Pooled:
+    """A pooled flat buffer and a handle on its storage: it is free when the storage's use count is
+    2 (the buffer and the handle itself)."""
+
+    __slots__ = ("buf", "storage", "cdata")
+
+    def __init__(self, buf: Tensor) -> None:
+        self.buf, self.storage = buf, buf.untyped_storage()
+        self.cdata = self.storage._cdata
+
+    def free(self) -> bool:
+        return _USE_COUNT(self.cdata) == 2  # type: ignore[misc]
+
+
 class Workspace:
     """Pool of flat CPU buffers keyed by (numel, dtype); :meth:`empty` is ``torch.empty`` that
     reuses a pooled buffer no one else holds.  At most ``max_bytes`` are kept; buffers of more
@@ -42,7 +56,7 @@ class Workspace:
         if max_bytes < 0 or max_buffer_bytes < 0:
             raise ValueError(f"max_bytes and max_buffer_bytes must be >= 0, got {max_bytes}, {max_buffer_bytes}")
         self.max_bytes, self.max_buffer_bytes = max_bytes, max_buffer_bytes
-        self._buffers: dict[tuple[int, torch.dtype], list[Tensor]] = {}
+        self._buffers: dict[tuple[int, torch.dtype], list[_Pooled]] = {}
         self.bytes = 0
 
     def empty(self, shape: Sequence[int], dtype: torch.dtype, device: torch.device) -> Tensor:
@@ -52,12 +66,14 @@ class Workspace:
         if device.type != "cpu" or _USE_COUNT is None or nbytes > self.max_buffer_bytes:
             return torch.empty(tuple(shape), dtype=dtype, device=device)
         pool = self._buffers.setdefault((numel, dtype), [])
-        for buf in pool:
-            if _storage_refs(buf) == 1:  # only the pool holds it
-                return buf.view(tuple(shape))
+        for i, entry in enumerate(pool):
+            if entry.free():  # only the pool holds it
+                if i:  # most recently used first: a buffer freed soon after use is still in cache
+                    pool.insert(0, pool.pop(i))
+                return entry.buf.view(tuple(shape))
         buf = torch.empty(numel, dtype=dtype)
         if self.bytes + nbytes <= self.max_bytes:
-            pool.append(buf)
+            pool.insert(0, _Pooled(buf))
             self.bytes += nbytes
         return buf.view(tuple(shape))
 
