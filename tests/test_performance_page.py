@@ -36,6 +36,7 @@ def test_performance_page_quick_subset(tmp_path: Path, monkeypatch: pytest.Monke
     assert int(values["logical-cores"]) >= 1 and int(values["torch-threads"]) == 1
     assert values["gpu-available"] in ("'True'", "'False'")
     assert values["headline-min"] == "'n/a'" and int(values["headline-runs"]) == 0
+    assert values["headline-steady-median"] == "'n/a'"
     # figure data: speed-up = default.qubit median / torch median, one row per fwd_bwd case
     speed = pd.read_csv(figures / "fig-perf-speedup.csv")
     assert sorted(speed.n_qubits) == [2, 3] and (speed["mode"] == "fwd_bwd").all()

@@ -19,6 +19,10 @@ Structure that is exploited (see /work/shared/docs/performance.md):
   :mod:`qdm.circuits`) runs a whole layered circuit as one autograd node with a batched
   adjoint backward: gates and their angle derivatives in closed form, GEMMs that rotate the
   buffer's axes instead of copying transposes, the last CNOT layer folded into the Z signs.
+  Its small per-step algebra runs where call overhead is lowest: the weights-only part (gate
+  matrices, Kronecker group matrices, their adjoint) in NumPy (:mod:`.gate_algebra`), the
+  product-state start in NumPy on the CPU (:mod:`.product_start`), and the state-sized buffers
+  come from a reusing pool (:mod:`.workspace`) so that no step page-faults.
 
 Op-by-op functions (:func:`apply_single_qubit_layer`, :func:`apply_cnots`,
 :func:`rotation_cnot_layers`, ...) stay available for circuits the engine does not cover
