@@ -1071,10 +1071,11 @@ def _z_signs(n_qubits: int, dtype: torch.dtype, device: torch.device) -> Tensor:
 
 
 @functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=64)
 def _z_signs_after_cnots(
     n_qubits: int, pairs: tuple[tuple[int, int], ...], dtype: torch.dtype, device: torch.device, scale: float = 1.0
 ) -> Tensor:
-    """scale x Z signs of the state before a CNOT sequence: ⟨Z⟩ of ψ' = ψ[src] is Σ_k |ψ_k|² Z[src^{-1}[k]]."""
+    """scale x Z signs of the state before a CNOT sequence: ⟨Z⟩ of ψ' = ψ[src] is Σ_k |ψ_k|² Z[src^{-1}[k]] (cached, read-only)."""
     zs = _z_signs(n_qubits, dtype, device) * scale
     if not pairs:
         return zs

@@ -28,25 +28,6 @@ __all__ = ["Workspace", "workspace", "clear_workspace"]
 _USE_COUNT = getattr(torch._C, "_storage_Use_Count", None)
 
 
-def _storage_refs(t: Tensor) -> int:
-    """References to ``t``'s storage besides the temporary Python storage object made to ask."""
-    return _USE_COUNT(t.untyped_storage()._cdata) - 1  # type: ignore[misc]
-
-
-class _Pooled:
-    """A pooled flat buffer and a handle on its storage: it is free when the storage's use count is
-    2 (the buffer and the handle itself)."""
-
-    __slots__ = ("buf", "storage", "cdata")
-
-    def __init__(self, buf: Tensor) -> None:
-        self.buf, self.storage = buf, buf.untyped_storage()
-        self.cdata = self.storage._cdata
-
-    def free(self) -> bool:
-        return _USE_COUNT(self.cdata) == 2  # type: ignore[misc]
-
-
 class Workspace:
     """Pool of flat CPU buffers keyed by (numel, dtype); :meth:`empty` is ``torch.empty`` that
     reuses a pooled buffer no one else holds.  At most ``max_bytes`` are kept; buffers of more
@@ -56,26 +37,32 @@ class Workspace:
         if max_bytes < 0 or max_buffer_bytes < 0:
             raise ValueError(f"max_bytes and max_buffer_bytes must be >= 0, got {max_bytes}, {max_buffer_bytes}")
         self.max_bytes, self.max_buffer_bytes = max_bytes, max_buffer_bytes
-        self._buffers: dict[tuple[int, torch.dtype], list[_Pooled]] = {}
+        self._buffers: dict[tuple[int, torch.dtype], list[tuple[Tensor, torch.UntypedStorage, int]]] = {}
         self.bytes = 0
 
     def empty(self, shape: Sequence[int], dtype: torch.dtype, device: torch.device) -> Tensor:
-        """An uninitialised contiguous tensor of ``shape`` (a pooled buffer when one is free)."""
+        """An uninitialised contiguous tensor of ``shape`` (a pooled buffer when one is free).
+
+        A pool entry is (buffer, its storage, the storage's address); the buffer is free when the
+        storage's use count is 2 (the buffer and the kept storage object).  Entries are kept most
+        recently used first, so a buffer freed soon after use, still in cache, is found first."""
+        shape = tuple(shape)
         numel = math.prod(shape)
         nbytes = numel * dtype.itemsize
         if device.type != "cpu" or _USE_COUNT is None or nbytes > self.max_buffer_bytes:
-            return torch.empty(tuple(shape), dtype=dtype, device=device)
+            return torch.empty(shape, dtype=dtype, device=device)
         pool = self._buffers.setdefault((numel, dtype), [])
         for i, entry in enumerate(pool):
-            if entry.free():  # only the pool holds it
-                if i:  # most recently used first: a buffer freed soon after use is still in cache
+            if _USE_COUNT(entry[2]) == 2:
+                if i:
                     pool.insert(0, pool.pop(i))
-                return entry.buf.view(tuple(shape))
+                return entry[0].view(shape)
         buf = torch.empty(numel, dtype=dtype)
         if self.bytes + nbytes <= self.max_bytes:
-            pool.insert(0, _Pooled(buf))
+            storage = buf.untyped_storage()
+            pool.insert(0, (buf, storage, storage._cdata))
             self.bytes += nbytes
-        return buf.view(tuple(shape))
+        return buf.view(shape)
 
     def clear(self) -> None:
         """Drop every pooled buffer (tensors already handed out stay valid)."""
