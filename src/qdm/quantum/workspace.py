@@ -26,6 +26,7 @@ from torch import Tensor
 __all__ = ["Workspace", "workspace", "clear_workspace"]
 
 _USE_COUNT = getattr(torch._C, "_storage_Use_Count", None)
+_CPU = torch.device("cpu")
 
 
 class Workspace:
@@ -37,30 +38,36 @@ class Workspace:
         if max_bytes < 0 or max_buffer_bytes < 0:
             raise ValueError(f"max_bytes and max_buffer_bytes must be >= 0, got {max_bytes}, {max_buffer_bytes}")
         self.max_bytes, self.max_buffer_bytes = max_bytes, max_buffer_bytes
-        self._buffers: dict[tuple[int, torch.dtype], list[tuple[Tensor, torch.UntypedStorage, int]]] = {}
+        self._buffers: dict[tuple[int, torch.dtype], list[list]] = {}
         self.bytes = 0
 
     def empty(self, shape: Sequence[int], dtype: torch.dtype, device: torch.device) -> Tensor:
         """An uninitialised contiguous tensor of ``shape`` (a pooled buffer when one is free).
 
-        A pool entry is (buffer, its storage, the storage's address); the buffer is free when the
-        storage's use count is 2 (the buffer and the kept storage object).  Entries are kept most
-        recently used first, so a buffer freed soon after use, still in cache, is found first."""
+        A pool entry is [flat buffer, its storage, the storage's address, {shape: view}]; it is free
+        when the storage's use count is 2 + the number of kept views (the buffer, the storage
+        object and the views themselves).  A free entry hands out a detached alias of its view of
+        ``shape`` (cheaper than a new view).  Entries are kept most recently used first, so a
+        buffer freed soon after use, still in cache, is found first."""
         shape = tuple(shape)
         numel = math.prod(shape)
         nbytes = numel * dtype.itemsize
-        if device.type != "cpu" or _USE_COUNT is None or nbytes > self.max_buffer_bytes:
+        if device != _CPU or _USE_COUNT is None or nbytes > self.max_buffer_bytes:
             return torch.empty(shape, dtype=dtype, device=device)
         pool = self._buffers.setdefault((numel, dtype), [])
         for i, entry in enumerate(pool):
-            if _USE_COUNT(entry[2]) == 2:
+            views = entry[3]
+            if _USE_COUNT(entry[2]) == 2 + len(views):
                 if i:
                     pool.insert(0, pool.pop(i))
-                return entry[0].view(shape)
+                view = views.get(shape)
+                if view is None:
+                    view = views[shape] = entry[0].view(shape)
+                return view.detach()
         buf = torch.empty(numel, dtype=dtype)
         if self.bytes + nbytes <= self.max_bytes:
             storage = buf.untyped_storage()
-            pool.insert(0, (buf, storage, storage._cdata))
+            pool.insert(0, [buf, storage, storage._cdata, {}])
             self.bytes += nbytes
         return buf.view(shape)
 
