@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from qdm.quantum import gate_algebra, product_start, sim
-from qdm.quantum.workspace import Workspace
 
 
 def _run(xp, start: torch.Tensor, r0: np.ndarray, kind: str, n: int, grad_psi: torch.Tensor):
@@ -15,10 +14,9 @@ def _run(xp, start: torch.Tensor, r0: np.ndarray, kind: str, n: int, grad_psi: t
     a = product_start.coefficients(start, kind, n, xp)
     m = product_start.layer_matrices(r0, kind, real=False)
     m = m if xp is np else torch.from_numpy(m)
-    f = product_start.first_factors(a, m)
-    psi, saved = product_start.kron_forward(f, Workspace().empty((start.shape[0], 1 << n), torch.complex128, torch.device("cpu")), xp)
-    grad_f = product_start.kron_grad(grad_psi, saved, xp)
-    grad_start, grad_r0 = product_start.start_grads(grad_f, a, m, kind, start.shape[1], xp)
+    psi = torch.empty((start.shape[0], 1 << n), dtype=torch.complex128)
+    saved = product_start.forward(a, m, psi, xp)
+    grad_start, grad_r0 = product_start.backward(grad_psi, saved, a, m, kind, start.shape[1], xp)
     grad_start = torch.from_numpy(np.asarray(grad_start)) if xp is np else grad_start
     return psi.clone(), grad_start, torch.from_numpy(grad_r0)
 
@@ -26,7 +24,8 @@ def _run(xp, start: torch.Tensor, r0: np.ndarray, kind: str, n: int, grad_psi: t
 @pytest.mark.parametrize("n,k", [(1, 1), (3, 3), (5, 3), (8, 8)])
 @pytest.mark.parametrize("kind", ["X", "Y", "Z", "factors"])
 def test_numpy_and_torch_paths_equal_autograd(n: int, k: int, kind: str) -> None:
-    """Both namespaces reproduce ⊗_q R_q e_q and autograd's gradients to the inputs and to R_0."""
+    """The compiled CPU kernels (NumPy) and the torch path both reproduce ⊗_q R_q e_q and autograd's
+    gradients to the inputs and to R_0."""
     g = torch.Generator().manual_seed(n * 10 + k)
     batch = 3
     r0 = gate_algebra.gate_matrices(np.random.default_rng(n).uniform(0, 6, (n, 3)), "rot", derivatives=False)[0]

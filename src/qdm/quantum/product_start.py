@@ -11,10 +11,11 @@ per step), and the backward needs three batched contractions:
 * ∂L/∂ā_qk = Σ_j ∂L/∂f̄_qj conj(M_qkj), so ∂L/∂x_q = Σ_k (da_qk/dx_q) Re ∂L/∂ā_qk for angles;
 * ∂L/∂R̄_q[i, j] = Σ_k H_qki conj(w_kj) with H_qk = Σ_b conj(a_bqk) ∂L/∂f̄_bq.
 
-These are dozens of small per-sample operations whose cost is call overhead, so on the CPU they
-run in NumPy (about a third of torch's time per step, measured in ``benchmarks/README.md``) and the
-2**n-amplitude state is written straight into a torch workspace buffer; on other devices the same
-functions run on torch tensors (``xp`` is the array namespace, NumPy or torch).
+As array operations these are dozens of small per-sample calls whose cost is call overhead, so
+on the CPU :func:`forward` and :func:`backward` run the compiled loops of :mod:`.kernels` on NumPy
+views (the 2**n-amplitude state is written straight into a torch workspace buffer), and the small
+coefficient algebra runs in NumPy; on other devices the same maths runs on torch tensors (``xp``
+is the array namespace, NumPy or torch).
 """
 
 from __future__ import annotations
@@ -26,7 +27,18 @@ import numpy as np
 import torch
 
 
-__all__ = ["BASIS", "namespace", "coefficients", "layer_matrices", "first_factors", "kron_forward", "kron_grad", "start_grads"]
+__all__ = [
+    "BASIS",
+    "namespace",
+    "coefficients",
+    "layer_matrices",
+    "first_factors",
+    "forward",
+    "backward",
+    "kron_forward",
+    "kron_grad",
+    "start_grads",
+]
 
 # e = Σ_k a_k w_k: rows w_0, w_1 per embedding rotation; "factors" = a given product state (w = I)
 BASIS: dict[str, np.ndarray] = {
@@ -40,7 +52,7 @@ Array = Any  # a NumPy array or a torch tensor
 
 
 def namespace(device: torch.device) -> ModuleType:
-    """NumPy for CPU tensors (low call overhead), torch elsewhere."""
+    """NumPy (and the compiled kernels) for CPU tensors, torch elsewhere."""
     return np if device.type == "cpu" else torch
 
 
@@ -132,6 +144,33 @@ def kron_grad(grad: torch.Tensor, saved: tuple, xp: ModuleType) -> Array:
     grad_tops[0] = g
     parts = [_tree_grad(gt, c, xp) for gt, c in zip(grad_tops, chunks)]
     return parts[0] if len(parts) == 1 else xp.concatenate(parts, axis=1)
+
+
+def forward(a: Array, m: Array, out: torch.Tensor, xp: ModuleType) -> Array:
+    """ψ = ⊗_q (Σ_k a_qk M_qk) written into ``out`` (B, 2**n); returns what :func:`backward` needs
+    (the factors f on the CPU, the Kronecker tree elsewhere)."""
+    if xp is np:
+        from . import kernels
+
+        f = np.empty((*a.shape[:2], 2), dtype=np.result_type(a.dtype, m.dtype))
+        kernels.product_forward(a, m, out.numpy(), f)
+        return f
+    return kron_forward(first_factors(a, m), out, xp)[1]
+
+
+def backward(
+    grad: torch.Tensor, saved: Array, a: Array, m: Array, kind: str, n_features: int, xp: ModuleType
+) -> tuple[Array, np.ndarray]:
+    """(∂L/∂start, ∂L/∂R̄_0) from ∂L/∂ψ̄ (B, 2**n): :func:`kron_grad` (compiled on the CPU), then
+    :func:`start_grads`."""
+    if xp is np:
+        from . import kernels
+
+        grad_f = np.empty_like(saved)
+        kernels.product_backward(_as_xp(grad, np), saved, grad_f)
+    else:
+        grad_f = kron_grad(grad, saved, xp)
+    return start_grads(grad_f, a, m, kind, n_features, xp)
 
 
 def start_grads(grad_f: Array, a: Array, m: Array, kind: str, n_features: int, xp: ModuleType) -> tuple[Array, np.ndarray]:

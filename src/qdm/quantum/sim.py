@@ -784,9 +784,8 @@ class _FusedCircuit(torch.autograd.Function):
             a = product_start.coefficients(start.to(real_dtype_of(dtype)) if kind != "factors" else start.clone(), kind, n, xp)
             m0 = product_start.layer_matrices(mats[0], kind, real=not dtype.is_complex)
             m0 = m0.astype(_NUMPY_DTYPES[dtype]) if xp is np else _to_torch(m0, dtype, device)
-            f = product_start.first_factors(a, m0)
-            x, ctx.kron_saved = product_start.kron_forward(f, ws.empty((start.shape[0], 1 << n), dtype, device), xp)
-            ctx.product = (xp, kind, a, m0)
+            x = ws.empty((start.shape[0], 1 << n), dtype, device)
+            ctx.product = (xp, kind, a, m0, product_start.forward(a, m0, x, xp))
         else:
             x = start.detach().contiguous()
         batch, dim = x.shape
@@ -890,9 +889,8 @@ class _FusedCircuit(torch.autograd.Function):
             fac = mats[first:, s : s + cnt * k].reshape(n_dense, cnt, k, 2, 2)
             grad_mats[first:, s : s + cnt * k] = gate_algebra.unitary_kron_factor_grads(gk, fac, kmat).reshape(n_dense, cnt * k, 2, 2)
         if spec.product:
-            xp, kind, a, m0 = ctx.product
-            grad_f = product_start.kron_grad(g.view(batch, dim), ctx.kron_saved, xp)  # ∂L/∂f̄ (B, n, 2)
-            grad_start, grad_mats[0] = product_start.start_grads(grad_f, a, m0, kind, ctx.n_features, xp)
+            xp, kind, a, m0, saved_product = ctx.product
+            grad_start, grad_mats[0] = product_start.backward(g.view(batch, dim), saved_product, a, m0, kind, ctx.n_features, xp)
             grad_start = torch.from_numpy(np.ascontiguousarray(grad_start)) if xp is np else grad_start
             grad_start = grad_start.to(device=x.device, dtype=ctx.start_dtype)
         else:
