@@ -14,7 +14,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["product_forward", "product_backward"]
+__all__ = ["angle_coefficients", "product_forward", "product_backward"]
 
 
 @numba.njit(cache=True)
@@ -41,17 +41,37 @@ def product_forward(a: np.ndarray, m: np.ndarray, out: np.ndarray, f: np.ndarray
 
 
 @numba.njit(cache=True)
-def product_backward(g: np.ndarray, f: np.ndarray, grad_f: np.ndarray) -> None:  # pragma: no cover - compiled
-    """grad_f[b, q, i] = Σ_{x: x_q = i} g[b, x] Π_{p≠q} conj(f[b, p, x_p]): ∂L/∂f̄ from ∂L/∂ψ̄.
+def angle_coefficients(x: np.ndarray, a: np.ndarray) -> None:  # pragma: no cover - compiled
+    """a[b, q] = (cos x[b, q]/2, sin x[b, q]/2) for the k features, (1, 0) (wire left in |0⟩) after."""
+    batch, k = x.shape
+    for b in range(batch):
+        for q in range(a.shape[1]):
+            if q < k:
+                a[b, q, 0] = np.cos(0.5 * x[b, q])
+                a[b, q, 1] = np.sin(0.5 * x[b, q])
+            else:
+                a[b, q, 0] = 1
+                a[b, q, 1] = 0
 
-    Suffix contractions G_k (the first k wires left, every later wire contracted with conj f) are
-    built from the right, prefix products P_q = ⊗_{p<q} f_p from the left, and
-    grad_f[b, q, i] = Σ_a G_{q+1}[2a + i] conj(P_q[a]): about 5·2**n operations per sample.
+
+@numba.njit(cache=True)
+def product_backward(
+    g: np.ndarray, f: np.ndarray, a: np.ndarray, m: np.ndarray, grad_a: np.ndarray, h: np.ndarray, grad_x: np.ndarray, angles: bool
+) -> None:  # pragma: no cover - compiled
+    """From ∂L/∂ψ̄ (g) to the coefficients of f_q = Σ_k a_qk m_qk, in place:
+
+    * g_q[i] = ∂L/∂f̄_q[i] = Σ_{x: x_q = i} g[x] Π_{p≠q} conj(f_p[x_p]): suffix contractions G_k (the
+      first k wires left, every later wire contracted with conj f) from the right, prefix products
+      P_q = ⊗_{p<q} f_p from the left, g_q[i] = Σ_a G_{q+1}[2a + i] conj(P_q[a]) (about 5·2**n
+      operations per sample);
+    * grad_a[b, q, k] = Σ_j g_q[j] conj(m[q, k, j]) (= ∂L/∂ā) and h[q, k, j] = Σ_b conj(a[b, q, k]) g_q[j];
+    * when ``angles``, grad_x[b, q] = Σ_k (da_k/dx) Re grad_a[b, q, k] with a = (cos, sin)(x/2).
     """
     batch, n = f.shape[0], f.shape[1]
     dim = 1 << n
     suffix = np.empty(dim, dtype=g.dtype)  # G_k at [2**k, 2**(k+1)) for k = 1 … n-1; G_n is g[b]
     prefix = np.empty(dim, dtype=f.dtype)
+    h[:] = 0
     for b in range(batch):
         for k in range(n - 1, 0, -1):
             c0, c1 = np.conj(f[b, k, 0]), np.conj(f[b, k, 1])
@@ -79,8 +99,13 @@ def product_backward(g: np.ndarray, f: np.ndarray, grad_f: np.ndarray) -> None: 
                     p = np.conj(prefix[i])
                     s0 += suffix[src + 2 * i] * p
                     s1 += suffix[src + 2 * i + 1] * p
-            grad_f[b, q, 0] = s0
-            grad_f[b, q, 1] = s1
+            for kk in range(2):
+                grad_a[b, q, kk] = s0 * np.conj(m[q, kk, 0]) + s1 * np.conj(m[q, kk, 1])
+                ca = np.conj(a[b, q, kk])
+                h[q, kk, 0] += ca * s0
+                h[q, kk, 1] += ca * s1
+            if angles and q < grad_x.shape[1]:
+                grad_x[b, q] = 0.5 * (a[b, q, 0].real * grad_a[b, q, 1].real - a[b, q, 1].real * grad_a[b, q, 0].real)
             if q < n - 1:
                 f0, f1 = f[b, q, 0], f[b, q, 1]
                 for x in range(size - 1, -1, -1):

@@ -66,6 +66,12 @@ def coefficients(start: torch.Tensor, kind: str, n_qubits: int, xp: ModuleType) 
     s0 = _as_xp(start, xp)
     if kind == "factors":
         return s0
+    if xp is np:
+        from . import kernels
+
+        a = np.empty((s0.shape[0], n_qubits, 2), dtype=s0.dtype)
+        kernels.angle_coefficients(s0, a)
+        return a
     half = s0 * 0.5
     a = xp.stack((xp.cos(half), xp.sin(half)), axis=-1)
     batch, k = half.shape
@@ -163,14 +169,22 @@ def backward(
 ) -> tuple[Array, np.ndarray]:
     """(∂L/∂start, ∂L/∂R̄_0) from ∂L/∂ψ̄ (B, 2**n): :func:`kron_grad` (compiled on the CPU), then
     :func:`start_grads`."""
-    if xp is np:
-        from . import kernels
+    if xp is not np:
+        return start_grads(kron_grad(grad, saved, xp), a, m, kind, n_features, xp)
+    from . import kernels
 
-        grad_f = np.empty_like(saved)
-        kernels.product_backward(_as_xp(grad, np), saved, grad_f)
-    else:
-        grad_f = kron_grad(grad, saved, xp)
-    return start_grads(grad_f, a, m, kind, n_features, xp)
+    g = _as_xp(grad, np)
+    dtype = np.result_type(g.dtype, m.dtype)
+    grad_a, h = np.empty(a.shape, dtype=dtype), np.empty(m.shape, dtype=dtype)
+    angles = kind != "factors"
+    grad_x = np.empty((a.shape[0], n_features if angles else 0), dtype=a.real.dtype)
+    kernels.product_backward(g, saved, a, m, grad_a, h, grad_x, angles)
+    return (grad_x if angles else grad_a), _grad_r0(h, kind)
+
+
+def _grad_r0(h: np.ndarray, kind: str) -> np.ndarray:
+    """∂L/∂R̄_q[i, j] = Σ_k H_qki conj(w_kj) (host-side)."""
+    return np.matmul(h.swapaxes(-1, -2), BASIS[kind].conj())
 
 
 def start_grads(grad_f: Array, a: Array, m: Array, kind: str, n_features: int, xp: ModuleType) -> tuple[Array, np.ndarray]:
@@ -182,7 +196,7 @@ def start_grads(grad_f: Array, a: Array, m: Array, kind: str, n_features: int, x
         h_host = np.matmul(a.conj().transpose(1, 2, 0), grad_f.transpose(1, 0, 2))
     else:  # torch's matmul wants one dtype
         h_host = (a.conj()[..., :, None] * grad_f[..., None, :]).sum(axis=0).cpu().numpy()
-    grad_r0 = np.matmul(h_host.swapaxes(-1, -2), BASIS[kind].conj())  # Σ_k H_qki conj(w_kj)
+    grad_r0 = _grad_r0(h_host, kind)
     if kind == "factors":
         return grad_a, grad_r0
     k, ga = n_features, grad_a.real
