@@ -77,20 +77,28 @@ def gate_matrices(weights: np.ndarray, gate: GateFamily, derivatives: bool = Tru
         if real:
             return mats, dmats
         return mats.astype(np.complex128), (None if dmats is None else dmats.astype(np.complex128))
+    from . import kernels
+
     lin, i, j, scale = _trig_table(gate)
     if not derivatives:  # the first 8 rows are R itself
         i, j, scale = i[:8], j[:8], scale[:8]
-    t = weights @ lin.T
-    trig = np.concatenate((np.cos(t), np.sin(t)), axis=-1)
-    parts = np.take(trig, i, axis=-1)
-    parts *= np.take(trig, j, axis=-1)
-    parts *= scale
+    flat = np.ascontiguousarray(weights, dtype=np.float64).reshape(-1, weights.shape[-1])
+    parts = np.empty((flat.shape[0], i.shape[0]))
+    kernels.trig_products(flat, lin, i, j, scale, parts)
     entries = parts.view(np.complex128).reshape(*weights.shape[:-1], -1, 2, 2)  # (..., 1 + P, 2, 2)
     return entries[..., 0, :, :], (entries[..., 1:, :, :] if derivatives else None)
 
 
 def kron(mats: np.ndarray) -> np.ndarray:
     """M_0 ⊗ M_1 ⊗ … of square matrices stacked as (..., k, d, d) -> (..., d**k, d**k)."""
+    if mats.shape[-1] == 2:  # the engine's case: one compiled loop
+        from . import kernels
+
+        k = mats.shape[-3]
+        flat = np.ascontiguousarray(mats).reshape(-1, k, 2, 2)
+        out = np.empty((flat.shape[0], 1 << k, 1 << k), dtype=mats.dtype)
+        kernels.kron_2x2(flat, out)
+        return out.reshape(*mats.shape[:-3], 1 << k, 1 << k)
     out = mats[..., 0, :, :]
     for q in range(1, mats.shape[-3]):
         b = mats[..., q, :, :]

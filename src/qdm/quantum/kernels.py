@@ -1,6 +1,7 @@
-"""Compiled CPU kernels (Numba) for the engine's per-sample product-state start.
+"""Compiled CPU kernels (Numba) for the engine's small per-step algebra.
 
-A product state ψ = ⊗_q f_q of a batch is built and differentiated by a few thousand scalar
+Mostly the per-sample product-state start, plus the gate matrices and Kronecker group matrices of
+:mod:`.gate_algebra`.  A product state ψ = ⊗_q f_q of a batch is built and differentiated by a few thousand scalar
 operations per sample; as array operations that is dozens of calls whose overhead dominates, as
 one loop nest it is tens of microseconds.  Each kernel is compiled on first use for the dtypes it
 meets (complex64/128, or float32/64 on the engine's real-arithmetic path) and cached on disk.
@@ -14,7 +15,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["angle_coefficients", "product_forward", "product_backward"]
+__all__ = ["angle_coefficients", "product_forward", "product_backward", "trig_products", "kron_2x2"]
 
 
 @numba.njit(cache=True)
@@ -112,3 +113,36 @@ def product_backward(
                     v = prefix[x]
                     prefix[2 * x] = v * f0
                     prefix[2 * x + 1] = v * f1
+
+
+@numba.njit(cache=True)
+def trig_products(w: np.ndarray, lin: np.ndarray, ii: np.ndarray, jj: np.ndarray, scale: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """out[r, row] = T[ii[row]] T[jj[row]] scale[row] with T = (cos t, sin t), t = lin @ w[r]: the real
+    and imaginary parts of a gate matrix and its angle derivatives (:mod:`.gate_algebra` tables)."""
+    n_terms = lin.shape[0]
+    trig = np.empty(2 * n_terms)
+    for r in range(w.shape[0]):
+        for t in range(n_terms):
+            acc = 0.0
+            for p in range(w.shape[1]):
+                acc += w[r, p] * lin[t, p]
+            trig[t] = np.cos(acc)
+            trig[n_terms + t] = np.sin(acc)
+        for row in range(ii.shape[0]):
+            out[r, row] = trig[ii[row]] * trig[jj[row]] * scale[row]
+
+
+@numba.njit(cache=True)
+def kron_2x2(mats: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """out[g, x, y] = Π_q mats[g, q, x_q, y_q]: the Kronecker product of k 2x2 matrices per group g
+    (wire 0 the most significant bit of x and y)."""
+    k = mats.shape[1]
+    dim = 1 << k
+    for g in range(mats.shape[0]):
+        for x in range(dim):
+            for y in range(dim):
+                v = mats[g, 0, (x >> (k - 1)) & 1, (y >> (k - 1)) & 1]
+                for q in range(1, k):
+                    shift = k - 1 - q
+                    v *= mats[g, q, (x >> shift) & 1, (y >> shift) & 1]
+                out[g, x, y] = v
