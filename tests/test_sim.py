@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -97,6 +98,13 @@ def test_kron_helpers_match_torch_kron() -> None:
     mats = torch.randn(7, 2, 2, generator=g, dtype=C128)
     for k in (1, 2, 3, 7):
         torch.testing.assert_close(sim.kron_matrices(mats[:k]), kron_all(list(mats[:k])), atol=1e-13, rtol=0)
+        # the host-side (compiled) Kronecker product of 2x2 gates, batched, complex and real
+        batch = torch.stack((mats[:k], mats[:k].flip(0))).numpy()
+        got = gate_algebra.kron(batch)
+        for i in range(2):
+            torch.testing.assert_close(torch.from_numpy(got[i]), kron_all(list(torch.from_numpy(batch[i]))), atol=1e-13, rtol=0)
+        real = np.ascontiguousarray(batch.real)
+        np.testing.assert_allclose(gate_algebra.kron(real), gate_algebra.kron(real.astype(complex)).real, atol=1e-13, rtol=0)
 
 
 @pytest.mark.parametrize("k", [1, 2, 4, 6])

@@ -4,7 +4,9 @@ Everything here depends on the circuit weights only (a few hundred numbers per s
 matrices R and their angle derivatives from closed-form trigonometric tables, the Kronecker
 matrices of wire groups, and the adjoint map from a group matrix's gradient back to its wires.
 At this size a step is all call overhead, and NumPy's (about 1 µs a call) is a fraction of
-torch's; :mod:`qdm.quantum.sim` moves the results to the state's device and dtype once per step.
+torch's; the two loops that would take several NumPy calls (the trigonometric tables and the
+Kronecker products of 2x2 gates) are compiled (:mod:`.kernels`).  :mod:`qdm.quantum.sim` moves the
+results to the state's device and dtype once per step.
 
 Conventions as in :mod:`qdm.quantum.sim`: wire 0 is the most significant bit, complex128 results.
 """

@@ -20,9 +20,10 @@ Structure that is exploited (see /work/shared/docs/performance.md):
   adjoint backward: gates and their angle derivatives in closed form, GEMMs that rotate the
   buffer's axes instead of copying transposes, the last CNOT layer folded into the Z signs.
   Its small per-step algebra runs where call overhead is lowest: the weights-only part (gate
-  matrices, Kronecker group matrices, their adjoint) in NumPy (:mod:`.gate_algebra`), the
-  product-state start in NumPy on the CPU (:mod:`.product_start`), and the state-sized buffers
-  come from a reusing pool (:mod:`.workspace`) so that no step page-faults.
+  matrices, Kronecker group matrices, their adjoint) host-side in NumPy and compiled loops
+  (:mod:`.gate_algebra`, :mod:`.kernels`), the product-state start as compiled loops on the CPU
+  (:mod:`.product_start`; torch on other devices), and the state-sized buffers come from a
+  reusing pool (:mod:`.workspace`) so that no step page-faults.
 
 Op-by-op functions (:func:`apply_single_qubit_layer`, :func:`apply_cnots`,
 :func:`rotation_cnot_layers`, ...) stay available for circuits the engine does not cover
@@ -774,7 +775,7 @@ class _FusedCircuit(torch.autograd.Function):
     @staticmethod
     def forward(ctx, start: Tensor, weights: Tensor, spec: _EngineSpec, dtype: torch.dtype) -> Tensor:  # type: ignore[override]
         needs_grad = any(ctx.needs_input_grad[:2])
-        # host-side gate algebra (NumPy, complex128): R (L,n,2,2), dR (L,n,P,2,2), group Kronecker matrices
+        # host-side gate algebra (complex128): R (L,n,2,2), dR (L,n,P,2,2), group Kronecker matrices
         mats, dmats = gate_algebra.gate_matrices(_host(weights).astype(np.float64), spec.gate, needs_grad, not dtype.is_complex)
         n_layers, n, device = mats.shape[0], spec.n, start.device
         first = 1 if spec.product else 0
