@@ -196,7 +196,7 @@ def time_case(
     """Interleaved rounds: each round runs every candidate ``calls`` times in a row.  Returns the
     seconds of each round's first call per candidate (it follows the other candidates: "alternating")
     and, when ``calls > 1``, under ``"<name>/steady"`` those of the calls that follow the same
-    candidate (warm caches, as a training loop or ``timeit`` sees it)."""
+    candidate (back-to-back calls with warm caches, what ``timeit`` measures)."""
     steps = {}
     for name in names:
         build, allowed = CANDIDATES[name]

@@ -174,8 +174,8 @@ glue_value("eq-grad-error", float(max((a - b).abs().max() for a, b in zip(ref[1:
 # The target case is $n = 8$ qubits, $L = 4$ StronglyEntangling layers, a batch of 64,
 # forward and backward, complex128, with a target of 20× over `default.qubit` (backprop,
 # parameter broadcasting). Each round of the benchmark calls every candidate a few times in a row.
-# Counting only the calls that follow the same candidate (warm caches, as in a training loop or
-# `timeit`), the speed-up over {glue:text}`headline-runs` independent runs was
+# Counting only the calls that follow the same candidate (back-to-back calls with warm caches, what
+# `timeit` measures), the speed-up over {glue:text}`headline-runs` independent runs was
 # {glue:text}`headline-steady-min` at least and {glue:text}`headline-steady-median` in the median.
 # Counting only each candidate's first call of a round, right after the other candidates ran, it was
 # {glue:text}`headline-min` at least and {glue:text}`headline-median` in the median: a 3 ms step
