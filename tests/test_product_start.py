@@ -46,6 +46,19 @@ def test_numpy_and_torch_paths_equal_autograd(n: int, k: int, kind: str) -> None
         torch.testing.assert_close(psi, psi_ref.detach(), atol=1e-13, rtol=0)
         torch.testing.assert_close(grad_start, leaf.grad, atol=1e-12, rtol=0)
         torch.testing.assert_close(grad_r0, r0_t.grad, atol=1e-12, rtol=0)
+    # the array-generic Kronecker tree also runs on NumPy arrays and matches the compiled loops
+    a = product_start.coefficients(start, kind, n, np)
+    m = product_start.layer_matrices(r0, kind, real=False)
+    out = torch.empty((batch, 1 << n), dtype=torch.complex128)
+    factors = product_start.forward(a, m, out, np)
+    tree_out = torch.empty_like(out)
+    _, saved = product_start.kron_forward(product_start.first_factors(a, m), tree_out, np)
+    torch.testing.assert_close(tree_out, out, atol=1e-13, rtol=0)
+    np.testing.assert_allclose(product_start.first_factors(a, m), factors, atol=1e-13)
+    grad_f = product_start.kron_grad(grad_psi, saved, np)
+    tree_start, tree_r0 = product_start.start_grads(grad_f, a, m, kind, start.shape[1], np)
+    torch.testing.assert_close(torch.from_numpy(np.asarray(tree_start)), leaf.grad, atol=1e-12, rtol=0)
+    torch.testing.assert_close(torch.from_numpy(tree_r0), r0_t.grad, atol=1e-12, rtol=0)
 
 
 def test_namespace_is_numpy_on_cpu_only() -> None:

@@ -7,7 +7,7 @@ a_q = (cos x_q/2, sin x_q/2) is real, e.g. RX(x)|0⟩ = cos(x/2)·(1, 0) + sin(x
 product state a_q = e_q and w = I.  Then f_q = Σ_k a_qk M_qk with M_qk = R_q w_k (host-side,
 per step), and the backward needs three batched contractions:
 
-* ∂L/∂f̄_q from ∂L/∂ψ̄ through the pairwise Kronecker tree (:func:`kron_tree_grad`);
+* ∂L/∂f̄_q from ∂L/∂ψ̄ through the Kronecker product (:func:`kron_grad`, or the compiled loop);
 * ∂L/∂ā_qk = Σ_j ∂L/∂f̄_qj conj(M_qkj), so ∂L/∂x_q = Σ_k (da_qk/dx_q) Re ∂L/∂ā_qk for angles;
 * ∂L/∂R̄_q[i, j] = Σ_k H_qki conj(w_kj) with H_qk = Σ_b conj(a_bqk) ∂L/∂f̄_bq.
 
@@ -76,7 +76,7 @@ def coefficients(start: torch.Tensor, kind: str, n_qubits: int, xp: ModuleType) 
     a = xp.stack((xp.cos(half), xp.sin(half)), axis=-1)
     batch, k = half.shape
     if n_qubits > k:
-        pad = xp.zeros((batch, n_qubits - k, 2), dtype=a.dtype, **({} if xp is np else {"device": a.device}))
+        pad = xp.zeros((batch, n_qubits - k, 2), dtype=a.dtype, device=a.device)
         pad[..., 0] = 1
         a = xp.concatenate((a, pad), axis=1)
     return a
