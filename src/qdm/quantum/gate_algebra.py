@@ -71,6 +71,7 @@ def gate_matrices(weights: np.ndarray, gate: GateFamily, derivatives: bool = Tru
     R = RZ(b)·RY(a); ``"ry"``: (a,), R = RY(a), real float64 when ``real``.  Each real and imaginary
     part is a signed product of two of cos t, sin t with t linear in the angles (tables above).
     """
+    weights = np.ascontiguousarray(weights, dtype=np.float64)
     if gate == "ry":
         half = weights[..., 0] / 2
         c, s = np.cos(half), np.sin(half)
@@ -84,7 +85,7 @@ def gate_matrices(weights: np.ndarray, gate: GateFamily, derivatives: bool = Tru
     lin, i, j, scale = _trig_table(gate)
     if not derivatives:  # the first 8 rows are R itself
         i, j, scale = i[:8], j[:8], scale[:8]
-    flat = np.ascontiguousarray(weights, dtype=np.float64).reshape(-1, weights.shape[-1])
+    flat = weights.reshape(-1, weights.shape[-1])
     parts = np.empty((flat.shape[0], i.shape[0]))
     kernels.trig_products(flat, lin, i, j, scale, parts)
     entries = parts.view(np.complex128).reshape(*weights.shape[:-1], -1, 2, 2)  # (..., 1 + P, 2, 2)
@@ -92,21 +93,14 @@ def gate_matrices(weights: np.ndarray, gate: GateFamily, derivatives: bool = Tru
 
 
 def kron(mats: np.ndarray) -> np.ndarray:
-    """M_0 ⊗ M_1 ⊗ … of square matrices stacked as (..., k, d, d) -> (..., d**k, d**k)."""
-    if mats.shape[-1] == 2:  # the engine's case: one compiled loop
-        from . import kernels
+    """R_0 ⊗ R_1 ⊗ … of 2x2 gates stacked as (..., k, 2, 2) -> (..., 2**k, 2**k), one compiled loop."""
+    from . import kernels
 
-        k = mats.shape[-3]
-        flat = np.ascontiguousarray(mats).reshape(-1, k, 2, 2)
-        out = np.empty((flat.shape[0], 1 << k, 1 << k), dtype=mats.dtype)
-        kernels.kron_2x2(flat, out)
-        return out.reshape(*mats.shape[:-3], 1 << k, 1 << k)
-    out = mats[..., 0, :, :]
-    for q in range(1, mats.shape[-3]):
-        b = mats[..., q, :, :]
-        p, r = out.shape[-1], b.shape[-1]
-        out = (out[..., :, None, :, None] * b[..., None, :, None, :]).reshape(*out.shape[:-2], p * r, p * r)
-    return out
+    k = mats.shape[-3]
+    flat = np.ascontiguousarray(mats).reshape(-1, k, 2, 2)
+    out = np.empty((flat.shape[0], 1 << k, 1 << k), dtype=mats.dtype)
+    kernels.kron_2x2(flat, out)
+    return out.reshape(*mats.shape[:-3], 1 << k, 1 << k)
 
 
 @functools.lru_cache(maxsize=16)

@@ -667,9 +667,6 @@ def phase_cnot_layers(state: State, phases: Tensor, cnots: Sequence[Sequence[tup
 # ----------------------------------------------------------------------------------------------
 # the fused engine: layers of parametrised single-qubit gates + CNOT permutations, adjoint backward
 # ----------------------------------------------------------------------------------------------
-_NUMPY_DTYPES = {torch.complex128: np.complex128, torch.complex64: np.complex64, torch.float64: np.float64, torch.float32: np.float32}
-
-
 def _host(t: Tensor) -> np.ndarray:
     """A detached CPU NumPy view (or copy, from another device) of ``t``."""
     return t.detach().cpu().numpy()
@@ -690,16 +687,12 @@ def gate_matrices(
     ``"ryrz"``: weights (..., 2) = (a, b), R = RZ(b)·RY(a); ``"ry"``: weights (..., 1), R = RY(a), real
     when ``dtype`` is real (the engine's real-arithmetic path).
     """
-    _check_gate_weights(weights, gate)
-    mats, dmats = gate_algebra.gate_matrices(_host(weights).astype(np.float64), gate, derivatives, not dtype.is_complex)
-    return _to_torch(mats, dtype, weights.device), (None if dmats is None else _to_torch(dmats, dtype, weights.device))
-
-
-def _check_gate_weights(weights: Tensor, gate: str) -> None:
     if gate not in GATE_PARAMS:
         raise ValueError(f"gate must be one of {sorted(GATE_PARAMS)}, got {gate!r}")
     if weights.shape[-1] != GATE_PARAMS[gate]:
         raise ValueError(f"{gate} weights need a last axis of {GATE_PARAMS[gate]}, got {tuple(weights.shape)}")
+    mats, dmats = gate_algebra.gate_matrices(_host(weights), gate, derivatives, not dtype.is_complex)
+    return _to_torch(mats, dtype, weights.device), (None if dmats is None else _to_torch(dmats, dtype, weights.device))
 
 
 @dataclass(frozen=True)
@@ -779,7 +772,8 @@ class _FusedCircuit(torch.autograd.Function):
 
     Forward keeps the batch in one contiguous buffer with axes (B, g_1, …, g_G) or (g_1, …, g_G, B);
     each group's fused 2**k x 2**k matrix is one GEMM that consumes the group axis at one end and
-    puts it back at the other, so no transpose is ever copied (a layer started in "BD" ends in "DB").
+    puts it back at the other, so no transpose is copied (a layer started in "BD" ends in "DB"), except
+    one transposing copy for groups narrower than 16 amplitudes (:func:`_mm_rotate`).
     Backward is the adjoint sweep with the inputs saved in forward: λ ← K† λ, ∂L/∂K̄ = λ ψ_in^H
     (one GEMM each), then ∂L/∂K → per-wire 2x2 gradients → angles with the analytic dR.
     """
@@ -788,16 +782,16 @@ class _FusedCircuit(torch.autograd.Function):
     def forward(ctx, start: Tensor, weights: Tensor, spec: _EngineSpec, dtype: torch.dtype) -> Tensor:  # type: ignore[override]
         needs_grad = any(ctx.needs_input_grad[:2])
         # host-side gate algebra (complex128): R (L,n,2,2), dR (L,n,P,2,2), group Kronecker matrices
-        mats, dmats = gate_algebra.gate_matrices(_host(weights).astype(np.float64), spec.gate, needs_grad, not dtype.is_complex)
+        mats, dmats = gate_algebra.gate_matrices(_host(weights), spec.gate, needs_grad, not dtype.is_complex)
         n_layers, n, device = mats.shape[0], spec.n, start.device
         first = 1 if spec.product else 0
         ws = workspace()
         if spec.product:  # layer 1 acts on the factors: f_q = R_q e_q, then ψ = ⊗_q f_q (product_start)
             xp, kind = product_start.namespace(device), spec.start[-1] if spec.start.startswith("angles") else "factors"
             a = product_start.coefficients(start.to(real_dtype_of(dtype)) if kind != "factors" else start.clone(), kind, n, xp)
-            m0 = product_start.layer_matrices(mats[0], kind, real=not dtype.is_complex)
-            m0 = m0.astype(_NUMPY_DTYPES[dtype]) if xp is np else _to_torch(m0, dtype, device)
             x = ws.empty((start.shape[0], 1 << n), dtype, device)
+            m0 = product_start.layer_matrices(mats[0], kind, real=not dtype.is_complex)
+            m0 = m0.astype(x.numpy().dtype) if xp is np else _to_torch(m0, dtype, device)
             ctx.product = (xp, kind, a, m0, product_start.forward(a, m0, x, xp))
         else:
             x = start.detach().contiguous()
@@ -897,7 +891,7 @@ class _FusedCircuit(torch.autograd.Function):
             g = flat
         grad_mats = np.zeros(mats.shape, dtype=np.complex128)
         for (s, cnt, k), gk_t, kmat in zip(ctx.classes, gks, ctx.kmats):
-            gk = _host(gk_t).copy()
+            gk = _host(gk_t)  # gk_t is this call's own buffer: fixed up in place
             gk[transposed] = gk[transposed].swapaxes(-1, -2)
             fac = mats[first:, s : s + cnt * k].reshape(n_dense, cnt, k, 2, 2)
             grad_mats[first:, s : s + cnt * k] = gate_algebra.unitary_kron_factor_grads(gk, fac, kmat).reshape(n_dense, cnt * k, 2, 2)
