@@ -113,15 +113,12 @@ def test_validation_cell_rejects_bad_parameter(name: str, value: object) -> None
 
 def test_papermill_run_fails_fast_naming_parameter(tmp_path: Path) -> None:
     out = tmp_path / "bad.ipynb"
-    with pytest.raises(Exception, match=r"T must be an integer >= 2, got -5") as info:
-        qnb.main(["run", str(THEORY), str(out), "-p", "T", "-5"])
-    assert type(info.value).__name__ == "PapermillExecutionError"
-    nb = nbformat.read(out, as_version=4)
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    failed = [i for i, c in enumerate(code) if c.metadata.papermill.get("exception")]
-    injected = next(i for i, c in enumerate(code) if "injected-parameters" in c.metadata.get("tags", []))
-    assert failed == [injected + 1]  # the first cell after the injected parameters
-    assert all(c.execution_count is None for c in code[injected + 2 :])
+    with pytest.raises(qnb.NotebookError, match=r"ValueError: T must be an integer >= 2, got -5$") as info:
+        qnb.run(THEORY, out, {"T": -5})
+    assert type(info.value.__cause__).__name__ == "PapermillExecutionError"
+    failed = info.value.__cause__
+    assert failed.exec_count is not None  # the cell right after the injected parameters failed
+    assert not out.exists() and not list(tmp_path.iterdir())  # nothing half-written is left behind
 
 
 # ----------------------------------------------------------------------------------- qdm.nb

@@ -20,7 +20,11 @@
 from __future__ import annotations
 
 import argparse
+import ast
+import os
 import sys
+import tempfile
+import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,11 +40,15 @@ __all__ = [
     "glue_value",
     "glued_values",
     "main",
+    "NotebookError",
+    "notebook_parameters",
     "parse_parameter",
     "read_notebook",
     "run",
     "setup",
 ]
+
+_NOTEBOOK_SUFFIXES = (".py", ".ipynb")
 
 FINGERPRINT_KEY = "qdm_inputs"
 """Cell-metadata key of the first code cell holding :func:`qdm.provenance.inputs_fingerprint`."""
@@ -70,6 +78,37 @@ def parse_parameter(value: str) -> Any:
     return value
 
 
+class NotebookError(ValueError):
+    """A notebook could not be run: its one-line message names the notebook, the parameter or the failing cell."""
+
+
+def notebook_parameters(nb: nbformat.NotebookNode) -> tuple[str, ...]:
+    """Names assigned in the cell tagged ``parameters`` (what ``-p NAME VALUE`` may set), in order."""
+    cells = [c for c in nb.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])]
+    if not cells:
+        raise NotebookError("the notebook has no cell tagged 'parameters'")
+    try:
+        tree = ast.parse(cells[0].source)
+    except SyntaxError as err:
+        raise NotebookError(f"the parameters cell is not valid Python: {err.msg} (line {err.lineno})") from None
+    names: list[str] = []
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        for target in targets:
+            if isinstance(target, ast.Name) and target.id not in names:
+                names.append(target.id)
+    return tuple(names)
+
+
+def _execution_error(src: Path, err: Exception) -> NotebookError:
+    """papermill's ``PapermillExecutionError`` as one line: notebook, cell, exception type and message."""
+    ename = getattr(err, "ename", type(err).__name__)
+    evalue = str(getattr(err, "evalue", err)).strip().splitlines()
+    cell = getattr(err, "exec_count", None)
+    where = f" (cell [{cell}])" if cell is not None else ""
+    return NotebookError(f"{src}{where}: {ename}: {evalue[-1] if evalue else ''}")
+
+
 def _load(notebook: Path) -> nbformat.NotebookNode:
     """Read an .ipynb, or a jupytext text notebook through :func:`read_notebook`."""
     if notebook.suffix == ".ipynb":
@@ -90,28 +129,49 @@ def run(
 
     src = Path(notebook)
     if not src.is_file():
-        raise ValueError(f"notebook: {str(src)!r} is not a file")
+        raise NotebookError(f"notebook: {str(src)!r} is not a file")
+    if src.suffix not in _NOTEBOOK_SUFFIXES:
+        raise NotebookError(f"notebook: {str(src)!r} must be a jupytext .py or an .ipynb file")
     out = Path(output)
     if out.suffix != ".ipynb":
-        raise ValueError(f"output must end in .ipynb, got {str(out)!r}")
+        raise NotebookError(f"output must end in .ipynb, got {str(out)!r}")
     if parameters is not None and not isinstance(parameters, Mapping):
-        raise ValueError(f"parameters must be a mapping name -> value, got {type(parameters).__name__}")
+        raise NotebookError(f"parameters must be a mapping name -> value, got {type(parameters).__name__}")
     if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        raise NotebookError(f"timeout must be a positive number of seconds, got {timeout!r}")
     nb = _load(src)
-    if not any("parameters" in cell.metadata.get("tags", []) for cell in nb.cells):
-        raise ValueError(f"notebook {str(src)!r} has no cell tagged 'parameters'")
+    try:
+        known = notebook_parameters(nb)
+    except NotebookError as err:
+        raise NotebookError(f"notebook {str(src)!r}: {err}") from None
+    unknown = sorted(set(parameters or {}) - set(known))
+    if unknown:
+        raise NotebookError(
+            f"unknown parameter(s) {', '.join(unknown)} for {src.name}; its parameters are: {', '.join(known)}"
+        )
     kernel = kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"
     out.parent.mkdir(parents=True, exist_ok=True)
-    return papermill.execute_notebook(
-        nb,
-        str(out),
-        parameters=dict(parameters or {}),
-        kernel_name=kernel,
-        cwd=str(cwd if cwd is not None else src.resolve().parent),
-        progress_bar=False,
-        execution_timeout=timeout,
-    )
+    # Execute into a temporary file beside the output and move it into place only on success,
+    # so a failed run leaves no half-executed notebook at the output path.
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".ipynb", dir=out.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        executed = papermill.execute_notebook(
+            nb,
+            str(tmp),
+            parameters=dict(parameters or {}),
+            kernel_name=kernel,
+            cwd=str(cwd if cwd is not None else src.resolve().parent),
+            progress_bar=False,
+            execution_timeout=timeout,
+        )
+        os.replace(tmp, out)
+    except papermill.PapermillExecutionError as err:
+        raise _execution_error(src, err) from err
+    finally:
+        tmp.unlink(missing_ok=True)
+    return executed
 
 
 def glue_value(name: str, value: Any) -> None:
@@ -164,8 +224,6 @@ def glued_values(nb: nbformat.NotebookNode) -> dict[str, str]:
     return values
 
 
-_NOTEBOOK_SUFFIXES = (".py", ".ipynb")
-
 
 def _outdated_notebooks(app: Any, env: Any, added: set[str], changed: set[str], removed: set[str]) -> list[str]:
     """Sphinx ``env-get-outdated``: every notebook page, when the inputs fingerprint changed since the last build."""
@@ -214,22 +272,41 @@ def _parser() -> argparse.ArgumentParser:
     cmd.add_argument("-k", "--kernel", default=None, help="kernel name (default: the notebook's kernelspec)")
     cmd.add_argument("--cwd", type=Path, default=None, help="working directory (default: the notebook's folder)")
     cmd.add_argument("--timeout", type=int, default=1800, help="per-cell timeout in seconds")
+    cmd.add_argument("--debug", action="store_true", help="show the Python traceback of a failure (also QDM_DEBUG=1)")
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m qdm.nb``; returns the exit status."""
-    args = _parser().parse_args(argv)
-    params: dict[str, Any] = {}
-    if args.parameters_file is not None:
-        import yaml  # noqa: PLC0415
+def _read_parameters_file(path: Path) -> dict[str, Any]:
+    """The YAML mapping of ``-f PARAMS.yaml``; a missing file or a non-mapping is a NotebookError."""
+    import yaml  # noqa: PLC0415
 
-        loaded = yaml.safe_load(args.parameters_file.read_text(encoding="utf-8")) or {}
-        if not isinstance(loaded, dict):
-            raise ValueError(f"parameters file {args.parameters_file} must hold a mapping name -> value")
-        params.update(loaded)
-    params.update({name: parse_parameter(value) for name, value in args.parameter})
-    run(args.notebook, args.output, params, kernel_name=args.kernel, cwd=args.cwd, timeout=args.timeout)
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise NotebookError(f"parameters file {str(path)!r} cannot be read: {err}") from None
+    if not isinstance(loaded, dict):
+        raise NotebookError(f"parameters file {str(path)!r} must hold a mapping name -> value")
+    return loaded
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m qdm.nb``; returns the exit status (2 with a one-line error on failure)."""
+    args = _parser().parse_args(argv)
+    debug = args.debug or os.environ.get("QDM_DEBUG", "") not in ("", "0")
+    try:
+        params: dict[str, Any] = {}
+        if args.parameters_file is not None:
+            params.update(_read_parameters_file(args.parameters_file))
+        params.update({name: parse_parameter(value) for name, value in args.parameter})
+        run(args.notebook, args.output, params, kernel_name=args.kernel, cwd=args.cwd, timeout=args.timeout)
+    except (NotebookError, ValueError, OSError) as err:
+        if debug:
+            traceback.print_exc()
+        print(f"python -m qdm.nb: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("python -m qdm.nb: interrupted; no output notebook was written", file=sys.stderr)
+        return 130
     return 0
 
 
