@@ -1,4 +1,4 @@
-"""Noise schedules beta_1..beta_T for Gaussian diffusion, and a diffusers-style ``DDPMScheduler``.
+"""Noise schedules beta_1..beta_T for Gaussian diffusion: each formula written once.
 
 **Index convention.** Diffusion time ``t`` runs over ``1..T`` as in Ho et al. (2020) and
 seed eqs. 1-2; ``t = 0`` is the data. The tensors ``betas``, ``alphas`` and ``alpha_bar`` have
@@ -14,7 +14,12 @@ All schedule tensors are float64 on the CPU; :mod:`qdm.diffusion` casts them to 
 A schedule is a frozen value: ``to_dict()`` gives a JSON-ready config (name, T, params and the
 betas) and ``from_dict()`` rebuilds it exactly, in the spirit of diffusers' ``register_to_config``.
 
-``DDPMScheduler`` is a thin object over the functions of :mod:`qdm.diffusion`.
+The raw formulas (:func:`linear_betas`, :func:`cosine_betas`, :func:`constant_betas`) are the one
+definition of each schedule; the validated :class:`NoiseSchedule` constructors and the depolarizing
+probabilities of :func:`qdm.quantum.density.depolarizing_schedule` both call them.
+:func:`build_schedule` is the one builder from a model config's schedule fields (it also knows the
+``cacioppo_linspace`` schedule with its time offset).  The diffusers-style ``DDPMScheduler`` lives
+beside the maths it steps, in :mod:`qdm.diffusion`.
 """
 
 from __future__ import annotations
@@ -28,16 +33,17 @@ from typing import Any
 
 import torch
 
-from qdm.diffusion import VARIANCE_TYPES, StepOutput, VarianceType, p_step, q_sample
-
 __all__ = [
-    "DDPMScheduler",
+    "SCHEDULE_NAMES",
     "NoiseSchedule",
     "SCHEDULES",
-    "StepOutput",
+    "build_schedule",
+    "constant_betas",
     "constant_schedule",
+    "cosine_betas",
     "cosine_schedule",
     "from_betas",
+    "linear_betas",
     "linear_schedule",
     "make_schedule",
     "tailored_schedule",
@@ -240,12 +246,44 @@ def _betas_from_alpha_bar(
     return (1.0 - alpha_bar[1:] / alpha_bar[:-1]).clamp(min_beta, max_beta)
 
 
+def linear_betas(T: int, beta_start: float, beta_end: float) -> torch.Tensor:
+    """ho2020ddpm sec. 4: beta_t evenly spaced from beta_start (t = 1) to beta_end (t = T), float64 (T,); unchecked."""
+    return torch.linspace(beta_start, beta_end, T, dtype=torch.float64)
+
+
+def cosine_betas(
+    T: int,
+    s: float = 0.008,
+    max_beta: float = 0.999,
+    min_beta: float = 0.0,
+    *,
+    f0_dtype: torch.dtype = torch.float64,
+) -> torch.Tensor:
+    """nichol2021improved eq. 17: beta_t = clip(1 - abar(t/T)/abar((t-1)/T), min_beta, max_beta), float64 (T,); unchecked.
+
+    abar(u) = f(u)/f(0), f(u) = cos^2((u + s)/(1 + s) pi/2).  f(0) cancels in the ratio; ``f0_dtype`` is the
+    dtype it is evaluated in (:class:`NoiseSchedule` has always used float32, which moves betas by at most
+    ~4e-16; it is kept so that existing runs reproduce bit for bit).
+    """
+
+    def f(u: torch.Tensor) -> torch.Tensor:
+        """The squared cosine of nichol2021improved eq. 17."""
+        return torch.cos((u + s) / (1.0 + s) * (math.pi / 2)) ** 2
+
+    return _betas_from_alpha_bar(lambda u: f(u) / f(torch.zeros((), dtype=f0_dtype)), T, min_beta, max_beta)
+
+
+def constant_betas(T: int, beta: float) -> torch.Tensor:
+    """cacioppo2023qdm follow-up (beta = 1e-2): beta_t = beta for every t, float64 (T,); unchecked."""
+    return torch.full((T,), float(beta), dtype=torch.float64)
+
+
 def linear_schedule(T: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> NoiseSchedule:
-    """Ho et al. 2020 sec. 4: beta_t linear from beta_start (t = 1) to beta_end (t = T)."""
+    """ho2020ddpm sec. 4: beta_t linear from beta_start (t = 1) to beta_end (t = T) (:func:`linear_betas`)."""
     T = _check_T(T)
     beta_start = _check_real(beta_start, "beta_start", 0.0, 1.0, closed_low=False, closed_high=False)
     beta_end = _check_real(beta_end, "beta_end", 0.0, 1.0, closed_low=False, closed_high=False)
-    betas = torch.linspace(beta_start, beta_end, T, dtype=torch.float64)
+    betas = linear_betas(T, beta_start, beta_end)
     return NoiseSchedule("linear", T, {"beta_start": beta_start, "beta_end": beta_end}, betas)
 
 
@@ -259,12 +297,7 @@ def cosine_schedule(T: int, s: float = 0.008, max_beta: float = 0.999, min_beta:
     T = _check_T(T)
     s = _check_real(s, "s", 0.0, math.inf, closed_low=True, closed_high=False)
     min_beta, max_beta = _check_clip(min_beta, max_beta)
-
-    def f(u: torch.Tensor) -> torch.Tensor:
-        """The squared cosine of Nichol & Dhariwal eq. 17."""
-        return torch.cos((u + s) / (1.0 + s) * (math.pi / 2)) ** 2
-
-    betas = _betas_from_alpha_bar(lambda u: f(u) / f(torch.zeros(())), T, min_beta, max_beta)
+    betas = cosine_betas(T, s, max_beta, min_beta, f0_dtype=torch.float32)
     return NoiseSchedule("cosine", T, {"s": s, "max_beta": max_beta, "min_beta": min_beta}, betas)
 
 
@@ -315,7 +348,7 @@ def constant_schedule(T: int, beta: float) -> NoiseSchedule:
     """papers.md A2 (Cacioppo et al. follow-up, beta = 1e-2): beta_t = beta for every t, so alpha_bar_t = (1 - beta)^t."""
     T = _check_T(T)
     beta = _check_real(beta, "beta", 0.0, 1.0, closed_low=False, closed_high=False)
-    return NoiseSchedule("constant", T, {"beta": beta}, torch.full((T,), beta, dtype=torch.float64))
+    return NoiseSchedule("constant", T, {"beta": beta}, constant_betas(T, beta))
 
 
 def from_betas(betas: Sequence[float] | torch.Tensor, name: str = "custom") -> NoiseSchedule:
@@ -355,66 +388,34 @@ def make_schedule(name: str, T: int, **kwargs: float) -> NoiseSchedule:
     return constructor(T, **kwargs)
 
 
-# ---------------------------------------------------------------------------------------------
-# diffusers-style scheduler object
-# ---------------------------------------------------------------------------------------------
+#: The schedule names a model config may give :func:`build_schedule`.
+SCHEDULE_NAMES: tuple[str, ...] = ("linear", "cosine", "tailored", "constant", "cacioppo_linspace")
 
 
-@dataclass(frozen=True)
-class DDPMScheduler:
-    """A diffusers-like DDPM scheduler: ``add_noise`` (seed eq. 2) and ``step`` (Ho et al. Algorithm 2).
+def build_schedule(
+    name: str,
+    T: int,
+    *,
+    beta_start: float = 1e-4,
+    beta_end: float = 0.02,
+    beta: float = 1e-2,
+    cosine_min_beta: float = 0.0,
+) -> tuple[NoiseSchedule, int]:
+    """The one schedule builder of the model configs: (schedule, offset), model level k = schedule time k + offset.
 
-    ``clip_x0`` clamps the predicted x_0 to [-1, 1] before the posterior mean (as the Chen et
-    al. code does, papers.md C1); ``variance_type`` is ``"posterior"`` (beta_tilde_t) or
-    ``"beta"`` (beta_t), Ho et al.'s two choices of sigma_t^2. Time steps are 1..T.
+    ``linear`` (beta_start..beta_end), ``cosine`` (s = 0.008, betas clipped to [cosine_min_beta, 0.999]),
+    ``tailored`` (defaults of :func:`tailored_schedule`) and ``constant`` (beta) have offset 0;
+    ``cacioppo_linspace`` is the cacioppo2023qdm code's ``linspace(beta_start, beta_end, T + 1)``, whose first
+    beta already noises the lowest level: offset 1.
     """
-
-    schedule: NoiseSchedule
-    clip_x0: bool = False
-    variance_type: VarianceType = "posterior"
-
-    def __post_init__(self) -> None:
-        """Validate the configuration."""
-        if not isinstance(self.schedule, NoiseSchedule):
-            raise ValueError(f"schedule must be a NoiseSchedule, got {type(self.schedule).__name__}")
-        if not isinstance(self.clip_x0, bool):
-            raise ValueError(f"clip_x0 must be a bool, got {self.clip_x0!r}")
-        if self.variance_type not in VARIANCE_TYPES:
-            raise ValueError(f"variance_type must be one of {list(VARIANCE_TYPES)}, got {self.variance_type!r}")
-
-    @property
-    def timesteps(self) -> torch.Tensor:
-        """The reverse-time order of Ho et al. Algorithm 2: T, T-1, ..., 1 (int64)."""
-        return torch.arange(self.schedule.T, 0, -1, dtype=torch.int64)
-
-    def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: int | torch.Tensor) -> torch.Tensor:
-        """Seed eq. 2: x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) noise (diffusers' argument order)."""
-        return q_sample(x0, t, noise, self.schedule)
-
-    def step(
-        self,
-        eps_pred: torch.Tensor,
-        t: int | torch.Tensor,
-        x_t: torch.Tensor,
-        generator: torch.Generator | None = None,
-    ) -> StepOutput:
-        """Ho et al. Algorithm 2, line 4: one ancestral step x_t -> x_{t-1} from a predicted eps."""
-        return p_step(eps_pred, x_t, t, self.schedule, generator, self.clip_x0, self.variance_type)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready config of the scheduler (its schedule included)."""
-        return {"schedule": self.schedule.to_dict(), "clip_x0": self.clip_x0, "variance_type": self.variance_type}
-
-    @classmethod
-    def from_dict(cls, config: Mapping[str, Any]) -> DDPMScheduler:
-        """Inverse of to_dict."""
-        if not isinstance(config, Mapping) or "schedule" not in config:
-            raise ValueError("config must be a mapping with a 'schedule' entry (and optional clip_x0, variance_type)")
-        unknown = sorted(set(config) - {"schedule", "clip_x0", "variance_type"})
-        if unknown:
-            raise ValueError(f"config has unknown keys {unknown}; allowed: schedule, clip_x0, variance_type")
-        return cls(
-            schedule=NoiseSchedule.from_dict(config["schedule"]),
-            clip_x0=config.get("clip_x0", False),
-            variance_type=config.get("variance_type", "posterior"),
-        )
+    if name == "cacioppo_linspace":
+        return from_betas(linear_betas(_check_T(T) + 1, beta_start, beta_end), name="cacioppo_linspace"), 1
+    if name == "linear":
+        return linear_schedule(T, beta_start, beta_end), 0
+    if name == "constant":
+        return constant_schedule(T, beta), 0
+    if name == "cosine":
+        return cosine_schedule(T, min_beta=cosine_min_beta), 0
+    if name == "tailored":
+        return tailored_schedule(T), 0
+    raise ValueError(f"schedule must be one of {', '.join(SCHEDULE_NAMES)}, got {name!r}")

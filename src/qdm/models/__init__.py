@@ -11,7 +11,7 @@ from qdm.models.bottleneck import (
     make_bottleneck,
     make_quantum_layer,
 )
-from qdm.models.params import count_parameters
+from qdm.models.counting import count_parameters
 from qdm.models.unet import TinyUNet, UNetConfig, timestep_embedding
 
 __all__ = [

@@ -26,15 +26,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from qdm.config import TrainConfig, validate_fields
-from qdm.train import TrainResult, seed_everything, train
+from qdm.annotations import validate_fields
 
 __all__ = [
     "Autoencoder",
     "AutoencoderConfig",
     "autoencoder_loss",
     "reconstruction_error",
-    "train_autoencoder",
 ]
 
 _IMAGE_SIZE = 28
@@ -88,19 +86,6 @@ class AutoencoderConfig:
     def n_latent_qubits(self) -> int:
         """k = log2(latent_dim): the qubits that carry the latent amplitudes."""
         return self.latent_dim.bit_length() - 1
-
-    def train_config(self) -> TrainConfig:
-        """The one trainer's settings for this autoencoder (no checkpoints, deterministic)."""
-        return TrainConfig(
-            steps=self.train_steps,
-            batch_size=self.train_batch_size,
-            lr=self.train_lr,
-            lr_step_size=self.train_lr_step_size,
-            lr_gamma=self.train_lr_gamma,
-            seed=self.train_seed,
-            checkpoint_every=None,
-            deterministic=True,
-        )
 
 
 class Autoencoder(nn.Module):
@@ -173,31 +158,3 @@ def reconstruction_error(model: Autoencoder, images: torch.Tensor, batch_size: i
         count += chunk.shape[0]
     model.train(was_training)
     return total / max(count, 1)
-
-
-def train_autoencoder(
-    images: torch.Tensor, cfg: AutoencoderConfig, progress: bool = False
-) -> tuple[Autoencoder, TrainResult]:
-    """papers.md A1: build the autoencoder (seeded with ``cfg.train_seed``) and minimise the Huber loss with the one trainer.
-
-    ``images``: float (N, 1, 28, 28) in [0, 1].  Deterministic: the same images and config give the same
-    weights.  Returns the model in eval mode and the trainer's result.
-    """
-    if not isinstance(cfg, AutoencoderConfig):
-        raise ValueError(f"cfg must be an AutoencoderConfig, got {type(cfg).__name__}")
-    if not isinstance(images, torch.Tensor) or images.ndim != 4 or tuple(images.shape[1:]) != (1, _IMAGE_SIZE, _IMAGE_SIZE):
-        raise ValueError(f"images must be a tensor of shape (N, 1, 28, 28), got {getattr(images, 'shape', type(images))}")
-    if not images.is_floating_point() or float(images.min()) < 0 or float(images.max()) > 1:
-        raise ValueError("images must be floating point in [0, 1]")
-    seed_everything(cfg.train_seed)
-    model = Autoencoder(cfg)
-    result = train(
-        model,
-        images.float(),
-        lambda m, batch, generator: autoencoder_loss(m, batch, cfg.huber_delta),
-        cfg.train_config(),
-        checkpoint_dir=None,
-        progress=progress,
-    )
-    model.eval()
-    return model, result

@@ -38,13 +38,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
 
 from qdm.circuits import RotCNOTLadder, StronglyEntangling, ansatz_unitary
-from qdm.config import validate_fields
+from qdm.annotations import validate_fields
 from qdm.quantum.density import (
     apply_unitary,
     depolarize_closed_form,
@@ -112,6 +112,8 @@ class DepolarizingQDMConfig:
     ``center``, ``spread``, ``theta_min``, ``theta_max``, ``n_states``, ``target_seed``).
     ``reverse="unitary"`` needs ``n_ancilla=0``; ``reverse="ancilla"`` needs ``n_ancilla >= 1``.
     """
+
+    family: ClassVar[str] = "depolarizing_qdm"
 
     n_qubits: int = 2
     n_ancilla: int = 1

@@ -60,18 +60,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import ClassVar, Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from qdm.circuits import AmplitudeEmbedding, RotCNOTLadder, StronglyEntangling, run_state
-from qdm.config import validate_fields
-from qdm.diffusion import complex_gaussian_noise, gaussian_noise, posterior_mean_variance
+from qdm.annotations import validate_fields
+from qdm.diffusion import complex_gaussian_noise, gaussian_noise, posterior_mean_variance, q_sample, q_step
 from qdm.models.autoencoder import Autoencoder, AutoencoderConfig
 from qdm.quantum import sim
-from qdm.schedules import NoiseSchedule, cosine_schedule, constant_schedule, from_betas, linear_schedule, tailored_schedule
+from qdm.schedules import NoiseSchedule, build_schedule
 
 __all__ = [
     "CircuitOutput",
@@ -111,14 +111,19 @@ class PQCDenoiserConfig:
     Field groups: register (``n_qubits`` data qubits, ``image_size``, ``latent``, ``n_label_qubits``),
     circuit (``n_layers``, ``blocks``, ``ansatz``, ``sel_ranges``, ``ancilla``, ``init``), time
     (``time_conditioning``, ``snapshot_phase_steps``, ``t_sampling``), diffusion (``schedule``, ``T``,
-    ``beta_start``, ``beta_end``, ``beta``, ``noising``, ``noise``, ``noise_std``, ``target``), ``loss``,
+    ``beta_start``, ``beta_end``, ``beta``, ``cosine_min_beta``, ``noising``, ``noise``, ``noise_std``,
+    ``target``), ``loss``,
     numerics (``dtype``, ``backend``) and the ``autoencoder`` used when ``latent``.
 
     ``blocks=None`` means one block of ``n_layers`` layers; otherwise ``sum(blocks)`` must equal
     ``n_layers``.  ``sel_ranges="one"`` is A1's ``ranges=[1]*L``; ``"pennylane_default"`` PennyLane's.
     ``t_sampling``: ``"all"`` trains every t on each batch (A2, D), ``"uniform"`` one random t per image
-    (ignored by ``"snapshot"``, whose t follows the phases).
+    (ignored by ``"snapshot"``, whose t follows the phases).  ``cosine_min_beta`` is the lower clip of the
+    cosine schedule's betas (0: Nichol & Dhariwal's schedule unclipped below; the hybrid family's
+    default is the chen2025quantum code's 1e-4).
     """
+
+    family: ClassVar[str] = "pqc_denoiser"
 
     n_qubits: int = 6
     image_size: int = 8
@@ -138,6 +143,7 @@ class PQCDenoiserConfig:
     beta_start: float = 4e-3
     beta_end: float = 0.4
     beta: float = 1e-2
+    cosine_min_beta: float = 0.0
     ancilla: Ancilla = "none"
     latent: bool = False
     n_label_qubits: int = 0
@@ -228,19 +234,9 @@ class PQCDenoiserConfig:
 
 
 def diffusion_schedule(cfg: PQCDenoiserConfig) -> tuple[NoiseSchedule, int]:
-    """(schedule, offset): level k ↔ schedule time k + offset (A1 linspace(β0, βT, T+1): offset 1; DDPM ones: 0)."""
-    if cfg.schedule == "cacioppo_linspace":
-        betas = torch.linspace(cfg.beta_start, cfg.beta_end, cfg.T + 1, dtype=torch.float64)
-        return from_betas(betas, name="cacioppo_linspace"), 1
-    if cfg.schedule == "linear":
-        return linear_schedule(cfg.T, cfg.beta_start, cfg.beta_end), 0
-    if cfg.schedule == "constant":
-        return constant_schedule(cfg.T, cfg.beta), 0
-    if cfg.schedule == "cosine":
-        return cosine_schedule(cfg.T), 0
-    if cfg.schedule == "tailored":
-        return tailored_schedule(cfg.T), 0
-    raise ValueError(f"schedule must be one of {ScheduleName.__args__}, got {cfg.schedule!r}")
+    """(schedule, offset): level k ↔ schedule time k + offset (:func:`qdm.schedules.build_schedule`)."""
+    return build_schedule(cfg.schedule, cfg.T, beta_start=cfg.beta_start, beta_end=cfg.beta_end, beta=cfg.beta,
+                          cosine_min_beta=cfg.cosine_min_beta)
 
 
 def normalise(x: Tensor) -> Tensor:
@@ -263,34 +259,18 @@ def draw_noise(
     raise ValueError(f"noise must be 'real' or 'complex', got {kind!r}")
 
 
-def _per_row(values: Tensor, like: Tensor) -> Tensor:
-    """float64 per-sample coefficients as a (B, 1) column in the real dtype of ``like``."""
-    return values.to(device=like.device, dtype=like.real.dtype).reshape(-1, 1)
-
-
 def forward_marginal(
     x0: Tensor, level: Tensor, eps: Tensor, schedule: NoiseSchedule, offset: int, noising: str
 ) -> Tensor:
-    """Seed eq. 2 at level k, time s = k + offset: √ᾱ_s x0 + √(1−ᾱ_s) ε ("ddpm") or √ᾱ_s x0 + (1−ᾱ_s) ε ("as_coded", A1).
-
-    s = 0 gives x0 (ᾱ_0 = 1).
-    """
-    if noising not in ("ddpm", "as_coded"):
-        raise ValueError(f"noising must be 'ddpm' or 'as_coded', got {noising!r}")
-    alpha_bar = schedule.alpha_bar_at(level.cpu() + offset, allow_zero=True)
-    noise_coef = (1.0 - alpha_bar).sqrt() if noising == "ddpm" else 1.0 - alpha_bar
-    return _per_row(alpha_bar.sqrt(), x0) * x0 + _per_row(noise_coef, eps) * eps
+    """:func:`qdm.diffusion.q_sample` at level k = schedule time k + offset (level 0 with offset 0 is x0 itself)."""
+    return q_sample(x0, level.cpu() + offset, eps, schedule, noising=noising, allow_zero=True)  # type: ignore[arg-type]
 
 
 def forward_step(
     x_prev: Tensor, level: Tensor, eps: Tensor, schedule: NoiseSchedule, offset: int, noising: str
 ) -> Tensor:
-    """Seed eq. 1, level k−1 → k (time s = k + offset): √(1−β_s) x + √β_s ε ("ddpm") or √(1−β_s) x + β_s ε ("as_coded", A1)."""
-    if noising not in ("ddpm", "as_coded"):
-        raise ValueError(f"noising must be 'ddpm' or 'as_coded', got {noising!r}")
-    beta = schedule.beta_at(level.cpu() + offset)
-    noise_coef = beta.sqrt() if noising == "ddpm" else beta
-    return _per_row((1.0 - beta).sqrt(), x_prev) * x_prev + _per_row(noise_coef, eps) * eps
+    """:func:`qdm.diffusion.q_step` from level k−1 to k = schedule time k + offset."""
+    return q_step(x_prev, level.cpu() + offset, eps, schedule, noising=noising)  # type: ignore[arg-type]
 
 
 def training_pair(
