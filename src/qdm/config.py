@@ -1,4 +1,4 @@
-"""Typed experiment configs: data, not code (design.md: "a preset is a typed config value, not a subclass").
+"""Typed experiment configs: data, not code ("a preset is a typed config value, not a subclass").
 
 An :class:`ExperimentConfig` bundles four frozen dataclasses, :class:`DataConfig`,
 :class:`TrainConfig`, :class:`EvalConfig` and the family's own model config (any frozen dataclass,
@@ -172,7 +172,7 @@ class EvalConfig:
 
     ``protocol="qdm"``: real reference images are a seeded draw of ``fid_real_images`` images of the
     experiment's classes from the *test* split.  ``protocol="chen2025"``: the first ``fid_real_images``
-    *training* images of those classes, as in the Chen et al. code (papers.md C1).
+    *training* images of those classes, as in the Chen et al. code (chen2025quantum).
     """
 
     n_samples: int = 64

@@ -12,7 +12,7 @@ Conventions used by every function here:
   float32.
 * **Noise.** A "standard" Gaussian is N(0, I) for real data and, for complex data,
   ``eps = eps_r + i eps_i`` with ``eps_r, eps_i ~ N(0, 1/2)`` independent, so that
-  ``E|eps|^2 = 1`` per entry, the same total power as the real case (papers.md A:
+  ``E|eps|^2 = 1`` per entry, the same total power as the real case (cacioppo2023qdm:
   Cacioppo et al. noise with complex Gaussians). All randomness is drawn from the
   ``torch.Generator`` passed in (``None`` uses torch's global generator).
 * **Sampling loops** run under ``torch.no_grad()``.
@@ -199,7 +199,7 @@ def complex_gaussian_noise(
     variance_per_part: float = 0.5,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """papers.md A: eps = eps_r + i eps_i, eps_r, eps_i ~ N(0, variance_per_part) independent (default 1/2, E|eps|^2 = 1)."""
+    """cacioppo2023qdm: eps = eps_r + i eps_i, eps_r, eps_i ~ N(0, variance_per_part) independent (default 1/2, E|eps|^2 = 1)."""
     shape = _check_shape(shape)
     if dtype not in (torch.complex64, torch.complex128):
         raise ValueError(f"dtype must be torch.complex64 or torch.complex128, got {dtype}")
@@ -217,7 +217,7 @@ def gaussian_noise(
     dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """Seed eq. 2's eps ~ N(0, I): real N(0, 1) entries, or complex ones with E|eps|^2 = 1 (N(0, 1/2) per part)."""
+    """jo2025qamp eq. 2's eps ~ N(0, I): real N(0, 1) entries, or complex ones with E|eps|^2 = 1 (N(0, 1/2) per part)."""
     shape = _check_shape(shape)
     if dtype in (torch.complex64, torch.complex128):
         return complex_gaussian_noise(shape, generator, dtype=dtype, variance_per_part=0.5, device=device)
@@ -307,7 +307,7 @@ def q_step(
 def posterior_mean_variance(
     x0: torch.Tensor, x_t: torch.Tensor, t: int | torch.Tensor, schedule: NoiseSchedule
 ) -> MeanVariance:
-    """Ho et al. 2020 eqs. 6-7: q(x_{t-1} | x_t, x_0) = N(mu_tilde(x_t, x_0), beta_tilde_t I)."""
+    """ho2020ddpm eqs. 6-7: q(x_{t-1} | x_t, x_0) = N(mu_tilde(x_t, x_0), beta_tilde_t I)."""
     _check_data(x0, "x0")
     _check_data(x_t, "x_t")
     _check_same_shape(x0, "x0", x_t, "x_t")
@@ -326,7 +326,7 @@ def posterior_mean_variance(
 def predict_x0_from_eps(
     x_t: torch.Tensor, t: int | torch.Tensor, eps: torch.Tensor, schedule: NoiseSchedule
 ) -> torch.Tensor:
-    """Seed eq. 2 solved for x_0: x_0 = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t)."""
+    """jo2025qamp eq. 2 solved for x_0: x_0 = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t)."""
     _check_data(x_t, "x_t")
     _check_data(eps, "eps")
     _check_same_shape(eps, "eps", x_t, "x_t")
@@ -338,7 +338,7 @@ def predict_x0_from_eps(
 def predict_eps_from_x0(
     x_t: torch.Tensor, t: int | torch.Tensor, x0: torch.Tensor, schedule: NoiseSchedule
 ) -> torch.Tensor:
-    """Seed eq. 2 solved for eps: eps = (x_t - sqrt(alpha_bar_t) x_0) / sqrt(1 - alpha_bar_t)."""
+    """jo2025qamp eq. 2 solved for eps: eps = (x_t - sqrt(alpha_bar_t) x_0) / sqrt(1 - alpha_bar_t)."""
     _check_data(x_t, "x_t")
     _check_data(x0, "x0")
     _check_same_shape(x0, "x0", x_t, "x_t")
@@ -356,7 +356,7 @@ def p_mean_variance(
     clip_x0: bool = False,
     variance_type: VarianceType = "posterior",
 ) -> PMeanVariance:
-    """Ho et al. 2020 eqs. 7 and 11: p(x_{t-1}|x_t) = N(mu_tilde(x_t, x0_hat), sigma_t^2), sigma_t^2 = beta_tilde_t or beta_t."""
+    """ho2020ddpm eqs. 7 and 11: p(x_{t-1}|x_t) = N(mu_tilde(x_t, x0_hat), sigma_t^2), sigma_t^2 = beta_tilde_t or beta_t."""
     _check_variance_type(variance_type)
     pred_x0 = predict_x0_from_eps(x_t, t, eps_model_output, schedule)
     if clip_x0:
@@ -461,12 +461,12 @@ def p_sample_loop(
 
 
 # ---------------------------------------------------------------------------------------------
-# DDIM (Song, Meng, Ermon 2021)
+# DDIM (song2021ddim)
 # ---------------------------------------------------------------------------------------------
 
 
 def ddim_timesteps(T: int, n_steps: int) -> torch.Tensor:
-    """Song et al. 2021 sec. 4.2: an increasing sub-sequence tau_1 = 1 < ... < tau_S = T of 1..T, evenly spaced."""
+    """song2021ddim sec. 4.2: an increasing sub-sequence tau_1 = 1 < ... < tau_S = T of 1..T, evenly spaced."""
     if isinstance(T, bool) or not isinstance(T, int) or T < 1:
         raise ValueError(f"T must be an integer >= 1, got {T!r}")
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or not 1 <= n_steps <= T:
@@ -487,7 +487,7 @@ def ddim_step(
     eta: float = 0.0,
     clip_x0: bool = False,
 ) -> StepOutput:
-    """Song et al. 2021 eq. 12: x_prev = sqrt(ab_prev) x0_hat + sqrt(1 - ab_prev - sigma^2) eps + sigma z, sigma from eq. 16 times eta.
+    """song2021ddim eq. 12: x_prev = sqrt(ab_prev) x0_hat + sqrt(1 - ab_prev - sigma^2) eps + sigma z, sigma from eq. 16 times eta.
 
     ``t_prev`` may be 0 (then ``alpha_bar_prev = 1`` and the step returns x0_hat). With
     ``clip_x0`` the eps used in the direction term is recomputed from the clipped x0_hat.
@@ -528,7 +528,7 @@ def ddim_sample_loop(
     device: torch.device | str | None = None,
     x_T: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Song et al. 2021 eq. 12 on the sub-sequence ddim_timesteps(T, n_steps), from x_T ~ N(0, I) down to x_0 (eta = 0: deterministic)."""
+    """song2021ddim eq. 12 on the sub-sequence ddim_timesteps(T, n_steps), from x_T ~ N(0, I) down to x_0 (eta = 0: deterministic)."""
     if not (isinstance(eta, (int, float)) and math.isfinite(eta) and eta >= 0):
         raise ValueError(f"eta must be a finite number >= 0, got {eta!r}")
     taus = ddim_timesteps(schedule.T, n_steps).tolist()

@@ -1,11 +1,11 @@
 """The published models as named presets: typed config values, reproduced exactly, with CPU profiles.
 
-A preset is an :class:`~qdm.config.ExperimentConfig` *value* (design.md: "a preset is a typed config
+A preset is an :class:`~qdm.config.ExperimentConfig` *value* ("a preset is a typed config
 value, not a subclass"), built by a factory registered in :data:`PRESETS` (the same dict as
 ``qdm.config.PRESETS``, so ``qdm run <preset>`` and ``get_experiment`` find them).
 
 =============================  ====================================================================
-``chen2025``                   papers.md C1 exactly: 16-qubit RY-embedding + 3×(RZ, CNOT chain) gate,
+``chen2025``                   chen2025quantum exactly: 16-qubit RY-embedding + 3×(RZ, CNOT chain) gate,
                                input detached (both published properties ON), T = 1000 cosine
 ``chen2025-trainable``         both switches OFF: gradients reach Linear(128, 16); ``ry_cnot`` ansatz
                                (the published circuit with RZ → RY: same 48 weights, all effective)
@@ -13,15 +13,15 @@ value, not a subclass"), built by a factory registered in :data:`PRESETS` (the s
 ``chen2025-matched``           the gate's circuit replaced by a classical map with exactly the
                                trainable circuit's parameter count (48)
 ``*-pathmnist``                the four above on PathMNIST class 1 (3 channels)
-``cacioppo2023-cond-latent``   papers.md A1: 1110-parameter conditioned latent model (switch
+``cacioppo2023-cond-latent``   cacioppo2023qdm: 1110-parameter conditioned latent model (switch
                                ``noising="as_coded" | "ddpm"``, factory argument or ``model.noising=``)
-``cacioppo2025-full``          papers.md A2: full-quantum 16×16 digits 0/1, per-timestep blocks
-``koelle2024``                 papers.md D: 8×8 digits, 55 StronglyEntangling layers, MSE on probabilities
+``cacioppo2025-full``          the cacioppo2023qdm follow-up (IJCNN 2025): full-quantum 16×16 digits 0/1, per-timestep blocks
+``koelle2024``                 koelle2024qddm: 8×8 digits, 55 StronglyEntangling layers, MSE on probabilities
 =============================  ====================================================================
 
 **Profiles** (:func:`apply_profile`): ``paper`` is the preset itself; ``cpu`` and ``smoke`` shrink the
 training budget (steps, batch, images), the evaluation (samples, reference images) and, for the hybrid
-DDPM, sample with deterministic DDIM (η = 0, Song et al. 2021 eq. 12) in few steps instead of the 1000
+DDPM, sample with deterministic DDIM (η = 0, song2021ddim eq. 12) in few steps instead of the 1000
 ancestral steps, while the architecture, the circuit, the schedule and T stay exactly the published ones.
 On the command line ``profile=cpu`` and ``preset=<name>`` are resolved first, then every other
 ``key=value`` override (:func:`resolve_config`); the resolved config records ``preset="<name>@<profile>"``.
@@ -87,10 +87,10 @@ CHEN2025_VARIANTS: tuple[str, ...] = ("chen2025", "chen2025-trainable", "chen202
 _PROFILE_SEP = "@"
 
 # ---------------------------------------------------------------------------------------------
-# Chen et al. 2025 (papers.md C1)
+# Chen et al. 2025 (chen2025quantum)
 # ---------------------------------------------------------------------------------------------
 
-#: papers.md C1: 30 epochs over all 5,923 training images of digit 0 at batch 64 in the authors' loop
+#: chen2025quantum: 30 epochs over all 5,923 training images of digit 0 at batch 64 in the authors' loop
 #: (DataLoader keeps the last partial batch): 30 × ⌈5923 / 64⌉ = 30 × 93 = 2,790 optimiser steps.
 #: qdm's trainer draws full batches only; the step count is what is kept. PathMNIST uses the same
 #: budget (the shared subset holds 119 class-1 training images, the authors used the full class).
@@ -100,21 +100,21 @@ QDM_PROTOCOL_SAMPLES = 1000
 
 
 def _chen_data(dataset: HybridDataset) -> DataConfig:
-    """papers.md C1: all training images of one class (MNIST digit 0, or PathMNIST class 1 'BACK')."""
+    """chen2025quantum: all training images of one class (MNIST digit 0, or PathMNIST class 1 'BACK')."""
     if dataset not in ("mnist", "pathmnist"):
         raise ValueError(f"dataset must be 'mnist' or 'pathmnist', got {dataset!r}")
     return DataConfig(dataset=dataset, classes=(0,) if dataset == "mnist" else (1,), images_per_class=None)
 
 
 def _chen_config(name: str, dataset: HybridDataset, **model: Any) -> ExperimentConfig:
-    """papers.md C1 shared settings; ``model`` holds the variant's gate fields."""
+    """chen2025quantum shared settings; ``model`` holds the variant's gate fields."""
     suffix = "" if dataset == "mnist" else "-pathmnist"
     return ExperimentConfig(
         experiment=f"{name}{suffix}",
         family="hybrid_ddpm",
         data=_chen_data(dataset),
         model=HybridModelConfig(
-            n_qubits=16,  # papers.md C1: Linear(128, 16) → 16 qubits
+            n_qubits=16,  # chen2025quantum: Linear(128, 16) → 16 qubits
             n_layers=3,
             angle_scaling="none",  # raw Linear outputs are the RY angles
             schedule="cosine",  # s = 0.008, betas clipped to [1e-4, 0.999]: the published code's clip
@@ -145,12 +145,12 @@ def _chen_config(name: str, dataset: HybridDataset, **model: Any) -> ExperimentC
 
 
 def chen2025(dataset: HybridDataset = "mnist") -> ExperimentConfig:
-    """papers.md C1 exactly: RY embedding, 3×(RZ on every wire, CNOT chain), ⟨Z⟩ on 16 wires, detached input."""
+    """chen2025quantum exactly: RY embedding, 3×(RZ on every wire, CNOT chain), ⟨Z⟩ on 16 wires, detached input."""
     return _chen_config("chen2025", dataset, bottleneck="quantum", ansatz="rz_cnot", detach_input=True)
 
 
 def chen2025_trainable(dataset: HybridDataset = "mnist") -> ExperimentConfig:
-    """papers.md C1 with both switches off: no detach, and RZ → RY so that the 48 circuit weights act on ⟨Z⟩.
+    """chen2025quantum with both switches off: no detach, and RZ → RY so that the 48 circuit weights act on ⟨Z⟩.
 
     ``ry_rz_chain`` and ``strongly_entangling`` were not chosen: their last layer ends in an RZ that
     commutes with the CNOT chain and the Z read-out, so 16 of their weights have zero gradient
@@ -160,7 +160,7 @@ def chen2025_trainable(dataset: HybridDataset = "mnist") -> ExperimentConfig:
 
 
 def chen2025_classical(dataset: HybridDataset = "mnist") -> ExperimentConfig:
-    """papers.md C1's classical baseline: the identical U-Net with no gate (not parameter-matched)."""
+    """chen2025quantum's classical baseline: the identical U-Net with no gate (not parameter-matched)."""
     return _chen_config("chen2025-classical", dataset, bottleneck="none", ansatz="rz_cnot", detach_input=True)
 
 
@@ -170,10 +170,10 @@ def chen2025_matched(dataset: HybridDataset = "mnist") -> ExperimentConfig:
 
 
 # ---------------------------------------------------------------------------------------------
-# Cacioppo et al. 2023 / 2025 and Kölle et al. 2024 (papers.md A1, A2, D)
+# Cacioppo et al. 2023 / 2025 and Kölle et al. 2024 (cacioppo2023qdm, A2, D)
 # ---------------------------------------------------------------------------------------------
 
-#: papers.md A1: DATA_LENGTH = 2048 latents of all ten digits; per-class draws need a multiple of 10,
+#: cacioppo2023qdm: DATA_LENGTH = 2048 latents of all ten digits; per-class draws need a multiple of 10,
 #: so 205 per digit (2,050). One A1 epoch = ⌊2050/64⌋ = 32 batches × 8 t = 256 optimiser steps
 #: (one step per batch and t, snapshot after each t).
 A1_IMAGES_PER_CLASS = 205
@@ -181,7 +181,7 @@ A1_STEPS_PER_EPOCH = 32 * 8
 
 
 def cacioppo2023_cond_latent(noising: Noising = "as_coded") -> ExperimentConfig:
-    """papers.md A1 exactly: 3 latent + 4 label qubits, SEL blocks 15/20/15 (ranges 1) with a randomly measured ancilla, 1110 parameters."""
+    """cacioppo2023qdm exactly: 3 latent + 4 label qubits, SEL blocks 15/20/15 (ranges 1) with a randomly measured ancilla, 1110 parameters."""
     n_images = 10 * A1_IMAGES_PER_CLASS
     ae_epoch = n_images // 32  # autoencoder batch 32
     return ExperimentConfig(
@@ -236,14 +236,14 @@ def cacioppo2023_cond_latent(noising: Noising = "as_coded") -> ExperimentConfig:
     )
 
 
-#: papers.md A2 gives no data count or block depths; the public forks' trainer.py uses DATA_LENGTH = 8096
+#: the cacioppo2023qdm follow-up (IJCNN 2025) gives no data count or block depths; the public forks' trainer.py uses DATA_LENGTH = 8096
 #: (4,048 per digit) and pqc_layers [4, 4, 4]: qdm takes those. One epoch = ⌊8096/64⌋ = 126 steps.
 A2_IMAGES_PER_CLASS = 4048
 A2_STEPS_PER_EPOCH = 8096 // 64
 
 
 def cacioppo2025_full() -> ExperimentConfig:
-    """papers.md A2: 16×16 digits 0/1 on 8 qubits, Rot + CNOT-ladder blocks, post-selected ancilla, per-timestep θ_t, μ̃ targets."""
+    """the cacioppo2023qdm follow-up (IJCNN 2025): 16×16 digits 0/1 on 8 qubits, Rot + CNOT-ladder blocks, post-selected ancilla, per-timestep θ_t, μ̃ targets."""
     return ExperimentConfig(
         experiment="cacioppo2025-full",
         family="pqc_denoiser",
@@ -283,7 +283,7 @@ def cacioppo2025_full() -> ExperimentConfig:
 
 
 def koelle2024() -> ExperimentConfig:
-    """papers.md D mapped onto the PQC denoiser: 8×8 digits 0/1 amplitude-embedded on 6 qubits, 55 SEL layers, MSE on probabilities.
+    """koelle2024qddm mapped onto the PQC denoiser: 8×8 digits 0/1 amplitude-embedded on 6 qubits, 55 SEL layers, MSE on probabilities.
 
     Kölle et al.'s code (``QDenseUndirected(55, 8)``, ``--ds-size 100``, 80 % train, batch 10, 10,000 epochs,
     Adam 1e-4, weights randn·0.4) differs from this mapping in ways the family cannot express, stated

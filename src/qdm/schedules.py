@@ -1,7 +1,7 @@
 """Noise schedules beta_1..beta_T for Gaussian diffusion: each formula written once.
 
 **Index convention.** Diffusion time ``t`` runs over ``1..T`` as in Ho et al. (2020) and
-seed eqs. 1-2; ``t = 0`` is the data. The tensors ``betas``, ``alphas`` and ``alpha_bar`` have
+jo2025qamp eq. 1-2; ``t = 0`` is the data. The tensors ``betas``, ``alphas`` and ``alpha_bar`` have
 length ``T`` and hold the value for time ``t`` at position ``t - 1``:
 
     betas[t - 1] = beta_t,   alphas[t - 1] = 1 - beta_t,   alpha_bar[t - 1] = prod_{s <= t} alpha_s.
@@ -118,7 +118,7 @@ def _check_params(params: object) -> dict[str, float]:
 
 @dataclass(frozen=True, eq=False, repr=False)
 class NoiseSchedule:
-    """A variance schedule beta_1..beta_T (seed eq. 1) with alphas and alpha_bar (seed eq. 2).
+    """A variance schedule beta_1..beta_T (jo2025qamp eq. 1) with alphas and alpha_bar (jo2025qamp eq. 2).
 
     ``name``, ``T`` and ``params`` describe how it was built; ``betas`` (float64, position
     ``t - 1`` holds beta_t) is the ground truth. ``alphas`` and ``alpha_bar`` are derived and
@@ -199,15 +199,15 @@ class NoiseSchedule:
         return out.to(torch.as_tensor(t).device)
 
     def beta_at(self, t: int | torch.Tensor) -> torch.Tensor:
-        """Seed eq. 1: beta_t for integer t in 1..T (any shape), float64."""
+        """jo2025qamp eq. 1: beta_t for integer t in 1..T (any shape), float64."""
         return self._gather(self.betas, t, at_zero=None)
 
     def alpha_at(self, t: int | torch.Tensor) -> torch.Tensor:
-        """Seed eq. 2: alpha_t = 1 - beta_t for integer t in 1..T (any shape), float64."""
+        """jo2025qamp eq. 2: alpha_t = 1 - beta_t for integer t in 1..T (any shape), float64."""
         return self._gather(self.alphas, t, at_zero=None)
 
     def alpha_bar_at(self, t: int | torch.Tensor, allow_zero: bool = False) -> torch.Tensor:
-        """Seed eq. 2: alpha_bar_t = prod_{s<=t} alpha_s for t in 1..T (0..T with allow_zero, alpha_bar_0 = 1)."""
+        """jo2025qamp eq. 2: alpha_bar_t = prod_{s<=t} alpha_s for t in 1..T (0..T with allow_zero, alpha_bar_0 = 1)."""
         return self._gather(self.alpha_bar, t, at_zero=1.0 if allow_zero else None)
 
     def to_dict(self) -> dict[str, Any]:
@@ -240,7 +240,7 @@ class NoiseSchedule:
 def _betas_from_alpha_bar(
     alpha_bar_fn: Callable[[torch.Tensor], torch.Tensor], T: int, min_beta: float, max_beta: float
 ) -> torch.Tensor:
-    """Nichol & Dhariwal 2021 eq. 17 recipe: beta_t = clip(1 - abar(t/T) / abar((t-1)/T), min_beta, max_beta)."""
+    """nichol2021improved eq. 17 recipe: beta_t = clip(1 - abar(t/T) / abar((t-1)/T), min_beta, max_beta)."""
     u = torch.arange(T + 1, dtype=torch.float64) / T
     alpha_bar = alpha_bar_fn(u)
     return (1.0 - alpha_bar[1:] / alpha_bar[:-1]).clamp(min_beta, max_beta)
@@ -274,7 +274,7 @@ def cosine_betas(
 
 
 def constant_betas(T: int, beta: float) -> torch.Tensor:
-    """cacioppo2023qdm follow-up (beta = 1e-2): beta_t = beta for every t, float64 (T,); unchecked."""
+    """The cacioppo2023qdm follow-up (IJCNN 2025; beta = 1e-2): beta_t = beta for every t, float64 (T,); unchecked."""
     return torch.full((T,), float(beta), dtype=torch.float64)
 
 
@@ -288,9 +288,9 @@ def linear_schedule(T: int, beta_start: float = 1e-4, beta_end: float = 0.02) ->
 
 
 def cosine_schedule(T: int, s: float = 0.008, max_beta: float = 0.999, min_beta: float = 0.0) -> NoiseSchedule:
-    """Nichol & Dhariwal 2021 eq. 17: alpha_bar_t = f(t)/f(0), f(t) = cos^2((t/T + s)/(1 + s) pi/2), betas clipped to [min_beta, max_beta].
+    """nichol2021improved eq. 17: alpha_bar_t = f(t)/f(0), f(t) = cos^2((t/T + s)/(1 + s) pi/2), betas clipped to [min_beta, max_beta].
 
-    Nichol & Dhariwal clip at max_beta = 0.999 only; the Chen et al. code (papers.md C1) also
+    Nichol & Dhariwal clip at max_beta = 0.999 only; the Chen et al. code (chen2025quantum) also
     clips below at min_beta = 1e-4. alpha_bar is recomputed as the product of the clipped
     alphas, so it equals the cos^2 closed form exactly where no beta was clipped.
     """
@@ -311,7 +311,7 @@ def tailored_schedule(
 ) -> NoiseSchedule:
     """qdm's stated reconstruction (not the authors') of Chen et al.'s "tailored noise schedule": the sigmoid schedule of T. Chen 2023.
 
-    The hybrid paper (arXiv:2504.00034, papers.md C and E) only says its schedule applies
+    The hybrid paper (arXiv:2504.00034, chen2025quantum) only says its schedule applies
     different noise levels strategically across time steps; no formula is published and the
     authors' code uses the plain cosine schedule. qdm reconstructs it as the sigmoid schedule
     of T. Chen, "On the Importance of Noise Scheduling for Diffusion Models" (arXiv:2301.10972,
@@ -345,14 +345,14 @@ def tailored_schedule(
 
 
 def constant_schedule(T: int, beta: float) -> NoiseSchedule:
-    """papers.md A2 (Cacioppo et al. follow-up, beta = 1e-2): beta_t = beta for every t, so alpha_bar_t = (1 - beta)^t."""
+    """The cacioppo2023qdm follow-up (IJCNN 2025; beta = 1e-2): beta_t = beta for every t, so alpha_bar_t = (1 - beta)^t."""
     T = _check_T(T)
     beta = _check_real(beta, "beta", 0.0, 1.0, closed_low=False, closed_high=False)
     return NoiseSchedule("constant", T, {"beta": beta}, constant_betas(T, beta))
 
 
 def from_betas(betas: Sequence[float] | torch.Tensor, name: str = "custom") -> NoiseSchedule:
-    """Seed eq. 1 with a given variance schedule beta_1..beta_T (e.g. the papers.md A1 linspace of the QDM code)."""
+    """jo2025qamp eq. 1 with a given variance schedule beta_1..beta_T (e.g. the cacioppo2023qdm linspace of the QDM code)."""
     if isinstance(betas, torch.Tensor):
         length = betas.shape[0] if betas.ndim == 1 else -1
     elif isinstance(betas, Sequence) and not isinstance(betas, str):

@@ -1,4 +1,4 @@
-"""The classical autoencoder of Cacioppo et al.'s latent QDM (papers.md A1, ``Autoencoder/`` of the authors' code).
+"""The classical autoencoder of Cacioppo et al.'s latent QDM (cacioppo2023qdm, ``Autoencoder/`` of the authors' code).
 
 It maps a 28×28 MNIST image to a *positive unit vector* of ``latent_dim`` = 2**k entries, which is a
 valid real amplitude vector of k qubits: the PQC denoiser then works on those k qubits and the decoder
@@ -89,7 +89,7 @@ class AutoencoderConfig:
 
 
 class Autoencoder(nn.Module):
-    """papers.md A1: conv encoder → positive unit latent (normalise, then abs) → mirrored conv decoder with sigmoid."""
+    """cacioppo2023qdm: conv encoder → positive unit latent (normalise, then abs) → mirrored conv decoder with sigmoid."""
 
     def __init__(self, cfg: AutoencoderConfig) -> None:
         super().__init__()
@@ -122,14 +122,14 @@ class Autoencoder(nn.Module):
         )
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
-        """papers.md A1: (B, 1, 28, 28) in [0, 1] → |z / ‖z‖₂|, a positive unit vector (B, latent_dim)."""
+        """cacioppo2023qdm: (B, 1, 28, 28) in [0, 1] → |z / ‖z‖₂|, a positive unit vector (B, latent_dim)."""
         if images.ndim != 4 or tuple(images.shape[1:]) != (1, _IMAGE_SIZE, _IMAGE_SIZE):
             raise ValueError(f"images must have shape (B, 1, 28, 28), got {tuple(images.shape)}")
         z = self.encoder_lin(self.encoder_cnn(images).flatten(1))
         return F.normalize(z, dim=1).abs()
 
     def decode(self, latent: torch.Tensor) -> torch.Tensor:
-        """papers.md A1: (B, latent_dim) → images (B, 1, 28, 28) in (0, 1) (sigmoid output)."""
+        """cacioppo2023qdm: (B, latent_dim) → images (B, 1, 28, 28) in (0, 1) (sigmoid output)."""
         if latent.ndim != 2 or latent.shape[1] != self.cfg.latent_dim:
             raise ValueError(f"latent must have shape (B, {self.cfg.latent_dim}), got {tuple(latent.shape)}")
         w2 = self.cfg.widths[2]
@@ -142,7 +142,7 @@ class Autoencoder(nn.Module):
 
 
 def autoencoder_loss(model: Autoencoder, images: torch.Tensor, delta: float = 1.0) -> torch.Tensor:
-    """papers.md A1: Huber loss (nn.HuberLoss, mean over pixels) between decode(encode(x)) and x."""
+    """cacioppo2023qdm: Huber loss (nn.HuberLoss, mean over pixels) between decode(encode(x)) and x."""
     return F.huber_loss(model(images), images, delta=delta)
 
 
