@@ -140,3 +140,22 @@ def test_relative_and_from_imports_are_read(tmp_path):
     """``from qdm import diffusion`` names the module; ``from qdm.diffusion import q_sample`` names its module."""
     assert "qdm.diffusion" in qdm_imports(SRC / "models" / "pqc_denoiser.py")
     assert "qdm.io" in qdm_imports(SRC / "runner.py")  # from qdm import io as qio
+
+
+def test_importing_a_layer_loads_nothing_above_it():
+    """At run time too: qdm.config loads no family, qdm.models neither config nor trainer; qdm.families fills the registry."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, qdm.config, qdm.models, qdm.models.pqc_denoiser, qdm.models.depolarizing, qdm.models.autoencoder\n"
+        "bad = sorted(m for m in sys.modules if m.startswith(('qdm.families', 'qdm.train', 'qdm.presets', 'qdm.runner')))\n"
+        "assert not bad, bad\n"
+        "from qdm.registry import FAMILIES\n"
+        "assert not FAMILIES\n"
+        "import qdm.families\n"
+        "assert sorted(FAMILIES) == ['depolarizing_qdm', 'hybrid_ddpm', 'pqc_denoiser'], sorted(FAMILIES)\n"
+    )
+    env = {**__import__("os").environ, "PYTHONPATH": str(SRC.parent)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
