@@ -13,9 +13,9 @@ no formula and the authors' code uses neither):
 * ``noise="quantum"``: ε (training) and z, x_T (sampling) come from
   :func:`qdm.circuits.quantum_noise` instead of ``torch.randn``.
 
-Registered experiments (small, CPU-friendly; paper-scale values in the comments):
-``hybrid-mnist`` (MNIST digit 0, 64 images) and ``hybrid-pathmnist`` (PathMNIST class 1, 64 images).
-The classical twins are the same experiments with ``model.bottleneck=none|classical|matched``.
+The published configs are the ``chen2025*`` presets of :mod:`qdm.presets` (``profile`` hook:
+:data:`HYBRID_PROFILES`); the CPU experiments ``hybrid-mnist`` / ``hybrid-pathmnist`` are defined there
+as those presets at the cpu profile.  The classical twins are ``model.bottleneck=none|classical|matched``.
 """
 
 from __future__ import annotations

@@ -12,9 +12,10 @@ Architecture (A1 widths (64, 128, 256), hidden 128, latent 8; the defaults here 
 * decoder (mirrored): Linear(latent→hidden) ReLU → Linear(→w2·3·3) ReLU → ConvT(w2→w1, 3, s 2)
   BatchNorm ReLU → ConvT(w1→w0, 3, s 2, p 1, op 1) BatchNorm ReLU → ConvT(w0→1, 3, s 2, p 1, op 1) → sigmoid.
 
-Loss: Huber (``nn.HuberLoss`` with δ = 1 in A1) between the reconstruction and the image in [0, 1].
-Training goes through the one trainer :func:`qdm.train.train` (A1: Adam 1e-3, batch 32, 100 epochs over
-all 70k MNIST images; here a step budget over the experiment's images).
+Loss: Huber (``nn.HuberLoss`` with δ = 1 in cacioppo2023qdm's code) between the reconstruction and the
+image in [0, 1].  The pqc family trains it with the one trainer (:func:`qdm.families.pqc.train_autoencoder`;
+models import no trainer): the code's Adam 1e-3, batch 32, 100 epochs over all 70k MNIST images, here a
+step budget over the experiment's images.
 """
 
 from __future__ import annotations
