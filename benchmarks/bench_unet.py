@@ -46,8 +46,8 @@ import torch  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_simulator import machine_info, peak_rss_mib, rss_growth_of  # noqa: E402
 
-from qdm.diffusion import ddim_sample_loop  # noqa: E402
-from qdm.families_hybrid import COSINE_MIN_BETA, l_simple_with_noise, make_noise_fn  # noqa: E402
+from qdm.diffusion import ddim_sample_loop, l_simple  # noqa: E402
+from qdm.families.hybrid import COSINE_MIN_BETA, make_noise_fn  # noqa: E402
 from qdm.models import GateConfig, TinyUNet, UNetConfig, build_unet  # noqa: E402
 from qdm.schedules import make_schedule  # noqa: E402
 
@@ -82,7 +82,7 @@ def build_model(kind: str, backend: str, n_qubits: int, seed: int = 0, ansatz: s
 
 
 def train_step_fn(model: TinyUNet, batch: int, seed: int = 0) -> Callable[[], None]:
-    """A zero-argument training step: L_simple (seed eq. 6, cosine schedule of papers.md C1), backward, Adam."""
+    """A zero-argument training step: L_simple (ho2020ddpm eq. 14, the chen2025quantum cosine schedule), backward, Adam."""
     schedule = make_schedule("cosine", 1000, min_beta=COSINE_MIN_BETA)
     noise_fn = make_noise_fn("gaussian")
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
@@ -91,7 +91,7 @@ def train_step_fn(model: TinyUNet, batch: int, seed: int = 0) -> Callable[[], No
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
-        loss = l_simple_with_noise(model, x0, schedule, gen, noise_fn)
+        loss = l_simple(model, x0, schedule, gen, noise_fn)
         loss.backward()
         opt.step()
 

@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
+import qdm.presets  # noqa: F401 - registers the families, experiments and presets, as the cli and the chapter code do
+
 REPO = Path(__file__).resolve().parents[1]
 _DEFAULT_DATA = REPO.parent / "shared" / "data"
 os.environ.setdefault("QDM_DATA_DIR", str(_DEFAULT_DATA))

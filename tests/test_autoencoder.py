@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from qdm.data import load_dataset
+from qdm.families.pqc import train_autoencoder
 from qdm.models.autoencoder import (
     Autoencoder,
     AutoencoderConfig,
     autoencoder_loss,
     reconstruction_error,
-    train_autoencoder,
 )
 
 

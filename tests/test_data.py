@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import qdm.data as qd
+import qdm.io as qio
 from qdm.data import (
     DataChecksumError,
     DataError,
@@ -393,8 +394,8 @@ def test_md5_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "f.bin"
     path.write_bytes(b"abc")
     calls = []
-    real = qd._hash_stream
-    monkeypatch.setattr(qd, "_hash_stream", lambda p, g: calls.append(p) or real(p, g))
+    real = qio._hash_stream
+    monkeypatch.setattr(qio, "_hash_stream", lambda p, g: calls.append(p) or real(p, g))
     assert file_md5(path) == _md5(b"abc") and file_md5(path) == _md5(b"abc")
     assert len(calls) == 1  # second call served from the (path, size, mtime) cache
     path.write_bytes(b"abcd")  # new size -> new key -> rehash

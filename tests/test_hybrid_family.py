@@ -9,16 +9,14 @@ import pytest
 import torch
 
 from qdm.config import DataConfig, EvalConfig, ExperimentConfig, TrainConfig, apply_overrides, from_dict, get_experiment, to_dict
-from qdm.diffusion import gaussian_noise, l_simple, p_sample_loop
+from qdm.diffusion import gaussian_noise, l_simple, p_mean_variance, p_sample_loop
 from qdm.families import get_family
-from qdm.families_hybrid import (
+from qdm.families.hybrid import (
     HybridModelConfig,
-    ancestral_sample,
     build_hybrid,
     hybrid_loss,
     hybrid_prepare_data,
     hybrid_sample,
-    l_simple_with_noise,
     make_noise_fn,
     schedule_for,
 )
@@ -103,7 +101,7 @@ def test_cosine_schedule_is_the_published_one():
 def test_gaussian_loss_equals_l_simple_exactly():
     sched = make_schedule("linear", 20)
     x0 = torch.rand(5, 1, 28, 28) * 2 - 1
-    a = l_simple_with_noise(_eps_fn, x0, sched, torch.Generator().manual_seed(3), make_noise_fn("gaussian"))
+    a = l_simple(_eps_fn, x0, sched, torch.Generator().manual_seed(3), make_noise_fn("gaussian"))
     b = l_simple(_eps_fn, x0, sched, torch.Generator().manual_seed(3))
     assert torch.equal(a, b)
 
@@ -113,7 +111,7 @@ def test_loss_with_zero_noise_is_the_closed_form():
     x0 = torch.rand(4, 1, 28, 28) * 2 - 1
     g = torch.Generator().manual_seed(1)
     zero = lambda shape, gen, dtype, device: torch.zeros(shape, dtype=dtype, device=device)  # noqa: E731
-    got = l_simple_with_noise(_eps_fn, x0, sched, g, zero)
+    got = l_simple(_eps_fn, x0, sched, g, zero)
     t = torch.randint(1, 11, (4,), generator=torch.Generator().manual_seed(1))
     x_t = sched.alpha_bar_at(t).sqrt().float()[:, None, None, None] * x0
     torch.testing.assert_close(got, _eps_fn(x_t, t).pow(2).mean())
@@ -122,21 +120,34 @@ def test_loss_with_zero_noise_is_the_closed_form():
 def test_quantum_noise_replaces_gaussian_in_the_loss(data_dir):
     cfg_q, cfg_g = _cfg(data_dir, noise="quantum"), _cfg(data_dir, noise="gaussian")
     x0 = torch.rand(3, 1, 28, 28) * 2 - 1
-    lq = l_simple_with_noise(_eps_fn, x0, schedule_for(cfg_q.model), torch.Generator().manual_seed(0), make_noise_fn("quantum"))
+    lq = l_simple(_eps_fn, x0, schedule_for(cfg_q.model), torch.Generator().manual_seed(0), make_noise_fn("quantum"))
     assert torch.equal(hybrid_loss(_eps_fn, x0, cfg_q, torch.Generator().manual_seed(0)), lq)
     assert not torch.equal(hybrid_loss(_eps_fn, x0, cfg_g, torch.Generator().manual_seed(0)), lq)
     eps = make_noise_fn("quantum")((4000,), torch.Generator().manual_seed(0), torch.float32, torch.device("cpu"))
     assert abs(eps.mean().item()) < 0.1 and abs(eps.var().item() - 1) < 0.1
 
 
-def test_ancestral_sampler_equals_p_sample_loop_with_gaussian_noise():
+def test_ancestral_sampler_noise_fn_gaussian_equals_the_default_draws():
     sched = make_schedule("linear", 8, beta_start=1e-3, beta_end=0.2)
     shape = (3, 1, 28, 28)
     ref = p_sample_loop(_eps_fn, shape, sched, torch.Generator().manual_seed(9), clip_x0=True)
-    g = torch.Generator().manual_seed(9)
-    x_T = gaussian_noise(shape, g, dtype=torch.float32)
-    got = ancestral_sample(_eps_fn, x_T, sched, g, make_noise_fn("gaussian"), clip_x0=True)
+    got = p_sample_loop(_eps_fn, shape, sched, torch.Generator().manual_seed(9), clip_x0=True,
+                        noise_fn=make_noise_fn("gaussian"))
     torch.testing.assert_close(got, ref, rtol=0, atol=0)
+    quantum = p_sample_loop(_eps_fn, shape, sched, torch.Generator().manual_seed(9), clip_x0=True,
+                            noise_fn=make_noise_fn("quantum"))
+    assert not torch.equal(quantum, ref)
+
+
+def test_ancestral_sampler_with_zero_noise_is_the_posterior_mean_chain():
+    sched = make_schedule("linear", 4, beta_start=1e-3, beta_end=0.2)
+    x_T = gaussian_noise((2, 1, 28, 28), torch.Generator().manual_seed(2))
+    zero = lambda shape, gen, dtype, device: torch.zeros(shape, dtype=dtype, device=device)  # noqa: E731
+    got = p_sample_loop(_eps_fn, x_T.shape, sched, None, x_T=x_T, noise_fn=zero)
+    x = x_T
+    for t in range(4, 0, -1):
+        x = p_mean_variance(_eps_fn(x, torch.full((2,), t)), x, t, sched).mean
+    torch.testing.assert_close(got, x, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize(("sampler", "noise"), [("ddpm", "gaussian"), ("ddpm", "quantum"), ("ddim", "quantum")])

@@ -14,7 +14,7 @@ from qdm.config import PRESETS as CONFIG_PRESETS
 from qdm.config import apply_overrides, config_hash, from_dict, to_dict
 from qdm.data import load_dataset
 from qdm.families import get_family
-from qdm.families_hybrid import build_hybrid, schedule_for
+from qdm.families.hybrid import build_hybrid, schedule_for
 from qdm.models import count_parameters
 from qdm.models.pqc_denoiser import circuit_parameter_count
 from qdm.presets import (

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from qdm import diffusion
+from qdm.diffusion import DDPMScheduler
 from qdm.schedules import (
     SCHEDULES,
-    DDPMScheduler,
     NoiseSchedule,
     constant_schedule,
     cosine_schedule,

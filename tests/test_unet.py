@@ -22,7 +22,7 @@ from qdm.models import (
     timestep_embedding,
 )
 from qdm.models.bottleneck import matched_fill_order, scale_angles
-from qdm.models.params import PART_NAMES
+from qdm.models.counting import PART_NAMES
 
 SMALL = UNetConfig(in_channels=1, widths=(8, 16, 32), time_dim=16)
 

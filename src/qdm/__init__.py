@@ -1,7 +1,42 @@
 """qdm: the executable companion to quantum diffusion models.
 
-Layers (each imports only those above it in this list):
-data -> schedules/diffusion -> quantum -> circuits -> models -> metrics -> experiments.
+Layers, lowest first (:data:`LAYERS`; each module imports only modules of its own layer or of layers
+before it, and no import circle exists: ``tests/test_layering.py`` checks both on the source):
+
+0. ground floor: ``io`` (atomic writes, md5), ``validation`` (argument checks), ``annotations``
+   (the annotation-driven dataclass checker), ``registry`` (the family registry, filled from above)
+1. ``data``, then ``provenance`` (run and figure records)
+2. ``schedules`` (beta formulas, :class:`~qdm.schedules.NoiseSchedule`, the one schedule builder)
+3. ``diffusion`` (Gaussian diffusion maths and the DDPM scheduler object)
+4. ``quantum`` (state-vector and density-matrix engines)
+5. ``circuits``
+6. ``models`` (networks and circuits as torch modules; no config, no trainer)
+7. ``metrics`` (FID, KID, SSIM maths)
+8. ``config`` (typed experiment configs), then ``train`` (the one trainer)
+9. ``families`` (the family protocol and the built-in families, registered on import)
+10. ``presets`` (published configs, profiles, the named CPU experiments)
+11. ``runner`` (run store, sampling, evaluation)
+12. the book's helpers: ``plotting``, ``params``, ``nb``, then ``reports``, ``audit``, and ``cli`` on top
 """
 
 __version__ = "0.1.0"
+
+#: The import layers, lowest first; a module belongs to the layer whose entry is the longest prefix of its
+#: dotted name ("qdm" names the package file only).  Within a layer, a module may import only the entries
+#: listed before its own or its own entry.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("qdm", "qdm.io", "qdm.validation", "qdm.annotations", "qdm.registry"),
+    ("qdm.data", "qdm.provenance"),
+    ("qdm.schedules",),
+    ("qdm.diffusion",),
+    ("qdm.quantum",),
+    ("qdm.circuits",),
+    ("qdm.models",),
+    ("qdm.metrics",),
+    ("qdm.config", "qdm.train"),
+    # the families_* modules are compatibility aliases of the renamed families modules
+    ("qdm.families", "qdm.families_hybrid", "qdm.families_pqc", "qdm.families_depol"),
+    ("qdm.presets",),
+    ("qdm.runner",),
+    ("qdm.plotting", "qdm.params", "qdm.nb", "qdm.reports", "qdm.audit", "qdm.cli"),
+)

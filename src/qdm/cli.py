@@ -36,6 +36,7 @@ from qdm.config import (
     list_presets,
     to_json,
 )
+import qdm.presets  # noqa: F401 - registers the families, experiments and presets
 from qdm.families import FAMILIES, load_plugins
 
 __all__ = ["build_parser", "main", "parse_seeds"]

@@ -1,4 +1,4 @@
-"""Typed experiment configs: data, not code (design.md: "a preset is a typed config value, not a subclass").
+"""Typed experiment configs: data, not code ("a preset is a typed config value, not a subclass").
 
 An :class:`ExperimentConfig` bundles four frozen dataclasses, :class:`DataConfig`,
 :class:`TrainConfig`, :class:`EvalConfig` and the family's own model config (any frozen dataclass,
@@ -9,8 +9,14 @@ Configs round-trip exactly through JSON (:func:`to_dict` / :func:`from_dict`), h
 (:func:`config_hash`: sha256 of the canonical JSON, first 12 hex digits; the results folder of a run
 is ``results/<experiment>/<hash>``) and take command-line style overrides
 (:func:`apply_overrides`: ``["steps=100", "model.n_qubits=4"]``, values parsed by the field's type
-annotation).  Named experiments (:data:`EXPERIMENTS`) and presets (:data:`PRESETS`) are registries
-of zero-argument factories returning an ExperimentConfig; families and ``qdm.presets`` fill them.
+annotation, :mod:`qdm.annotations`).  Named experiments (:data:`EXPERIMENTS`) and presets
+(:data:`PRESETS`) are registries of zero-argument factories returning an ExperimentConfig;
+``qdm.families`` and ``qdm.presets`` fill them.
+
+This module does not load the families: a model config names its family (the ClassVar ``family``) and
+the family is looked up in :mod:`qdm.registry`, which ``import qdm.families`` fills.  The upper layers
+(presets, runner, cli) import ``qdm.families``; code that only imports ``qdm.config`` must import
+``qdm.families`` (or ``qdm.presets`` for the presets) before it builds or parses a config.
 """
 
 from __future__ import annotations
@@ -20,13 +26,14 @@ import hashlib
 import json
 import math
 import re
-import types
-import typing
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from qdm.families import plugin_failure_note, get_family, load_plugins
+from qdm.annotations import dataclass_from_dict as _dataclass_from_dict
+from qdm.annotations import parse_value, validate_fields
+from qdm.annotations import type_hints as _type_hints
+from qdm.registry import get_family
 
 __all__ = [
     "EXPERIMENTS",
@@ -51,218 +58,6 @@ __all__ = [
 ]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_NONE_WORDS = ("none", "null")
-_TRUE_WORDS = ("true", "1", "yes", "on")
-_FALSE_WORDS = ("false", "0", "no", "off")
-
-# --------------------------------------------------------------------------------------------
-# Generic, annotation-driven checking / coercion / parsing
-# --------------------------------------------------------------------------------------------
-
-
-def _type_hints(cls: type) -> dict[str, Any]:
-    """Resolved annotations of a dataclass type (works with ``from __future__ import annotations``)."""
-    return typing.get_type_hints(cls)
-
-
-def _describe(annotation: Any) -> str:
-    """A short human description of an annotation, for error messages."""
-    origin = typing.get_origin(annotation)
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(annotation))
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_describe(a) for a in typing.get_args(annotation))
-    if annotation is type(None):
-        return "None"
-    if origin is tuple:
-        args = typing.get_args(annotation)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return f"a tuple of ({_describe(args[0])})"
-        return "a tuple (" + ", ".join(_describe(a) for a in args) + ")"
-    return getattr(annotation, "__name__", str(annotation))
-
-
-def _coerce(annotation: Any, value: Any, where: str) -> Any:
-    """Check ``value`` against ``annotation`` and normalise it (list -> tuple, int -> float, dict -> dataclass)."""
-    origin = typing.get_origin(annotation)
-    if annotation is Any:
-        return value
-    if annotation is type(None):
-        if value is None:
-            return None
-        raise ValueError(f"{where} must be None, got {value!r}")
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(annotation)
-        if value is None:
-            if type(None) in args:
-                return None
-            raise ValueError(f"{where} must be {_describe(annotation)}, got None")
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(arg, value, where)
-            except ValueError as err:
-                errors.append(str(err))
-        raise ValueError(f"{where} must be {_describe(annotation)}, got {value!r}")
-    if origin is Literal:
-        allowed = typing.get_args(annotation)
-        for a in allowed:
-            if value == a and type(value) is type(a):
-                return a
-        raise ValueError(f"{where} must be {_describe(annotation)}, got {value!r}")
-    if origin is tuple or annotation is tuple:
-        if not isinstance(value, (tuple, list)):
-            raise ValueError(f"{where} must be {_describe(annotation)}, got {value!r}")
-        args = typing.get_args(annotation)
-        if not args:
-            return tuple(value)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_coerce(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
-        if len(args) != len(value):
-            raise ValueError(f"{where} must be {_describe(annotation)} of length {len(args)}, got {value!r}")
-        return tuple(_coerce(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True)))
-    if origin is list:
-        if not isinstance(value, (tuple, list)):
-            raise ValueError(f"{where} must be a list, got {value!r}")
-        (arg,) = typing.get_args(annotation) or (Any,)
-        return [_coerce(arg, v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if origin is dict or annotation is dict:
-        if not isinstance(value, dict):
-            raise ValueError(f"{where} must be a dict, got {value!r}")
-        return dict(value)
-    if annotation is bool:
-        if isinstance(value, bool):
-            return value
-        raise ValueError(f"{where} must be a bool, got {value!r}")
-    if annotation is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise ValueError(f"{where} must be an int, got {value!r}")
-    if annotation is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise ValueError(f"{where} must be a float, got {value!r}")
-    if annotation is str:
-        if isinstance(value, str):
-            return value
-        raise ValueError(f"{where} must be a str, got {value!r}")
-    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
-        if isinstance(value, annotation):
-            return value
-        if isinstance(value, dict):
-            return _dataclass_from_dict(annotation, value, where)
-        raise ValueError(f"{where} must be a {annotation.__name__}, got {value!r}")
-    if isinstance(annotation, type):
-        if isinstance(value, annotation):
-            return value
-        raise ValueError(f"{where} must be a {annotation.__name__}, got {value!r}")
-    return value
-
-
-def validate_fields(obj: Any) -> None:
-    """Check every field of a frozen dataclass against its annotation, normalising in place (list -> tuple, int -> float)."""
-    cls = type(obj)
-    hints = _type_hints(cls)
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        normalised = _coerce(hints[f.name], value, f"{cls.__name__}.{f.name}")
-        if normalised is not value:
-            object.__setattr__(obj, f.name, normalised)
-
-
-def _dataclass_from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
-    """Build dataclass ``cls`` from a JSON-like dict, coercing each value by its annotation."""
-    names = [f.name for f in dataclasses.fields(cls) if f.init]
-    unknown = sorted(set(data) - set(names))
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {unknown} for {cls.__name__}; valid keys: {', '.join(names)}")
-    hints = _type_hints(cls)
-    kwargs = {k: _coerce(hints[k], v, f"{where}.{k}") for k, v in data.items()}
-    return cls(**kwargs)
-
-
-def parse_value(annotation: Any, raw: str, where: str = "value") -> Any:
-    """Parse a command-line string into a value of type ``annotation`` (int, float, bool, str, tuple, Literal, Optional)."""
-    text = raw.strip()
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(annotation)
-        if type(None) in args and text.lower() in _NONE_WORDS:
-            return None
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return parse_value(arg, text, where)
-            except ValueError:
-                continue
-        raise ValueError(f"{where} must be {_describe(annotation)}, got {raw!r}")
-    if annotation is type(None):
-        if text.lower() in _NONE_WORDS:
-            return None
-        raise ValueError(f"{where} must be None, got {raw!r}")
-    if origin is Literal:
-        for a in typing.get_args(annotation):
-            try:
-                if parse_value(type(a), text, where) == a:
-                    return a
-            except ValueError:
-                continue
-        raise ValueError(f"{where} must be {_describe(annotation)}, got {raw!r}")
-    if origin is tuple or origin is list or annotation is tuple:
-        inner = text
-        if len(inner) >= 2 and inner[0] + inner[-1] in ("()", "[]"):
-            inner = inner[1:-1]
-        parts = [p for p in (s.strip() for s in inner.split(",")) if p != ""]
-        args = typing.get_args(annotation)
-        if not args:
-            items: list[Any] = parts
-        elif len(args) == 2 and args[1] is Ellipsis or origin is list:
-            items = [parse_value(args[0], p, f"{where}[{i}]") for i, p in enumerate(parts)]
-        else:
-            if len(parts) != len(args):
-                raise ValueError(f"{where} must be {_describe(annotation)}, got {raw!r}")
-            items = [parse_value(a, p, f"{where}[{i}]") for i, (a, p) in enumerate(zip(args, parts, strict=True))]
-        return items if origin is list else tuple(items)
-    if annotation is bool:
-        if text.lower() in _TRUE_WORDS:
-            return True
-        if text.lower() in _FALSE_WORDS:
-            return False
-        raise ValueError(f"{where} must be a bool (true/false), got {raw!r}")
-    if annotation is int:
-        try:
-            return int(text.replace("_", ""))
-        except ValueError:
-            pass
-        try:
-            as_float = float(text)
-        except ValueError:
-            as_float = math.nan
-        if math.isfinite(as_float) and as_float.is_integer():
-            return int(as_float)
-        raise ValueError(f"{where} must be an int, got {raw!r}")
-    if annotation is float:
-        try:
-            return float(text)
-        except ValueError:
-            raise ValueError(f"{where} must be a float, got {raw!r}") from None
-    if annotation is str:
-        if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-            return text[1:-1]
-        return text
-    if origin is dict or annotation is dict:
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            raise ValueError(f"{where} must be a JSON object, got {raw!r}") from None
-        if not isinstance(value, dict):
-            raise ValueError(f"{where} must be a JSON object, got {raw!r}")
-        return value
-    raise ValueError(f"{where} has type {_describe(annotation)}, which cannot be set from the command line")
-
 
 def _require(condition: bool, message: str) -> None:
     """Raise ValueError(message) unless condition holds."""
@@ -377,7 +172,7 @@ class EvalConfig:
 
     ``protocol="qdm"``: real reference images are a seeded draw of ``fid_real_images`` images of the
     experiment's classes from the *test* split.  ``protocol="chen2025"``: the first ``fid_real_images``
-    *training* images of those classes, as in the Chen et al. code (papers.md C1).
+    *training* images of those classes, as in the Chen et al. code (chen2025quantum).
     """
 
     n_samples: int = 64
@@ -610,26 +405,21 @@ def register_preset(name: str, factory: ConfigFactory, *, overwrite: bool = Fals
 
 
 def list_experiments() -> list[str]:
-    """Names of all registered experiments (after importing the plugin modules that import cleanly)."""
-    load_plugins(strict=False)
+    """Names of all registered experiments (``qdm.families`` registers them)."""
     return sorted(EXPERIMENTS)
 
 
 def list_presets() -> list[str]:
-    """Names of all registered presets (after importing the plugin modules that import cleanly)."""
-    load_plugins(strict=False)
+    """Names of all registered presets (``qdm.presets`` registers them)."""
     return sorted(PRESETS)
 
 
 def get_experiment(name: str) -> ExperimentConfig:
     """The ExperimentConfig of a named experiment or preset (ValueError listing the known names)."""
-    failures = load_plugins(strict=False) if name not in EXPERIMENTS and name not in PRESETS else {}
     factory = EXPERIMENTS.get(name) or PRESETS.get(name)
     if factory is None:
-        known = ", ".join(sorted(EXPERIMENTS) + sorted(PRESETS)) or "none registered"
-        raise ValueError(
-            f"experiment must be a registered experiment or preset ({known}), got {name!r}{plugin_failure_note(failures)}"
-        )
+        known = ", ".join(sorted(EXPERIMENTS) + sorted(PRESETS)) or "none registered: import qdm.presets first"
+        raise ValueError(f"experiment must be a registered experiment or preset ({known}), got {name!r}")
     cfg = factory()
     if not isinstance(cfg, ExperimentConfig):
         raise ValueError(f"the factory of {name!r} returned {type(cfg).__name__}, not an ExperimentConfig")

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import functools
 import gzip
-import hashlib
 import os
 import tempfile
 import urllib.error
@@ -37,6 +36,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+
+from qdm import io as qio
 
 if TYPE_CHECKING:  # torch is imported lazily so that ``qdm.data`` stays a numpy-only import
     import torch
@@ -348,37 +349,25 @@ def _require_dir(root: Path, data_dir: str | os.PathLike[str] | None, dataset: s
 # --------------------------------------------------------------------------- checksums
 
 
-_MD5_CACHE: dict[tuple[str, int, int, bool], str] = {}
-
-
 def _stat_key(path: Path, gzip_content: bool) -> tuple[str, int, int, bool]:
-    """Cache key (resolved path, size, mtime_ns, mode) for a file's md5."""
+    """Cache key (resolved path, size, mtime_ns, mode) of a file (the npz cache keys on its sources)."""
     st = path.stat()
     return (str(path.resolve()), st.st_size, st.st_mtime_ns, gzip_content)
 
 
-def _hash_stream(path: Path, gzip_content: bool) -> str:
-    """md5 hex digest of a file's bytes, or of its gunzipped content."""
-    digest = hashlib.md5(usedforsecurity=False)
-    opener = gzip.open if gzip_content else open
-    try:
-        with opener(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(_CHUNK), b""):
-                digest.update(chunk)
-    except (OSError, EOFError, zlib.error) as err:
-        raise DataError(f"cannot read {path} to compute its md5: corrupt or truncated ({err})") from None
-    return digest.hexdigest()
-
-
 def file_md5(path: str | os.PathLike[str], *, gzip_content: bool = False) -> str:
-    """md5 of a file (of its decompressed content if ``gzip_content``), cached per (path, size, mtime)."""
+    """md5 of a file (of its decompressed content if ``gzip_content``), cached per (path, size, mtime).
+
+    :func:`qdm.io.file_md5` with ``cached=True``; a missing file raises :class:`DataNotFoundError`, an
+    unreadable or truncated one :class:`DataError`.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataNotFoundError(f"cannot compute md5: {path} is not a file")
-    key = _stat_key(path, gzip_content)
-    if key not in _MD5_CACHE:
-        _MD5_CACHE[key] = _hash_stream(path, gzip_content)
-    return _MD5_CACHE[key]
+    try:
+        return qio.file_md5(path, gzip_content=gzip_content, cached=True)
+    except qio.READ_ERRORS as err:
+        raise DataError(f"cannot read {path} to compute its md5: corrupt or truncated ({err})") from None
 
 
 def _verify(path: Path, entry: RegistryEntry) -> str:
@@ -433,7 +422,7 @@ def download_url(
                 raise DataError(f"download of {url} to {dest} failed: {err}") from None
             out.flush()
             os.fsync(out.fileno())
-        got = _hash_stream(tmp, gzip_content)
+        got = qio.file_md5(tmp, gzip_content=gzip_content)
         if got not in accepted:
             raise DataChecksumError(
                 f"downloaded {url} has md5 {got}, expected one of {', '.join(accepted)}; "

@@ -12,29 +12,40 @@ Conventions used by every function here:
   float32.
 * **Noise.** A "standard" Gaussian is N(0, I) for real data and, for complex data,
   ``eps = eps_r + i eps_i`` with ``eps_r, eps_i ~ N(0, 1/2)`` independent, so that
-  ``E|eps|^2 = 1`` per entry, the same total power as the real case (papers.md A:
+  ``E|eps|^2 = 1`` per entry, the same total power as the real case (cacioppo2023qdm:
   Cacioppo et al. noise with complex Gaussians). All randomness is drawn from the
   ``torch.Generator`` passed in (``None`` uses torch's global generator).
 * **Sampling loops** run under ``torch.no_grad()``.
 
-``NoiseSchedule`` is only needed for type hints here; :mod:`qdm.schedules` builds its
-diffusers-style ``DDPMScheduler`` on top of these functions.
+* **Noise sources.** The training objective and the ancestral sampler draw their Gaussians through a
+  :data:`NoiseFn` (``noise_fn(shape, generator, dtype, device)``; default :func:`gaussian_noise`), so a
+  family that draws its noise elsewhere (quantum-generated noise, chen2025quantum) calls the same maths.
+* **Forward scaling.** :func:`q_sample` / :func:`q_step` take ``noising="ddpm"`` (the square roots of
+  the equations) or ``"as_coded"`` (the cacioppo2023qdm code as written: the noise scaled by 1 - abar_t,
+  resp. beta_t, instead of their square roots).
+
+The diffusers-style :class:`DDPMScheduler` (``add_noise`` / ``step``) is a thin object over these
+functions and lives here, beside the maths it steps; :mod:`qdm.schedules` sits below this module.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
 
 import torch
 from tqdm import tqdm
 
-if TYPE_CHECKING:
-    from qdm.schedules import NoiseSchedule
+from qdm.schedules import NoiseSchedule
 
 __all__ = [
+    "DDPMScheduler",
     "EpsFn",
+    "NOISINGS",
+    "NoiseFn",
+    "Noising",
     "MeanVariance",
     "PMeanVariance",
     "StepOutput",
@@ -60,8 +71,13 @@ __all__ = [
 EpsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """An eps-predictor ``eps_fn(x_t, t) -> eps``; ``t`` is an int64 tensor of shape ``(B,)``."""
 
+NoiseFn = Callable[[Sequence[int], "torch.Generator | None", torch.dtype, "torch.device | str | None"], torch.Tensor]
+"""``noise_fn(shape, generator, dtype, device)`` -> a standard-normal-like tensor of that shape."""
+
 VarianceType = Literal["posterior", "beta"]
 VARIANCE_TYPES: tuple[str, ...] = ("posterior", "beta")
+Noising = Literal["ddpm", "as_coded"]
+NOISINGS: tuple[str, ...] = ("ddpm", "as_coded")
 
 
 class MeanVariance(NamedTuple):
@@ -183,7 +199,7 @@ def complex_gaussian_noise(
     variance_per_part: float = 0.5,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """papers.md A: eps = eps_r + i eps_i, eps_r, eps_i ~ N(0, variance_per_part) independent (default 1/2, E|eps|^2 = 1)."""
+    """cacioppo2023qdm: eps = eps_r + i eps_i, eps_r, eps_i ~ N(0, variance_per_part) independent (default 1/2, E|eps|^2 = 1)."""
     shape = _check_shape(shape)
     if dtype not in (torch.complex64, torch.complex128):
         raise ValueError(f"dtype must be torch.complex64 or torch.complex128, got {dtype}")
@@ -201,7 +217,7 @@ def gaussian_noise(
     dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """Seed eq. 2's eps ~ N(0, I): real N(0, 1) entries, or complex ones with E|eps|^2 = 1 (N(0, 1/2) per part)."""
+    """jo2025qamp eq. 2's eps ~ N(0, I): real N(0, 1) entries, or complex ones with E|eps|^2 = 1 (N(0, 1/2) per part)."""
     shape = _check_shape(shape)
     if dtype in (torch.complex64, torch.complex128):
         return complex_gaussian_noise(shape, generator, dtype=dtype, variance_per_part=0.5, device=device)
@@ -212,9 +228,22 @@ def gaussian_noise(
     return noise.to(device if device is not None else noise.device)
 
 
-def _noise_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """Standard Gaussian noise with ``x``'s shape, dtype and device."""
-    return gaussian_noise(tuple(x.shape), generator, dtype=x.dtype, device=x.device)
+def _noise_like(x: torch.Tensor, generator: torch.Generator | None, noise_fn: NoiseFn | None = None) -> torch.Tensor:
+    """Noise with ``x``'s shape, dtype and device from ``noise_fn`` (default: standard Gaussian)."""
+    draw = gaussian_noise if noise_fn is None else noise_fn
+    return draw(tuple(x.shape), generator, x.dtype, x.device)
+
+
+def _check_noise_fn(noise_fn: object) -> None:
+    """Check a noise source: None or a callable ``noise_fn(shape, generator, dtype, device)``."""
+    if noise_fn is not None and not callable(noise_fn):
+        raise ValueError(f"noise_fn must be None (Gaussian) or a callable (shape, generator, dtype, device), got {noise_fn!r}")
+
+
+def _check_noising(noising: str) -> None:
+    """Check ``noising`` against :data:`NOISINGS`."""
+    if noising not in NOISINGS:
+        raise ValueError(f"noising must be one of {list(NOISINGS)}, got {noising!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,29 +252,51 @@ def _noise_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Ten
 
 
 def q_sample(
-    x0: torch.Tensor, t: int | torch.Tensor, noise: torch.Tensor, schedule: NoiseSchedule
+    x0: torch.Tensor,
+    t: int | torch.Tensor,
+    noise: torch.Tensor,
+    schedule: NoiseSchedule,
+    *,
+    noising: Noising = "ddpm",
+    allow_zero: bool = False,
 ) -> torch.Tensor:
-    """Seed eq. 2: x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps, a sample of q(x_t | x_0)."""
+    """ho2020ddpm eq. 4: x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps, a sample of q(x_t | x_0).
+
+    ``noising="as_coded"``: x_t = sqrt(abar_t) x_0 + (1 - abar_t) eps (the cacioppo2023qdm code as written).
+    ``allow_zero`` admits t = 0 (abar_0 = 1: x_0 itself).
+    """
     _check_data(x0, "x0")
     _check_data(noise, "noise")
     _check_same_shape(noise, "noise", x0, "x0")
+    _check_noising(noising)
     t = _check_t(t, x0.shape[0])
-    alpha_bar = schedule.alpha_bar_at(t)
+    alpha_bar = schedule.alpha_bar_at(t, allow_zero=allow_zero)
     dtype = torch.promote_types(x0.dtype, noise.dtype)
-    return _per_sample(alpha_bar.sqrt(), x0, dtype) * x0 + _per_sample((1.0 - alpha_bar).sqrt(), x0, dtype) * noise
+    noise_coef = (1.0 - alpha_bar).sqrt() if noising == "ddpm" else 1.0 - alpha_bar
+    return _per_sample(alpha_bar.sqrt(), x0, dtype) * x0 + _per_sample(noise_coef, x0, dtype) * noise
 
 
 def q_step(
-    x_prev: torch.Tensor, t: int | torch.Tensor, noise: torch.Tensor, schedule: NoiseSchedule
+    x_prev: torch.Tensor,
+    t: int | torch.Tensor,
+    noise: torch.Tensor,
+    schedule: NoiseSchedule,
+    *,
+    noising: Noising = "ddpm",
 ) -> torch.Tensor:
-    """Seed eq. 1: x_t = sqrt(1 - beta_t) x_{t-1} + sqrt(beta_t) eps, a sample of q(x_t | x_{t-1})."""
+    """ho2020ddpm eq. 2: x_t = sqrt(1 - beta_t) x_{t-1} + sqrt(beta_t) eps, a sample of q(x_t | x_{t-1}).
+
+    ``noising="as_coded"``: x_t = sqrt(1 - beta_t) x_{t-1} + beta_t eps (the cacioppo2023qdm code as written).
+    """
     _check_data(x_prev, "x_prev")
     _check_data(noise, "noise")
     _check_same_shape(noise, "noise", x_prev, "x_prev")
+    _check_noising(noising)
     t = _check_t(t, x_prev.shape[0])
     beta = schedule.beta_at(t)
     dtype = torch.promote_types(x_prev.dtype, noise.dtype)
-    return _per_sample((1.0 - beta).sqrt(), x_prev, dtype) * x_prev + _per_sample(beta.sqrt(), x_prev, dtype) * noise
+    noise_coef = beta.sqrt() if noising == "ddpm" else beta
+    return _per_sample((1.0 - beta).sqrt(), x_prev, dtype) * x_prev + _per_sample(noise_coef, x_prev, dtype) * noise
 
 
 # ---------------------------------------------------------------------------------------------
@@ -256,7 +307,7 @@ def q_step(
 def posterior_mean_variance(
     x0: torch.Tensor, x_t: torch.Tensor, t: int | torch.Tensor, schedule: NoiseSchedule
 ) -> MeanVariance:
-    """Ho et al. 2020 eqs. 6-7: q(x_{t-1} | x_t, x_0) = N(mu_tilde(x_t, x_0), beta_tilde_t I)."""
+    """ho2020ddpm eqs. 6-7: q(x_{t-1} | x_t, x_0) = N(mu_tilde(x_t, x_0), beta_tilde_t I)."""
     _check_data(x0, "x0")
     _check_data(x_t, "x_t")
     _check_same_shape(x0, "x0", x_t, "x_t")
@@ -275,7 +326,7 @@ def posterior_mean_variance(
 def predict_x0_from_eps(
     x_t: torch.Tensor, t: int | torch.Tensor, eps: torch.Tensor, schedule: NoiseSchedule
 ) -> torch.Tensor:
-    """Seed eq. 2 solved for x_0: x_0 = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t)."""
+    """jo2025qamp eq. 2 solved for x_0: x_0 = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t)."""
     _check_data(x_t, "x_t")
     _check_data(eps, "eps")
     _check_same_shape(eps, "eps", x_t, "x_t")
@@ -287,7 +338,7 @@ def predict_x0_from_eps(
 def predict_eps_from_x0(
     x_t: torch.Tensor, t: int | torch.Tensor, x0: torch.Tensor, schedule: NoiseSchedule
 ) -> torch.Tensor:
-    """Seed eq. 2 solved for eps: eps = (x_t - sqrt(alpha_bar_t) x_0) / sqrt(1 - alpha_bar_t)."""
+    """jo2025qamp eq. 2 solved for eps: eps = (x_t - sqrt(alpha_bar_t) x_0) / sqrt(1 - alpha_bar_t)."""
     _check_data(x_t, "x_t")
     _check_data(x0, "x0")
     _check_same_shape(x0, "x0", x_t, "x_t")
@@ -305,7 +356,7 @@ def p_mean_variance(
     clip_x0: bool = False,
     variance_type: VarianceType = "posterior",
 ) -> PMeanVariance:
-    """Ho et al. 2020 eqs. 7 and 11: p(x_{t-1}|x_t) = N(mu_tilde(x_t, x0_hat), sigma_t^2), sigma_t^2 = beta_tilde_t or beta_t."""
+    """ho2020ddpm eqs. 7 and 11: p(x_{t-1}|x_t) = N(mu_tilde(x_t, x0_hat), sigma_t^2), sigma_t^2 = beta_tilde_t or beta_t."""
     _check_variance_type(variance_type)
     pred_x0 = predict_x0_from_eps(x_t, t, eps_model_output, schedule)
     if clip_x0:
@@ -326,11 +377,13 @@ def p_step(
     generator: torch.Generator | None,
     clip_x0: bool = False,
     variance_type: VarianceType = "posterior",
+    noise_fn: NoiseFn | None = None,
 ) -> StepOutput:
-    """Ho et al. 2020 Algorithm 2, line 4: x_{t-1} = mu + sigma_t z, with z = 0 where t = 1."""
+    """ho2020ddpm Algorithm 2, line 4: x_{t-1} = mu + sigma_t z, z from ``noise_fn`` (drawn every step, unused where t = 1)."""
+    _check_noise_fn(noise_fn)
     mean, variance, pred_x0 = p_mean_variance(eps_model_output, x_t, t, schedule, clip_x0, variance_type)
     t = _check_t(t, x_t.shape[0])
-    z = _noise_like(mean, generator)
+    z = _noise_like(mean, generator, noise_fn)
     not_last = _per_sample((t > 1).to(torch.float64), mean)
     return StepOutput(mean + not_last * variance.sqrt() * z, pred_x0)
 
@@ -343,14 +396,15 @@ def p_sample(
     generator: torch.Generator | None,
     clip_x0: bool = False,
     variance_type: VarianceType = "posterior",
+    noise_fn: NoiseFn | None = None,
 ) -> torch.Tensor:
-    """Ho et al. 2020 Algorithm 2, lines 3-4: one ancestral step x_t -> x_{t-1} with eps = eps_fn(x_t, t)."""
+    """ho2020ddpm Algorithm 2, lines 3-4: one ancestral step x_t -> x_{t-1} with eps = eps_fn(x_t, t)."""
     _check_data(x_t, "x_t")
     _check_variance_type(variance_type)
     t_batch = _batch_t(t, x_t)
     schedule.alpha_bar_at(t_batch)  # validates the range of t before eps_fn runs
     eps = _check_eps_output(eps_fn(x_t, t_batch), x_t)
-    return p_step(eps, x_t, t, schedule, generator, clip_x0, variance_type).prev_sample
+    return p_step(eps, x_t, t, schedule, generator, clip_x0, variance_type, noise_fn).prev_sample
 
 
 def _initial_noise(
@@ -359,11 +413,12 @@ def _initial_noise(
     dtype: torch.dtype,
     device: torch.device | str | None,
     x_T: torch.Tensor | None,
+    noise_fn: NoiseFn | None = None,
 ) -> torch.Tensor:
-    """x_T ~ N(0, I) of the requested shape and dtype, or the given ``x_T`` after checking it."""
+    """x_T from ``noise_fn`` (default N(0, I)) of the requested shape and dtype, or the given ``x_T`` after checking it."""
     shape = _check_shape(shape)
     if x_T is None:
-        return gaussian_noise(shape, generator, dtype=dtype, device=device)
+        return (gaussian_noise if noise_fn is None else noise_fn)(shape, generator, dtype, device)
     _check_data(x_T, "x_T")
     if tuple(x_T.shape) != shape:
         raise ValueError(f"x_T must have shape {shape}, got {tuple(x_T.shape)}")
@@ -383,19 +438,21 @@ def p_sample_loop(
     device: torch.device | str | None = None,
     variance_type: VarianceType = "posterior",
     x_T: torch.Tensor | None = None,
+    noise_fn: NoiseFn | None = None,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-    """Ho et al. 2020 Algorithm 2: x_T ~ N(0, I), then p_sample for t = T..1; returns x_0 (and x_T..x_0 if asked).
+    """ho2020ddpm Algorithm 2: x_T ~ N(0, I), then p_sample for t = T..1; returns x_0 (and x_T..x_0 if asked).
 
-    The trajectory, when requested, is a tensor of shape ``(T + 1, *shape)`` with
-    ``trajectory[k] = x_{T-k}`` (first entry x_T, last entry the returned x_0).
+    ``noise_fn`` draws x_T and every z (default: standard Gaussian). The trajectory, when requested, is a
+    tensor of shape ``(T + 1, *shape)`` with ``trajectory[k] = x_{T-k}`` (first x_T, last the returned x_0).
     """
     _check_variance_type(variance_type)
-    x = _initial_noise(shape, generator, dtype, device, x_T)
+    _check_noise_fn(noise_fn)
+    x = _initial_noise(shape, generator, dtype, device, x_T, noise_fn)
     trajectory = [x] if return_trajectory else []
     steps = range(schedule.T, 0, -1)
     with torch.no_grad():
         for t in tqdm(steps, desc="DDPM sampling", disable=not progress):
-            x = p_sample(eps_fn, x, t, schedule, generator, clip_x0, variance_type)
+            x = p_sample(eps_fn, x, t, schedule, generator, clip_x0, variance_type, noise_fn)
             if return_trajectory:
                 trajectory.append(x)
     if return_trajectory:
@@ -404,12 +461,12 @@ def p_sample_loop(
 
 
 # ---------------------------------------------------------------------------------------------
-# DDIM (Song, Meng, Ermon 2021)
+# DDIM (song2021ddim)
 # ---------------------------------------------------------------------------------------------
 
 
 def ddim_timesteps(T: int, n_steps: int) -> torch.Tensor:
-    """Song et al. 2021 sec. 4.2: an increasing sub-sequence tau_1 = 1 < ... < tau_S = T of 1..T, evenly spaced."""
+    """song2021ddim sec. 4.2: an increasing sub-sequence tau_1 = 1 < ... < tau_S = T of 1..T, evenly spaced."""
     if isinstance(T, bool) or not isinstance(T, int) or T < 1:
         raise ValueError(f"T must be an integer >= 1, got {T!r}")
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or not 1 <= n_steps <= T:
@@ -430,7 +487,7 @@ def ddim_step(
     eta: float = 0.0,
     clip_x0: bool = False,
 ) -> StepOutput:
-    """Song et al. 2021 eq. 12: x_prev = sqrt(ab_prev) x0_hat + sqrt(1 - ab_prev - sigma^2) eps + sigma z, sigma from eq. 16 times eta.
+    """song2021ddim eq. 12: x_prev = sqrt(ab_prev) x0_hat + sqrt(1 - ab_prev - sigma^2) eps + sigma z, sigma from eq. 16 times eta.
 
     ``t_prev`` may be 0 (then ``alpha_bar_prev = 1`` and the step returns x0_hat). With
     ``clip_x0`` the eps used in the direction term is recomputed from the clipped x0_hat.
@@ -471,7 +528,7 @@ def ddim_sample_loop(
     device: torch.device | str | None = None,
     x_T: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Song et al. 2021 eq. 12 on the sub-sequence ddim_timesteps(T, n_steps), from x_T ~ N(0, I) down to x_0 (eta = 0: deterministic)."""
+    """song2021ddim eq. 12 on the sub-sequence ddim_timesteps(T, n_steps), from x_T ~ N(0, I) down to x_0 (eta = 0: deterministic)."""
     if not (isinstance(eta, (int, float)) and math.isfinite(eta) and eta >= 0):
         raise ValueError(f"eta must be a finite number >= 0, got {eta!r}")
     taus = ddim_timesteps(schedule.T, n_steps).tolist()
@@ -490,16 +547,94 @@ def ddim_sample_loop(
 
 
 def l_simple(
-    eps_fn: EpsFn, x0: torch.Tensor, schedule: NoiseSchedule, generator: torch.Generator | None
+    eps_fn: EpsFn,
+    x0: torch.Tensor,
+    schedule: NoiseSchedule,
+    generator: torch.Generator | None,
+    noise: NoiseFn | torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Seed eq. 6: L_simple = E_{t ~ U{1..T}, eps} |eps - eps_fn(sqrt(ab_t) x_0 + sqrt(1 - ab_t) eps, t)|^2 (mean per entry)."""
+    """ho2020ddpm eq. 14: L_simple = E_{t ~ U{1..T}, eps} |eps - eps_fn(sqrt(ab_t) x_0 + sqrt(1 - ab_t) eps, t)|^2 (mean per entry).
+
+    Draws t first, then eps: from ``noise`` when it is a :data:`NoiseFn`, ``noise`` itself when it is a
+    tensor of x_0's shape, else standard Gaussian.
+    """
     _check_data(x0, "x0")
     draw_device = generator.device if generator is not None else x0.device
     t = torch.randint(1, schedule.T + 1, (x0.shape[0],), generator=generator, device=draw_device)
     t = t.to(x0.device)
-    noise = _noise_like(x0, generator)
+    if isinstance(noise, torch.Tensor):
+        _check_data(noise, "noise")
+        _check_same_shape(noise, "noise", x0, "x0")
+    else:
+        _check_noise_fn(noise)
+        noise = _noise_like(x0, generator, noise)
     x_t = q_sample(x0, t, noise, schedule)
     error = noise - _check_eps_output(eps_fn(x_t, t), x_t)
     if error.is_complex():
         return torch.view_as_real(error).pow(2).sum(-1).mean()
     return error.pow(2).mean()
+
+
+# ---------------------------------------------------------------------------------------------
+# diffusers-style scheduler object
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DDPMScheduler:
+    """A diffusers-like DDPM scheduler: ``add_noise`` (ho2020ddpm eq. 4) and ``step`` (ho2020ddpm Algorithm 2).
+
+    ``clip_x0`` clamps the predicted x_0 to [-1, 1] before the posterior mean (as the chen2025quantum
+    code does); ``variance_type`` is ``"posterior"`` (beta_tilde_t) or ``"beta"`` (beta_t), Ho et al.'s
+    two choices of sigma_t^2. Time steps are 1..T.
+    """
+
+    schedule: NoiseSchedule
+    clip_x0: bool = False
+    variance_type: VarianceType = "posterior"
+
+    def __post_init__(self) -> None:
+        """Validate the configuration."""
+        if not isinstance(self.schedule, NoiseSchedule):
+            raise ValueError(f"schedule must be a NoiseSchedule, got {type(self.schedule).__name__}")
+        if not isinstance(self.clip_x0, bool):
+            raise ValueError(f"clip_x0 must be a bool, got {self.clip_x0!r}")
+        if self.variance_type not in VARIANCE_TYPES:
+            raise ValueError(f"variance_type must be one of {list(VARIANCE_TYPES)}, got {self.variance_type!r}")
+
+    @property
+    def timesteps(self) -> torch.Tensor:
+        """The reverse-time order of ho2020ddpm Algorithm 2: T, T-1, ..., 1 (int64)."""
+        return torch.arange(self.schedule.T, 0, -1, dtype=torch.int64)
+
+    def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: int | torch.Tensor) -> torch.Tensor:
+        """ho2020ddpm eq. 4: x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) noise (diffusers' argument order)."""
+        return q_sample(x0, t, noise, self.schedule)
+
+    def step(
+        self,
+        eps_pred: torch.Tensor,
+        t: int | torch.Tensor,
+        x_t: torch.Tensor,
+        generator: torch.Generator | None = None,
+    ) -> StepOutput:
+        """ho2020ddpm Algorithm 2, line 4: one ancestral step x_t -> x_{t-1} from a predicted eps."""
+        return p_step(eps_pred, x_t, t, self.schedule, generator, self.clip_x0, self.variance_type)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready config of the scheduler (its schedule included)."""
+        return {"schedule": self.schedule.to_dict(), "clip_x0": self.clip_x0, "variance_type": self.variance_type}
+
+    @classmethod
+    def from_dict(cls, config: Mapping[str, Any]) -> DDPMScheduler:
+        """Inverse of to_dict."""
+        if not isinstance(config, Mapping) or "schedule" not in config:
+            raise ValueError("config must be a mapping with a 'schedule' entry (and optional clip_x0, variance_type)")
+        unknown = sorted(set(config) - {"schedule", "clip_x0", "variance_type"})
+        if unknown:
+            raise ValueError(f"config has unknown keys {unknown}; allowed: schedule, clip_x0, variance_type")
+        return cls(
+            schedule=NoiseSchedule.from_dict(config["schedule"]),
+            clip_x0=config.get("clip_x0", False),
+            variance_type=config.get("variance_type", "posterior"),
+        )

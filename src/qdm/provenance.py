@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import qdm
+from qdm import io as qio
 
 __all__ = [
     "RECORD_SCHEMA",
@@ -73,15 +74,15 @@ def results_dir() -> Path:
 
 
 def file_md5(path: Path | str) -> str:
-    """md5 hex digest of a file's bytes (the checksum PROVENANCE.md and MedMNIST publish)."""
+    """md5 hex digest of a file's bytes (the checksum PROVENANCE.md and MedMNIST publish), never cached.
+
+    :func:`qdm.io.file_md5` with ``cached=False``: figures are rewritten in place within one process, so
+    a cached digest keyed on size and mtime could go stale; a missing file is a ``ValueError`` naming it.
+    """
     p = Path(path)
     if not p.is_file():
         raise ValueError(f"data_files: {str(p)!r} is not a readable file")
-    digest = hashlib.md5(usedforsecurity=False)
-    with p.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return qio.file_md5(p, cached=False)
 
 
 def _tree_hash(files: Iterable[tuple[str, Path]]) -> str:

@@ -36,6 +36,7 @@ from torch import Tensor, nn
 
 from qdm import provenance
 from qdm.circuits import zexpval_product_of_cos, zexpval_wire_sets
+import qdm.presets  # noqa: F401 - registers the families, experiments and presets it looks up
 from qdm.config import DataConfig, EvalConfig, ExperimentConfig, get_experiment, list_presets
 from qdm.families import get_family
 from qdm.models.bottleneck import ANSATZ_NAMES, GATE_KINDS, GateConfig, make_ansatz, make_quantum_layer

@@ -44,6 +44,7 @@ import torch
 import torch.nn.functional as F
 
 import qdm
+from qdm import io as qio
 from qdm.config import EvalConfig, ExperimentConfig, config_hash, from_dict, to_dict, to_json
 from qdm.families import Family, get_family
 from qdm.train import deterministic_mode, seed_everything, train
@@ -104,22 +105,13 @@ class JobOutcome:
 
 
 def _atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` via a temporary file in the same folder and os.replace."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    """Write ``payload`` to ``path`` atomically (:func:`qdm.io.atomic_write_bytes`)."""
+    qio.atomic_write_bytes(path, payload)
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    """Atomic, sorted, strict (no NaN) JSON."""
-    _atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n").encode())
+    """Atomic, sorted, strict (no NaN) JSON (:func:`qdm.io.write_json`)."""
+    qio.write_json(path, obj)
 
 
 def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

@@ -1,7 +1,7 @@
-"""Noise schedules beta_1..beta_T for Gaussian diffusion, and a diffusers-style ``DDPMScheduler``.
+"""Noise schedules beta_1..beta_T for Gaussian diffusion: each formula written once.
 
 **Index convention.** Diffusion time ``t`` runs over ``1..T`` as in Ho et al. (2020) and
-seed eqs. 1-2; ``t = 0`` is the data. The tensors ``betas``, ``alphas`` and ``alpha_bar`` have
+jo2025qamp eq. 1-2; ``t = 0`` is the data. The tensors ``betas``, ``alphas`` and ``alpha_bar`` have
 length ``T`` and hold the value for time ``t`` at position ``t - 1``:
 
     betas[t - 1] = beta_t,   alphas[t - 1] = 1 - beta_t,   alpha_bar[t - 1] = prod_{s <= t} alpha_s.
@@ -14,7 +14,12 @@ All schedule tensors are float64 on the CPU; :mod:`qdm.diffusion` casts them to 
 A schedule is a frozen value: ``to_dict()`` gives a JSON-ready config (name, T, params and the
 betas) and ``from_dict()`` rebuilds it exactly, in the spirit of diffusers' ``register_to_config``.
 
-``DDPMScheduler`` is a thin object over the functions of :mod:`qdm.diffusion`.
+The raw formulas (:func:`linear_betas`, :func:`cosine_betas`, :func:`constant_betas`) are the one
+definition of each schedule; the validated :class:`NoiseSchedule` constructors and the depolarizing
+probabilities of :func:`qdm.quantum.density.depolarizing_schedule` both call them.
+:func:`build_schedule` is the one builder from a model config's schedule fields (it also knows the
+``cacioppo_linspace`` schedule with its time offset).  The diffusers-style ``DDPMScheduler`` lives
+beside the maths it steps, in :mod:`qdm.diffusion`.
 """
 
 from __future__ import annotations
@@ -28,16 +33,17 @@ from typing import Any
 
 import torch
 
-from qdm.diffusion import VARIANCE_TYPES, StepOutput, VarianceType, p_step, q_sample
-
 __all__ = [
-    "DDPMScheduler",
+    "SCHEDULE_NAMES",
     "NoiseSchedule",
     "SCHEDULES",
-    "StepOutput",
+    "build_schedule",
+    "constant_betas",
     "constant_schedule",
+    "cosine_betas",
     "cosine_schedule",
     "from_betas",
+    "linear_betas",
     "linear_schedule",
     "make_schedule",
     "tailored_schedule",
@@ -112,7 +118,7 @@ def _check_params(params: object) -> dict[str, float]:
 
 @dataclass(frozen=True, eq=False, repr=False)
 class NoiseSchedule:
-    """A variance schedule beta_1..beta_T (seed eq. 1) with alphas and alpha_bar (seed eq. 2).
+    """A variance schedule beta_1..beta_T (jo2025qamp eq. 1) with alphas and alpha_bar (jo2025qamp eq. 2).
 
     ``name``, ``T`` and ``params`` describe how it was built; ``betas`` (float64, position
     ``t - 1`` holds beta_t) is the ground truth. ``alphas`` and ``alpha_bar`` are derived and
@@ -193,15 +199,15 @@ class NoiseSchedule:
         return out.to(torch.as_tensor(t).device)
 
     def beta_at(self, t: int | torch.Tensor) -> torch.Tensor:
-        """Seed eq. 1: beta_t for integer t in 1..T (any shape), float64."""
+        """jo2025qamp eq. 1: beta_t for integer t in 1..T (any shape), float64."""
         return self._gather(self.betas, t, at_zero=None)
 
     def alpha_at(self, t: int | torch.Tensor) -> torch.Tensor:
-        """Seed eq. 2: alpha_t = 1 - beta_t for integer t in 1..T (any shape), float64."""
+        """jo2025qamp eq. 2: alpha_t = 1 - beta_t for integer t in 1..T (any shape), float64."""
         return self._gather(self.alphas, t, at_zero=None)
 
     def alpha_bar_at(self, t: int | torch.Tensor, allow_zero: bool = False) -> torch.Tensor:
-        """Seed eq. 2: alpha_bar_t = prod_{s<=t} alpha_s for t in 1..T (0..T with allow_zero, alpha_bar_0 = 1)."""
+        """jo2025qamp eq. 2: alpha_bar_t = prod_{s<=t} alpha_s for t in 1..T (0..T with allow_zero, alpha_bar_0 = 1)."""
         return self._gather(self.alpha_bar, t, at_zero=1.0 if allow_zero else None)
 
     def to_dict(self) -> dict[str, Any]:
@@ -234,37 +240,64 @@ class NoiseSchedule:
 def _betas_from_alpha_bar(
     alpha_bar_fn: Callable[[torch.Tensor], torch.Tensor], T: int, min_beta: float, max_beta: float
 ) -> torch.Tensor:
-    """Nichol & Dhariwal 2021 eq. 17 recipe: beta_t = clip(1 - abar(t/T) / abar((t-1)/T), min_beta, max_beta)."""
+    """nichol2021improved eq. 17 recipe: beta_t = clip(1 - abar(t/T) / abar((t-1)/T), min_beta, max_beta)."""
     u = torch.arange(T + 1, dtype=torch.float64) / T
     alpha_bar = alpha_bar_fn(u)
     return (1.0 - alpha_bar[1:] / alpha_bar[:-1]).clamp(min_beta, max_beta)
 
 
+def linear_betas(T: int, beta_start: float, beta_end: float) -> torch.Tensor:
+    """ho2020ddpm sec. 4: beta_t evenly spaced from beta_start (t = 1) to beta_end (t = T), float64 (T,); unchecked."""
+    return torch.linspace(beta_start, beta_end, T, dtype=torch.float64)
+
+
+def cosine_betas(
+    T: int,
+    s: float = 0.008,
+    max_beta: float = 0.999,
+    min_beta: float = 0.0,
+    *,
+    f0_dtype: torch.dtype = torch.float64,
+) -> torch.Tensor:
+    """nichol2021improved eq. 17: beta_t = clip(1 - abar(t/T)/abar((t-1)/T), min_beta, max_beta), float64 (T,); unchecked.
+
+    abar(u) = f(u)/f(0), f(u) = cos^2((u + s)/(1 + s) pi/2).  f(0) cancels in the ratio; ``f0_dtype`` is the
+    dtype it is evaluated in (:class:`NoiseSchedule` has always used float32, which moves betas by at most
+    ~4e-16; it is kept so that existing runs reproduce bit for bit).
+    """
+
+    def f(u: torch.Tensor) -> torch.Tensor:
+        """The squared cosine of nichol2021improved eq. 17."""
+        return torch.cos((u + s) / (1.0 + s) * (math.pi / 2)) ** 2
+
+    return _betas_from_alpha_bar(lambda u: f(u) / f(torch.zeros((), dtype=f0_dtype)), T, min_beta, max_beta)
+
+
+def constant_betas(T: int, beta: float) -> torch.Tensor:
+    """The cacioppo2023qdm follow-up (IJCNN 2025; beta = 1e-2): beta_t = beta for every t, float64 (T,); unchecked."""
+    return torch.full((T,), float(beta), dtype=torch.float64)
+
+
 def linear_schedule(T: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> NoiseSchedule:
-    """Ho et al. 2020 sec. 4: beta_t linear from beta_start (t = 1) to beta_end (t = T)."""
+    """ho2020ddpm sec. 4: beta_t linear from beta_start (t = 1) to beta_end (t = T) (:func:`linear_betas`)."""
     T = _check_T(T)
     beta_start = _check_real(beta_start, "beta_start", 0.0, 1.0, closed_low=False, closed_high=False)
     beta_end = _check_real(beta_end, "beta_end", 0.0, 1.0, closed_low=False, closed_high=False)
-    betas = torch.linspace(beta_start, beta_end, T, dtype=torch.float64)
+    betas = linear_betas(T, beta_start, beta_end)
     return NoiseSchedule("linear", T, {"beta_start": beta_start, "beta_end": beta_end}, betas)
 
 
 def cosine_schedule(T: int, s: float = 0.008, max_beta: float = 0.999, min_beta: float = 0.0) -> NoiseSchedule:
-    """Nichol & Dhariwal 2021 eq. 17: alpha_bar_t = f(t)/f(0), f(t) = cos^2((t/T + s)/(1 + s) pi/2), betas clipped to [min_beta, max_beta].
+    """nichol2021improved eq. 17: alpha_bar_t = f(t)/f(0), f(t) = cos^2((t/T + s)/(1 + s) pi/2), betas clipped to [min_beta, max_beta].
 
-    Nichol & Dhariwal clip at max_beta = 0.999 only; the Chen et al. code (papers.md C1) also
+    Nichol & Dhariwal clip at max_beta = 0.999 only; the Chen et al. code (chen2025quantum) also
     clips below at min_beta = 1e-4. alpha_bar is recomputed as the product of the clipped
     alphas, so it equals the cos^2 closed form exactly where no beta was clipped.
     """
     T = _check_T(T)
     s = _check_real(s, "s", 0.0, math.inf, closed_low=True, closed_high=False)
     min_beta, max_beta = _check_clip(min_beta, max_beta)
-
-    def f(u: torch.Tensor) -> torch.Tensor:
-        """The squared cosine of Nichol & Dhariwal eq. 17."""
-        return torch.cos((u + s) / (1.0 + s) * (math.pi / 2)) ** 2
-
-    betas = _betas_from_alpha_bar(lambda u: f(u) / f(torch.zeros(())), T, min_beta, max_beta)
+    betas = cosine_betas(T, s, max_beta, min_beta, f0_dtype=torch.float32)
     return NoiseSchedule("cosine", T, {"s": s, "max_beta": max_beta, "min_beta": min_beta}, betas)
 
 
@@ -278,7 +311,7 @@ def tailored_schedule(
 ) -> NoiseSchedule:
     """qdm's stated reconstruction (not the authors') of Chen et al.'s "tailored noise schedule": the sigmoid schedule of T. Chen 2023.
 
-    The hybrid paper (arXiv:2504.00034, papers.md C and E) only says its schedule applies
+    The hybrid paper (arXiv:2504.00034, chen2025quantum) only says its schedule applies
     different noise levels strategically across time steps; no formula is published and the
     authors' code uses the plain cosine schedule. qdm reconstructs it as the sigmoid schedule
     of T. Chen, "On the Importance of Noise Scheduling for Diffusion Models" (arXiv:2301.10972,
@@ -312,14 +345,14 @@ def tailored_schedule(
 
 
 def constant_schedule(T: int, beta: float) -> NoiseSchedule:
-    """papers.md A2 (Cacioppo et al. follow-up, beta = 1e-2): beta_t = beta for every t, so alpha_bar_t = (1 - beta)^t."""
+    """The cacioppo2023qdm follow-up (IJCNN 2025; beta = 1e-2): beta_t = beta for every t, so alpha_bar_t = (1 - beta)^t."""
     T = _check_T(T)
     beta = _check_real(beta, "beta", 0.0, 1.0, closed_low=False, closed_high=False)
-    return NoiseSchedule("constant", T, {"beta": beta}, torch.full((T,), beta, dtype=torch.float64))
+    return NoiseSchedule("constant", T, {"beta": beta}, constant_betas(T, beta))
 
 
 def from_betas(betas: Sequence[float] | torch.Tensor, name: str = "custom") -> NoiseSchedule:
-    """Seed eq. 1 with a given variance schedule beta_1..beta_T (e.g. the papers.md A1 linspace of the QDM code)."""
+    """jo2025qamp eq. 1 with a given variance schedule beta_1..beta_T (e.g. the cacioppo2023qdm linspace of the QDM code)."""
     if isinstance(betas, torch.Tensor):
         length = betas.shape[0] if betas.ndim == 1 else -1
     elif isinstance(betas, Sequence) and not isinstance(betas, str):
@@ -355,66 +388,34 @@ def make_schedule(name: str, T: int, **kwargs: float) -> NoiseSchedule:
     return constructor(T, **kwargs)
 
 
-# ---------------------------------------------------------------------------------------------
-# diffusers-style scheduler object
-# ---------------------------------------------------------------------------------------------
+#: The schedule names a model config may give :func:`build_schedule`.
+SCHEDULE_NAMES: tuple[str, ...] = ("linear", "cosine", "tailored", "constant", "cacioppo_linspace")
 
 
-@dataclass(frozen=True)
-class DDPMScheduler:
-    """A diffusers-like DDPM scheduler: ``add_noise`` (seed eq. 2) and ``step`` (Ho et al. Algorithm 2).
+def build_schedule(
+    name: str,
+    T: int,
+    *,
+    beta_start: float = 1e-4,
+    beta_end: float = 0.02,
+    beta: float = 1e-2,
+    cosine_min_beta: float = 0.0,
+) -> tuple[NoiseSchedule, int]:
+    """The one schedule builder of the model configs: (schedule, offset), model level k = schedule time k + offset.
 
-    ``clip_x0`` clamps the predicted x_0 to [-1, 1] before the posterior mean (as the Chen et
-    al. code does, papers.md C1); ``variance_type`` is ``"posterior"`` (beta_tilde_t) or
-    ``"beta"`` (beta_t), Ho et al.'s two choices of sigma_t^2. Time steps are 1..T.
+    ``linear`` (beta_start..beta_end), ``cosine`` (s = 0.008, betas clipped to [cosine_min_beta, 0.999]),
+    ``tailored`` (defaults of :func:`tailored_schedule`) and ``constant`` (beta) have offset 0;
+    ``cacioppo_linspace`` is the cacioppo2023qdm code's ``linspace(beta_start, beta_end, T + 1)``, whose first
+    beta already noises the lowest level: offset 1.
     """
-
-    schedule: NoiseSchedule
-    clip_x0: bool = False
-    variance_type: VarianceType = "posterior"
-
-    def __post_init__(self) -> None:
-        """Validate the configuration."""
-        if not isinstance(self.schedule, NoiseSchedule):
-            raise ValueError(f"schedule must be a NoiseSchedule, got {type(self.schedule).__name__}")
-        if not isinstance(self.clip_x0, bool):
-            raise ValueError(f"clip_x0 must be a bool, got {self.clip_x0!r}")
-        if self.variance_type not in VARIANCE_TYPES:
-            raise ValueError(f"variance_type must be one of {list(VARIANCE_TYPES)}, got {self.variance_type!r}")
-
-    @property
-    def timesteps(self) -> torch.Tensor:
-        """The reverse-time order of Ho et al. Algorithm 2: T, T-1, ..., 1 (int64)."""
-        return torch.arange(self.schedule.T, 0, -1, dtype=torch.int64)
-
-    def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: int | torch.Tensor) -> torch.Tensor:
-        """Seed eq. 2: x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) noise (diffusers' argument order)."""
-        return q_sample(x0, t, noise, self.schedule)
-
-    def step(
-        self,
-        eps_pred: torch.Tensor,
-        t: int | torch.Tensor,
-        x_t: torch.Tensor,
-        generator: torch.Generator | None = None,
-    ) -> StepOutput:
-        """Ho et al. Algorithm 2, line 4: one ancestral step x_t -> x_{t-1} from a predicted eps."""
-        return p_step(eps_pred, x_t, t, self.schedule, generator, self.clip_x0, self.variance_type)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready config of the scheduler (its schedule included)."""
-        return {"schedule": self.schedule.to_dict(), "clip_x0": self.clip_x0, "variance_type": self.variance_type}
-
-    @classmethod
-    def from_dict(cls, config: Mapping[str, Any]) -> DDPMScheduler:
-        """Inverse of to_dict."""
-        if not isinstance(config, Mapping) or "schedule" not in config:
-            raise ValueError("config must be a mapping with a 'schedule' entry (and optional clip_x0, variance_type)")
-        unknown = sorted(set(config) - {"schedule", "clip_x0", "variance_type"})
-        if unknown:
-            raise ValueError(f"config has unknown keys {unknown}; allowed: schedule, clip_x0, variance_type")
-        return cls(
-            schedule=NoiseSchedule.from_dict(config["schedule"]),
-            clip_x0=config.get("clip_x0", False),
-            variance_type=config.get("variance_type", "posterior"),
-        )
+    if name == "cacioppo_linspace":
+        return from_betas(linear_betas(_check_T(T) + 1, beta_start, beta_end), name="cacioppo_linspace"), 1
+    if name == "linear":
+        return linear_schedule(T, beta_start, beta_end), 0
+    if name == "constant":
+        return constant_schedule(T, beta), 0
+    if name == "cosine":
+        return cosine_schedule(T, min_beta=cosine_min_beta), 0
+    if name == "tailored":
+        return tailored_schedule(T), 0
+    raise ValueError(f"schedule must be one of {', '.join(SCHEDULE_NAMES)}, got {name!r}")

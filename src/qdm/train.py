@@ -38,6 +38,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from qdm.config import TrainConfig
+from qdm.io import atomic_write
 
 __all__ = [
     "CHECKPOINT_NAME",
@@ -209,17 +210,7 @@ def _grad_norm(params: list[nn.Parameter], clip: float | None) -> float:
 def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> Path:
     """Write ``state`` with torch.save atomically: a temporary file in the same folder, fsync, then os.replace."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            torch.save(state, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write(path, lambda fh: torch.save(state, fh))
     return path
 
 

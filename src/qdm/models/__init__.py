@@ -1,4 +1,4 @@
-"""Models: the hybrid DDPM's tiny U-Net and its bottleneck gates (papers.md C1)."""
+"""Models: the hybrid DDPM's tiny U-Net and its bottleneck gates (chen2025quantum)."""
 
 from qdm.models.bottleneck import (
     ChannelGate,
@@ -11,7 +11,7 @@ from qdm.models.bottleneck import (
     make_bottleneck,
     make_quantum_layer,
 )
-from qdm.models.params import count_parameters
+from qdm.models.counting import count_parameters
 from qdm.models.unet import TinyUNet, UNetConfig, timestep_embedding
 
 __all__ = [
@@ -33,7 +33,7 @@ __all__ = [
 
 
 def build_unet(unet: UNetConfig, gate: GateConfig) -> TinyUNet:
-    """papers.md C1: the tiny U-Net with the bottleneck gate described by `gate` (kind 'none' = published baseline)."""
+    """chen2025quantum: the tiny U-Net with the bottleneck gate described by `gate` (kind 'none' = published baseline)."""
     if not isinstance(unet, UNetConfig):
         raise ValueError(f"unet must be a UNetConfig, got {type(unet).__name__}")
     return TinyUNet(unet, make_bottleneck(gate, unet.bottleneck_channels))

@@ -1,4 +1,4 @@
-"""The classical autoencoder of Cacioppo et al.'s latent QDM (papers.md A1, ``Autoencoder/`` of the authors' code).
+"""The classical autoencoder of Cacioppo et al.'s latent QDM (cacioppo2023qdm, ``Autoencoder/`` of the authors' code).
 
 It maps a 28×28 MNIST image to a *positive unit vector* of ``latent_dim`` = 2**k entries, which is a
 valid real amplitude vector of k qubits: the PQC denoiser then works on those k qubits and the decoder
@@ -12,9 +12,10 @@ Architecture (A1 widths (64, 128, 256), hidden 128, latent 8; the defaults here 
 * decoder (mirrored): Linear(latent→hidden) ReLU → Linear(→w2·3·3) ReLU → ConvT(w2→w1, 3, s 2)
   BatchNorm ReLU → ConvT(w1→w0, 3, s 2, p 1, op 1) BatchNorm ReLU → ConvT(w0→1, 3, s 2, p 1, op 1) → sigmoid.
 
-Loss: Huber (``nn.HuberLoss`` with δ = 1 in A1) between the reconstruction and the image in [0, 1].
-Training goes through the one trainer :func:`qdm.train.train` (A1: Adam 1e-3, batch 32, 100 epochs over
-all 70k MNIST images; here a step budget over the experiment's images).
+Loss: Huber (``nn.HuberLoss`` with δ = 1 in cacioppo2023qdm's code) between the reconstruction and the
+image in [0, 1].  The pqc family trains it with the one trainer (:func:`qdm.families.pqc.train_autoencoder`;
+models import no trainer): the code's Adam 1e-3, batch 32, 100 epochs over all 70k MNIST images, here a
+step budget over the experiment's images.
 """
 
 from __future__ import annotations
@@ -26,15 +27,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from qdm.config import TrainConfig, validate_fields
-from qdm.train import TrainResult, seed_everything, train
+from qdm.annotations import validate_fields
 
 __all__ = [
     "Autoencoder",
     "AutoencoderConfig",
     "autoencoder_loss",
     "reconstruction_error",
-    "train_autoencoder",
 ]
 
 _IMAGE_SIZE = 28
@@ -89,22 +88,9 @@ class AutoencoderConfig:
         """k = log2(latent_dim): the qubits that carry the latent amplitudes."""
         return self.latent_dim.bit_length() - 1
 
-    def train_config(self) -> TrainConfig:
-        """The one trainer's settings for this autoencoder (no checkpoints, deterministic)."""
-        return TrainConfig(
-            steps=self.train_steps,
-            batch_size=self.train_batch_size,
-            lr=self.train_lr,
-            lr_step_size=self.train_lr_step_size,
-            lr_gamma=self.train_lr_gamma,
-            seed=self.train_seed,
-            checkpoint_every=None,
-            deterministic=True,
-        )
-
 
 class Autoencoder(nn.Module):
-    """papers.md A1: conv encoder → positive unit latent (normalise, then abs) → mirrored conv decoder with sigmoid."""
+    """cacioppo2023qdm: conv encoder → positive unit latent (normalise, then abs) → mirrored conv decoder with sigmoid."""
 
     def __init__(self, cfg: AutoencoderConfig) -> None:
         super().__init__()
@@ -137,14 +123,14 @@ class Autoencoder(nn.Module):
         )
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
-        """papers.md A1: (B, 1, 28, 28) in [0, 1] → |z / ‖z‖₂|, a positive unit vector (B, latent_dim)."""
+        """cacioppo2023qdm: (B, 1, 28, 28) in [0, 1] → |z / ‖z‖₂|, a positive unit vector (B, latent_dim)."""
         if images.ndim != 4 or tuple(images.shape[1:]) != (1, _IMAGE_SIZE, _IMAGE_SIZE):
             raise ValueError(f"images must have shape (B, 1, 28, 28), got {tuple(images.shape)}")
         z = self.encoder_lin(self.encoder_cnn(images).flatten(1))
         return F.normalize(z, dim=1).abs()
 
     def decode(self, latent: torch.Tensor) -> torch.Tensor:
-        """papers.md A1: (B, latent_dim) → images (B, 1, 28, 28) in (0, 1) (sigmoid output)."""
+        """cacioppo2023qdm: (B, latent_dim) → images (B, 1, 28, 28) in (0, 1) (sigmoid output)."""
         if latent.ndim != 2 or latent.shape[1] != self.cfg.latent_dim:
             raise ValueError(f"latent must have shape (B, {self.cfg.latent_dim}), got {tuple(latent.shape)}")
         w2 = self.cfg.widths[2]
@@ -157,7 +143,7 @@ class Autoencoder(nn.Module):
 
 
 def autoencoder_loss(model: Autoencoder, images: torch.Tensor, delta: float = 1.0) -> torch.Tensor:
-    """papers.md A1: Huber loss (nn.HuberLoss, mean over pixels) between decode(encode(x)) and x."""
+    """cacioppo2023qdm: Huber loss (nn.HuberLoss, mean over pixels) between decode(encode(x)) and x."""
     return F.huber_loss(model(images), images, delta=delta)
 
 
@@ -173,31 +159,3 @@ def reconstruction_error(model: Autoencoder, images: torch.Tensor, batch_size: i
         count += chunk.shape[0]
     model.train(was_training)
     return total / max(count, 1)
-
-
-def train_autoencoder(
-    images: torch.Tensor, cfg: AutoencoderConfig, progress: bool = False
-) -> tuple[Autoencoder, TrainResult]:
-    """papers.md A1: build the autoencoder (seeded with ``cfg.train_seed``) and minimise the Huber loss with the one trainer.
-
-    ``images``: float (N, 1, 28, 28) in [0, 1].  Deterministic: the same images and config give the same
-    weights.  Returns the model in eval mode and the trainer's result.
-    """
-    if not isinstance(cfg, AutoencoderConfig):
-        raise ValueError(f"cfg must be an AutoencoderConfig, got {type(cfg).__name__}")
-    if not isinstance(images, torch.Tensor) or images.ndim != 4 or tuple(images.shape[1:]) != (1, _IMAGE_SIZE, _IMAGE_SIZE):
-        raise ValueError(f"images must be a tensor of shape (N, 1, 28, 28), got {getattr(images, 'shape', type(images))}")
-    if not images.is_floating_point() or float(images.min()) < 0 or float(images.max()) > 1:
-        raise ValueError("images must be floating point in [0, 1]")
-    seed_everything(cfg.train_seed)
-    model = Autoencoder(cfg)
-    result = train(
-        model,
-        images.float(),
-        lambda m, batch, generator: autoencoder_loss(m, batch, cfg.huber_delta),
-        cfg.train_config(),
-        checkpoint_dir=None,
-        progress=progress,
-    )
-    model.eval()
-    return model, result

@@ -1,6 +1,6 @@
 """Bottleneck gates for the tiny U-Net: the quantum gate of Chen et al. (2025) and its two classical twins.
 
-Every gate has the same shape (papers.md C1, "quantum attention"):
+Every gate has the same shape (chen2025quantum, "quantum attention"):
 
     h (B,C,7,7) ─ global avg pool ─ Linear(C, n) ─ [angle scaling] ─ [detach] ─ core (n → n) ─ Linear(n, C) ─ m
     output = h · m  (channel-wise)
@@ -14,7 +14,7 @@ and the three gates differ only in the core:
 * :class:`MatchedClassicalGate`: the circuit is replaced by :class:`ParameterMatchedMap`, a
   tanh-bounded map with *exactly* as many trainable parameters as the circuit.
 
-Two properties of the published gate (papers.md C1) are reproduced, not hidden, and are options here:
+Two properties of the published gate (chen2025quantum) are reproduced, not hidden, and are options here:
 ``detach_input=True`` cuts the gradient into Linear(C, n), and the published ansatz (RZ + CNOT chain
 after an RY embedding) has circuit weights that do not change ⟨Z⟩ at all. The published classical
 baseline has no gate (``kind="none"``): it is not parameter-matched.
@@ -65,7 +65,7 @@ ANGLE_SCALINGS: tuple[str, ...] = ("none", "pi_tanh")
 BACKENDS: tuple[str, ...] = ("torch", "pennylane")
 
 
-#: ansatz names → ansatz classes. "rz_cnot" is the published one (papers.md C1); "ry_cnot" its trainable twin.
+#: ansatz names → ansatz classes. "rz_cnot" is the published one (chen2025quantum); "ry_cnot" its trainable twin.
 ANSATZ_NAMES: dict[str, type] = {
     "rz_cnot": RZCNOTChain,
     "strongly_entangling": StronglyEntangling,
@@ -76,7 +76,7 @@ ANSATZ_NAMES: dict[str, type] = {
 
 @dataclass(frozen=True)
 class GateConfig:
-    """A bottleneck gate (papers.md C1); defaults are the published gate except n_qubits (16 published, 8 on 2 CPU cores)."""
+    """A bottleneck gate (chen2025quantum); defaults are the published gate except n_qubits (16 published, 8 on 2 CPU cores)."""
 
     kind: GateKind = "quantum"
     n_qubits: int = 8
@@ -109,24 +109,24 @@ def scale_angles(z: torch.Tensor, scaling: str) -> torch.Tensor:
 
 
 def make_ansatz(name: str, n_layers: int):
-    """papers.md C1: ansatz dataclass by name ('rz_cnot' published; 'strongly_entangling', 'ry_rz_chain' trainable)."""
+    """chen2025quantum: ansatz dataclass by name ('rz_cnot' published; 'strongly_entangling', 'ry_rz_chain' trainable)."""
     if name not in ANSATZ_NAMES:
         raise ValueError(f"ansatz must be one of {tuple(ANSATZ_NAMES)}, got {name!r}")
     return ANSATZ_NAMES[name](n_layers)
 
 
 def make_quantum_layer(cfg: GateConfig) -> QuantumLayer:
-    """papers.md C1: RY angle embedding → ansatz → ⟨Z_i⟩ on every wire, on the chosen simulator backend."""
+    """chen2025quantum: RY angle embedding → ansatz → ⟨Z_i⟩ on every wire, on the chosen simulator backend."""
     return QuantumLayer(cfg.n_qubits, make_ansatz(cfg.ansatz, cfg.n_layers), AngleEmbedding("Y"), backend=cfg.backend)
 
 
 def circuit_parameter_count(cfg: GateConfig) -> int:
-    """Trainable parameters of the gate's circuit (nominal; the published 'rz_cnot' weights have no effect, papers.md C1)."""
+    """Trainable parameters of the gate's circuit (nominal; the published 'rz_cnot' weights have no effect, chen2025quantum)."""
     return sum(p.numel() for p in make_quantum_layer(cfg).parameters() if p.requires_grad)
 
 
 class ChannelGate(nn.Module):
-    """papers.md C1: h ↦ h · Linear_out(core(scale(Linear_in(avgpool h)))), a per-channel multiplier on (B,C,H,W) features."""
+    """chen2025quantum: h ↦ h · Linear_out(core(scale(Linear_in(avgpool h)))), a per-channel multiplier on (B,C,H,W) features."""
 
     def __init__(
         self,
@@ -151,23 +151,23 @@ class ChannelGate(nn.Module):
         self.proj_out = nn.Linear(n, channels)
 
     def multiplier(self, h: torch.Tensor) -> torch.Tensor:
-        """papers.md C1: the per-channel multiplier m (B, C) computed from the pooled features."""
+        """chen2025quantum: the per-channel multiplier m (B, C) computed from the pooled features."""
         pooled = F.adaptive_avg_pool2d(h, 1).flatten(1)
         z = scale_angles(self.proj_in(pooled), self.angle_scaling)
-        if self.detach_input:  # papers.md C1 property 1: Linear(C, n) receives no gradient
+        if self.detach_input:  # chen2025quantum property 1: Linear(C, n) receives no gradient
             z = z.detach()
         q = self.core(z).to(dtype=h.dtype)
         return self.proj_out(q)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        """papers.md C1: gate the features channel-wise, h · m[:, :, None, None]."""
+        """chen2025quantum: gate the features channel-wise, h · m[:, :, None, None]."""
         if h.ndim != 4 or h.shape[1] != self.channels:
             raise ValueError(f"features must have shape (B, {self.channels}, H, W), got {tuple(h.shape)}")
         return h * self.multiplier(h)[:, :, None, None]
 
 
 class QuantumGate(ChannelGate):
-    """papers.md C1: the quantum 'attention' gate; `circuit` maps real (B, n) angles to ⟨Z⟩ ∈ [−1, 1]^n."""
+    """chen2025quantum: the quantum 'attention' gate; `circuit` maps real (B, n) angles to ⟨Z⟩ ∈ [−1, 1]^n."""
 
     def __init__(self, channels: int, circuit: nn.Module, n_qubits: int, *, detach_input: bool = True,
                  angle_scaling: str = "none") -> None:
@@ -182,7 +182,7 @@ class QuantumGate(ChannelGate):
 
 
 class ClassicalGate(ChannelGate):
-    """papers.md C (identical-architecture twin): the circuit replaced by tanh(W x + b), W ∈ R^{n×n}, same widths."""
+    """chen2025quantum (identical-architecture twin): the circuit replaced by tanh(W x + b), W ∈ R^{n×n}, same widths."""
 
     def __init__(self, channels: int, n: int, *, detach_input: bool = True, angle_scaling: str = "none") -> None:
         if not isinstance(n, int) or n < 1:
@@ -263,7 +263,7 @@ class MatchedClassicalGate(ChannelGate):
 
 
 def make_bottleneck(cfg: GateConfig, channels: int) -> ChannelGate | None:
-    """papers.md C/C1: the gate for `cfg.kind` ('none' → None, the published classical baseline with no gate)."""
+    """chen2025quantum/C1: the gate for `cfg.kind` ('none' → None, the published classical baseline with no gate)."""
     if not isinstance(cfg, GateConfig):
         raise ValueError(f"cfg must be a GateConfig, got {type(cfg).__name__}")
     if not isinstance(channels, int) or channels < 1:

@@ -1,4 +1,4 @@
-"""The depolarizing-channel quantum diffusion model on density matrices (seed 000 §1.3.5–1.3.8, papers.md B).
+"""The depolarizing-channel quantum diffusion model on density matrices (jo2025qamp §1.3.5–1.3.8, jo2025qamp).
 
 **Data.** A target ensemble of pure n-qubit states |ψ⟩ (n = 1…4, d = 2**n), seeded:
 
@@ -7,10 +7,10 @@
   |0…0⟩ or GHZ);
 * ``"line"``: |ψ(θ)⟩ = cos θ|0…0⟩ + sin θ|1…1⟩ with θ uniform in [theta_min, theta_max].
 
-**Forward** (seed eqs. 7–8): ρ_t = (1 − p_t)ρ_{t−1} + p_t I/d, in closed form ρ_t = α_t ρ₀ + (1 − α_t) I/d,
+**Forward** (jo2025qamp eq. 7–8): ρ_t = (1 − p_t)ρ_{t−1} + p_t I/d, in closed form ρ_t = α_t ρ₀ + (1 − α_t) I/d,
 α_t = Π_{s≤t}(1 − p_s), with p_t from :func:`qdm.quantum.density.depolarizing_schedule`.
 
-**Reverse** (seed eq. 9 and §1.3.7). Step t (level t → t − 1) is the channel
+**Reverse** (jo2025qamp eq. 9 and §1.3.7). Step t (level t → t − 1) is the channel
 
     D_t(ρ) = tr_anc[ U(θ_t) (ρ ⊗ |0…0⟩⟨0…0|) U(θ_t)† ]
 
@@ -22,9 +22,9 @@ U(θ) is a :mod:`qdm.circuits` ansatz (StronglyEntangling or Rot + CNOT ladder) 
 Its angles are separate per step (``time_conditioning="per_step"``) or a Fourier series in t shared by
 all steps (``"fourier"``: θ(t) = Σ_f φ_f(t) W_f with φ = (1, cos(kπt/T), sin(kπt/T), k = 1…n_frequencies)).
 
-**Losses.** ``"final"`` (seed eq. 10): 1 − E_ψ⟨ψ|ρ_gen|ψ⟩ with ρ_gen = D_1 ∘ … ∘ D_T (I/d).
-``"stepwise"``: 1 − E_{t,ψ} F(D_t(ρ_t(ψ)), ρ_{t−1}(ψ)) with the forward marginals of seed eq. 8 and the
-Uhlmann fidelity F (seed §1.3.8).  Since E_ψ⟨ψ|ρ|ψ⟩ = tr(ρ ρ̄) for the ensemble mean ρ̄, the final
+**Losses.** ``"final"`` (jo2025qamp eq. 10): 1 − E_ψ⟨ψ|ρ_gen|ψ⟩ with ρ_gen = D_1 ∘ … ∘ D_T (I/d).
+``"stepwise"``: 1 − E_{t,ψ} F(D_t(ρ_t(ψ)), ρ_{t−1}(ψ)) with the forward marginals of jo2025qamp eq. 8 and the
+Uhlmann fidelity F (jo2025qamp §1.3.8).  Since E_ψ⟨ψ|ρ|ψ⟩ = tr(ρ ρ̄) for the ensemble mean ρ̄, the final
 fidelity of any state is at most λ_max(ρ̄) (:func:`fidelity_bound`).
 
 **Samples.** Generation in the density-matrix picture is deterministic (one ρ_gen).  Individual samples
@@ -38,13 +38,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
 
 from qdm.circuits import RotCNOTLadder, StronglyEntangling, ansatz_unitary
-from qdm.config import validate_fields
+from qdm.annotations import validate_fields
 from qdm.quantum.density import (
     apply_unitary,
     depolarize_closed_form,
@@ -112,6 +112,8 @@ class DepolarizingQDMConfig:
     ``center``, ``spread``, ``theta_min``, ``theta_max``, ``n_states``, ``target_seed``).
     ``reverse="unitary"`` needs ``n_ancilla=0``; ``reverse="ancilla"`` needs ``n_ancilla >= 1``.
     """
+
+    family: ClassVar[str] = "depolarizing_qdm"
 
     n_qubits: int = 2
     n_ancilla: int = 1
@@ -195,7 +197,7 @@ class DepolarizingQDMConfig:
 
 
 def forward_schedule(cfg: DepolarizingQDMConfig) -> tuple[Tensor, Tensor]:
-    """Seed eqs. 7–8: (p_1..p_T, α_1..α_T) float64 of the configured depolarizing schedule."""
+    """jo2025qamp eq. 7–8: (p_1..p_T, α_1..α_T) float64 of the configured depolarizing schedule."""
     if not isinstance(cfg, DepolarizingQDMConfig):
         raise ValueError(f"cfg must be a DepolarizingQDMConfig, got {type(cfg).__name__}")
     p = depolarizing_schedule(cfg.T, cfg.schedule, p_start=cfg.p_start, p_end=cfg.p_end, p=cfg.p)
@@ -203,7 +205,7 @@ def forward_schedule(cfg: DepolarizingQDMConfig) -> tuple[Tensor, Tensor]:
 
 
 def forward_states(rho0: Tensor, alpha: Tensor) -> Tensor:
-    """Seed eq. 8 for every level: (T + 1, ..., d, d) with entry t = α_t ρ₀ + (1 − α_t) I/d (α_0 = 1)."""
+    """jo2025qamp eq. 8 for every level: (T + 1, ..., d, d) with entry t = α_t ρ₀ + (1 − α_t) I/d (α_0 = 1)."""
     if not isinstance(alpha, Tensor) or alpha.ndim != 1 or alpha.numel() == 0:
         raise ValueError(f"alpha must be a 1-d tensor (α_1..α_T), got {alpha!r}")
     levels = torch.cat([alpha.new_ones(1), alpha])
@@ -285,7 +287,7 @@ def ensemble_mean(psi: Tensor) -> Tensor:
 
 
 def fidelity_bound(psi: Tensor) -> float:
-    """Seed eq. 10's best value: max_ρ E_ψ⟨ψ|ρ|ψ⟩ = λ_max(ρ̄), reached by the top eigenvector of ρ̄."""
+    """jo2025qamp eq. 10's best value: max_ρ E_ψ⟨ψ|ρ|ψ⟩ = λ_max(ρ̄), reached by the top eigenvector of ρ̄."""
     return float(torch.linalg.eigvalsh(ensemble_mean(psi)).amax())
 
 
@@ -404,7 +406,7 @@ class DepolarizingQDM(nn.Module):
         return ansatz_unitary(self.ansatz, self.angles(), self.cfg.n_wires, dtype=self.cfg.complex_dtype)
 
     def step(self, rho: Tensor, t: int, U: Tensor | None = None) -> Tensor:
-        """Seed eq. 9 / §1.3.7: D_t(ρ) for a batch ρ (..., d, d) (``U``: precomputed :meth:`unitaries`)."""
+        """jo2025qamp eq. 9 / §1.3.7: D_t(ρ) for a batch ρ (..., d, d) (``U``: precomputed :meth:`unitaries`)."""
         self._check_t(t)
         self._check_rho(rho)
         Us = self.unitaries() if U is None else U
@@ -425,7 +427,7 @@ class DepolarizingQDM(nn.Module):
             raise ValueError(f"rho must be a complex tensor (..., {d}, {d}), got {getattr(rho, 'shape', rho)!r}")
 
     def start_state(self) -> Tensor:
-        """ρ_T of generation: the maximally mixed state I/d (the fixed point of seed eq. 7)."""
+        """ρ_T of generation: the maximally mixed state I/d (the fixed point of jo2025qamp eq. 7)."""
         return maximally_mixed(self.cfg.n_qubits, self.cfg.complex_dtype, self.weights.device)
 
     def reverse(self, rho_T: Tensor | None = None) -> Tensor:
@@ -471,14 +473,14 @@ def _check_states(model: DepolarizingQDM, psi: Tensor) -> Tensor:
 
 
 def final_fidelity_loss(model: DepolarizingQDM, psi: Tensor) -> Tensor:
-    """Seed eq. 10: 1 − E_ψ⟨ψ|ρ_gen|ψ⟩, ρ_gen generated from I/d through all T reverse steps."""
+    """jo2025qamp eq. 10: 1 − E_ψ⟨ψ|ρ_gen|ψ⟩, ρ_gen generated from I/d through all T reverse steps."""
     psi = _check_states(model, psi)
     rho_gen = model()
     return 1 - pure_overlap(psi.to(torch.complex128), rho_gen.to(torch.complex128), atol=1e-6).mean()
 
 
 def stepwise_fidelity_loss(model: DepolarizingQDM, psi: Tensor) -> Tensor:
-    """1 − E_{t,ψ} F(D_t(ρ_t), ρ_{t−1}) with the forward marginals ρ_t = α_t|ψ⟩⟨ψ| + (1 − α_t)I/d (seed eqs. 8, §1.3.8)."""
+    """1 − E_{t,ψ} F(D_t(ρ_t), ρ_{t−1}) with the forward marginals ρ_t = α_t|ψ⟩⟨ψ| + (1 − α_t)I/d (jo2025qamp eq. 8, §1.3.8)."""
     psi = _check_states(model, psi)
     rho0 = pure_density(psi.to(model.cfg.complex_dtype))
     levels = forward_states(rho0, model.alpha.to(rho0.real.dtype))
@@ -488,7 +490,7 @@ def stepwise_fidelity_loss(model: DepolarizingQDM, psi: Tensor) -> Tensor:
 
 
 def depolarizing_loss(model: DepolarizingQDM, psi: Tensor) -> Tensor:
-    """The configured loss (``cfg.loss``): "final" (seed eq. 10) or "stepwise"."""
+    """The configured loss (``cfg.loss``): "final" (jo2025qamp eq. 10) or "stepwise"."""
     if not isinstance(model, DepolarizingQDM):
         raise ValueError(f"model must be a DepolarizingQDM, got {type(model).__name__}")
     if model.cfg.loss == "final":
@@ -513,9 +515,9 @@ def reverse_trajectory(model: DepolarizingQDM) -> Tensor:
 def report_along_t(model: DepolarizingQDM, psi: Tensor) -> dict[str, Tensor]:
     """Per-level arrays (index t = 0..T, float64, detached) of the reverse chain from I/d and the forward process.
 
-    Keys: ``t``; ``fidelity`` E_ψ⟨ψ|ρ_t^gen|ψ⟩ (seed eq. 10), ``purity`` tr(ρ_t^gen)², ``entropy`` (bits),
+    Keys: ``t``; ``fidelity`` E_ψ⟨ψ|ρ_t^gen|ψ⟩ (jo2025qamp eq. 10), ``purity`` tr(ρ_t^gen)², ``entropy`` (bits),
     ``fidelity_to_mean`` F(ρ_t^gen, ρ̄), ``trace_distance_to_mean``; and ``forward_fidelity``,
-    ``forward_purity`` of the forward marginals ρ_t(ψ) (seed eq. 8), averaged over ψ.
+    ``forward_purity`` of the forward marginals ρ_t(ψ) (jo2025qamp eq. 8), averaged over ψ.
     """
     psi = _check_states(model, psi).to(torch.complex128)
     gen = model.reverse().to(torch.complex128)

@@ -1,10 +1,10 @@
 """The PQC-as-denoiser quantum diffusion model (Cacioppo et al. 2023, its 2025 follow-up, Kölle et al. 2024).
 
-papers.md A, A1, A2, D and seed 000 §1.2: an image (or an autoencoder latent) is amplitude-encoded as a
+cacioppo2023qdm, its code and its authors' follow-up code, D and jo2025qamp §1.2: an image (or an autoencoder latent) is amplitude-encoded as a
 normalised state |x_0⟩; a *classical* forward process adds real or complex Gaussian noise to the amplitude
 vector and renormalises; a parametrised quantum circuit P(θ, t) is trained as a direct denoising operator,
 P(θ, t)|x_t⟩ ≈ |x_{t−1}⟩ (or the normalised posterior mean μ̃(x_0, x_t) of A2), with the infidelity loss
-1 − |⟨out|target⟩|² (seed eq. 10 for pure states).  Generation starts from a normalised noise state and
+1 − |⟨out|target⟩|² (jo2025qamp eq. 10 for pure states).  Generation starts from a normalised noise state and
 applies P for t = T … 1; images are read from |amplitudes|.
 
 **Time and levels.** The model has T denoising steps t = 1..T mapping level t to level t − 1.  Level k is
@@ -14,7 +14,7 @@ first beta already noises the lowest level (the authors' index 0; their sampler 
 
 **Noising** (``noising``):
 
-* ``"ddpm"`` (seed eq. 2 / eq. 1): x_k = √ᾱ x_0 + √(1−ᾱ) ε,  x_k = √(1−β) x_{k−1} + √β ε;
+* ``"ddpm"`` (jo2025qamp eq. 2 / eq. 1): x_k = √ᾱ x_0 + √(1−ᾱ) ε,  x_k = √(1−β) x_{k−1} + √β ε;
 * ``"as_coded"`` (A1's code as written): x_k = √ᾱ x_0 + (1−ᾱ) ε,  x_k = √(1−β) x_{k−1} + β ε.
 
 ε is real N(0, σ²) or complex with real and imaginary parts N(0, σ²) each (σ = ``noise_std``; both authors'
@@ -60,18 +60,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import ClassVar, Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from qdm.circuits import AmplitudeEmbedding, RotCNOTLadder, StronglyEntangling, run_state
-from qdm.config import validate_fields
-from qdm.diffusion import complex_gaussian_noise, gaussian_noise, posterior_mean_variance
+from qdm.annotations import validate_fields
+from qdm.diffusion import complex_gaussian_noise, gaussian_noise, posterior_mean_variance, q_sample, q_step
 from qdm.models.autoencoder import Autoencoder, AutoencoderConfig
 from qdm.quantum import sim
-from qdm.schedules import NoiseSchedule, cosine_schedule, constant_schedule, from_betas, linear_schedule, tailored_schedule
+from qdm.schedules import NoiseSchedule, build_schedule
 
 __all__ = [
     "CircuitOutput",
@@ -111,14 +111,19 @@ class PQCDenoiserConfig:
     Field groups: register (``n_qubits`` data qubits, ``image_size``, ``latent``, ``n_label_qubits``),
     circuit (``n_layers``, ``blocks``, ``ansatz``, ``sel_ranges``, ``ancilla``, ``init``), time
     (``time_conditioning``, ``snapshot_phase_steps``, ``t_sampling``), diffusion (``schedule``, ``T``,
-    ``beta_start``, ``beta_end``, ``beta``, ``noising``, ``noise``, ``noise_std``, ``target``), ``loss``,
+    ``beta_start``, ``beta_end``, ``beta``, ``cosine_min_beta``, ``noising``, ``noise``, ``noise_std``,
+    ``target``), ``loss``,
     numerics (``dtype``, ``backend``) and the ``autoencoder`` used when ``latent``.
 
     ``blocks=None`` means one block of ``n_layers`` layers; otherwise ``sum(blocks)`` must equal
     ``n_layers``.  ``sel_ranges="one"`` is A1's ``ranges=[1]*L``; ``"pennylane_default"`` PennyLane's.
     ``t_sampling``: ``"all"`` trains every t on each batch (A2, D), ``"uniform"`` one random t per image
-    (ignored by ``"snapshot"``, whose t follows the phases).
+    (ignored by ``"snapshot"``, whose t follows the phases).  ``cosine_min_beta`` is the lower clip of the
+    cosine schedule's betas (0: Nichol & Dhariwal's schedule unclipped below; the hybrid family's
+    default is the chen2025quantum code's 1e-4).
     """
+
+    family: ClassVar[str] = "pqc_denoiser"
 
     n_qubits: int = 6
     image_size: int = 8
@@ -138,6 +143,7 @@ class PQCDenoiserConfig:
     beta_start: float = 4e-3
     beta_end: float = 0.4
     beta: float = 1e-2
+    cosine_min_beta: float = 0.0
     ancilla: Ancilla = "none"
     latent: bool = False
     n_label_qubits: int = 0
@@ -228,19 +234,9 @@ class PQCDenoiserConfig:
 
 
 def diffusion_schedule(cfg: PQCDenoiserConfig) -> tuple[NoiseSchedule, int]:
-    """(schedule, offset): level k ↔ schedule time k + offset (A1 linspace(β0, βT, T+1): offset 1; DDPM ones: 0)."""
-    if cfg.schedule == "cacioppo_linspace":
-        betas = torch.linspace(cfg.beta_start, cfg.beta_end, cfg.T + 1, dtype=torch.float64)
-        return from_betas(betas, name="cacioppo_linspace"), 1
-    if cfg.schedule == "linear":
-        return linear_schedule(cfg.T, cfg.beta_start, cfg.beta_end), 0
-    if cfg.schedule == "constant":
-        return constant_schedule(cfg.T, cfg.beta), 0
-    if cfg.schedule == "cosine":
-        return cosine_schedule(cfg.T), 0
-    if cfg.schedule == "tailored":
-        return tailored_schedule(cfg.T), 0
-    raise ValueError(f"schedule must be one of {ScheduleName.__args__}, got {cfg.schedule!r}")
+    """(schedule, offset): level k ↔ schedule time k + offset (:func:`qdm.schedules.build_schedule`)."""
+    return build_schedule(cfg.schedule, cfg.T, beta_start=cfg.beta_start, beta_end=cfg.beta_end, beta=cfg.beta,
+                          cosine_min_beta=cfg.cosine_min_beta)
 
 
 def normalise(x: Tensor) -> Tensor:
@@ -255,7 +251,7 @@ def draw_noise(
     std: float,
     dtype: torch.dtype = torch.complex128,
 ) -> Tensor:
-    """papers.md A: real ε ~ N(0, std²) or complex ε = ε_r + iε_i with ε_r, ε_i ~ N(0, std²) each (authors: std 1)."""
+    """cacioppo2023qdm: real ε ~ N(0, std²) or complex ε = ε_r + iε_i with ε_r, ε_i ~ N(0, std²) each (authors: std 1)."""
     if kind == "complex":
         return complex_gaussian_noise(tuple(shape), generator, dtype=dtype, variance_per_part=std**2)
     if kind == "real":
@@ -263,34 +259,18 @@ def draw_noise(
     raise ValueError(f"noise must be 'real' or 'complex', got {kind!r}")
 
 
-def _per_row(values: Tensor, like: Tensor) -> Tensor:
-    """float64 per-sample coefficients as a (B, 1) column in the real dtype of ``like``."""
-    return values.to(device=like.device, dtype=like.real.dtype).reshape(-1, 1)
-
-
 def forward_marginal(
     x0: Tensor, level: Tensor, eps: Tensor, schedule: NoiseSchedule, offset: int, noising: str
 ) -> Tensor:
-    """Seed eq. 2 at level k, time s = k + offset: √ᾱ_s x0 + √(1−ᾱ_s) ε ("ddpm") or √ᾱ_s x0 + (1−ᾱ_s) ε ("as_coded", A1).
-
-    s = 0 gives x0 (ᾱ_0 = 1).
-    """
-    if noising not in ("ddpm", "as_coded"):
-        raise ValueError(f"noising must be 'ddpm' or 'as_coded', got {noising!r}")
-    alpha_bar = schedule.alpha_bar_at(level.cpu() + offset, allow_zero=True)
-    noise_coef = (1.0 - alpha_bar).sqrt() if noising == "ddpm" else 1.0 - alpha_bar
-    return _per_row(alpha_bar.sqrt(), x0) * x0 + _per_row(noise_coef, eps) * eps
+    """:func:`qdm.diffusion.q_sample` at level k = schedule time k + offset (level 0 with offset 0 is x0 itself)."""
+    return q_sample(x0, level.cpu() + offset, eps, schedule, noising=noising, allow_zero=True)  # type: ignore[arg-type]
 
 
 def forward_step(
     x_prev: Tensor, level: Tensor, eps: Tensor, schedule: NoiseSchedule, offset: int, noising: str
 ) -> Tensor:
-    """Seed eq. 1, level k−1 → k (time s = k + offset): √(1−β_s) x + √β_s ε ("ddpm") or √(1−β_s) x + β_s ε ("as_coded", A1)."""
-    if noising not in ("ddpm", "as_coded"):
-        raise ValueError(f"noising must be 'ddpm' or 'as_coded', got {noising!r}")
-    beta = schedule.beta_at(level.cpu() + offset)
-    noise_coef = beta.sqrt() if noising == "ddpm" else beta
-    return _per_row((1.0 - beta).sqrt(), x_prev) * x_prev + _per_row(noise_coef, eps) * eps
+    """:func:`qdm.diffusion.q_step` from level k−1 to k = schedule time k + offset."""
+    return q_step(x_prev, level.cpu() + offset, eps, schedule, noising=noising)  # type: ignore[arg-type]
 
 
 def training_pair(
@@ -319,7 +299,7 @@ def training_pair(
 
 
 def encode_images(images: Tensor, image_size: int, antialias: bool = False) -> Tensor:
-    """papers.md A2: (N, 1, H, W) in [0, 1] → bilinear resize to image_size² → L2-normalised amplitudes (N, s²) float64."""
+    """the cacioppo2023qdm follow-up (IJCNN 2025): (N, 1, H, W) in [0, 1] → bilinear resize to image_size² → L2-normalised amplitudes (N, s²) float64."""
     if images.ndim != 4 or images.shape[1] != 1:
         raise ValueError(f"images must have shape (N, 1, H, W), got {tuple(images.shape)}")
     size = (image_size, image_size)
@@ -332,7 +312,7 @@ def encode_images(images: Tensor, image_size: int, antialias: bool = False) -> T
 
 
 def decode_images(states: Tensor, image_size: int) -> Tensor:
-    """papers.md A1/A2: image = |ψ| / max_j |ψ_j| per image, reshaped to (N, 1, image_size, image_size) float32 in [0, 1]."""
+    """cacioppo2023qdm/A2: image = |ψ| / max_j |ψ_j| per image, reshaped to (N, 1, image_size, image_size) float32 in [0, 1]."""
     if states.ndim != 2 or states.shape[1] != image_size**2:
         raise ValueError(f"states must have shape (N, {image_size**2}), got {tuple(states.shape)}")
     mag = states.abs()
@@ -366,7 +346,7 @@ def prepend_zero_wire(state: Tensor) -> Tensor:
 
 
 def embed_label_block(state: Tensor, labels: Tensor, n_label_qubits: int) -> Tensor:
-    """papers.md A1: the d amplitudes at offset label·d of a 2**k·d register (|label⟩ ⊗ |ψ⟩, label wires first)."""
+    """cacioppo2023qdm: the d amplitudes at offset label·d of a 2**k·d register (|label⟩ ⊗ |ψ⟩, label wires first)."""
     n_blocks = 1 << n_label_qubits
     if labels.shape != (state.shape[0],):
         raise ValueError(f"labels must have shape ({state.shape[0]},), got {tuple(labels.shape)}")
@@ -398,7 +378,7 @@ def apply_denoiser_circuit(
     labels: Tensor | None = None,
     generator: torch.Generator | None = None,
 ) -> CircuitOutput:
-    """papers.md A1/A2: [label embedding] → block 1 → [|0⟩ ancilla] block 2 [measure or post-select, renormalise] → block 3.
+    """cacioppo2023qdm/A2: [label embedding] → block 1 → [|0⟩ ancilla] block 2 [measure or post-select, renormalise] → block 3.
 
     With label qubits the output is projected on the label's block and renormalised.
     """
@@ -462,7 +442,7 @@ class PQCDenoiser(nn.Module):
             self.autoencoder = Autoencoder(cfg.autoencoder).requires_grad_(False).eval()
 
     def _init(self, shape: tuple[int, ...], dtype: torch.dtype, generator: torch.Generator | None) -> Tensor:
-        """papers.md A1: angles uniform in [0, 2π) (or N(0, init_scale²))."""
+        """cacioppo2023qdm: angles uniform in [0, 2π) (or N(0, init_scale²))."""
         if self.cfg.init == "uniform_2pi":
             return torch.rand(shape, generator=generator, dtype=dtype) * (2 * math.pi)
         return torch.randn(shape, generator=generator, dtype=dtype) * self.cfg.init_scale
@@ -484,7 +464,7 @@ class PQCDenoiser(nn.Module):
 
     @torch.no_grad()
     def snapshot_training_step(self) -> int:
-        """papers.md A1: store the parameters reached by the previous training call as snapshot of its t; return this t."""
+        """cacioppo2023qdm: store the parameters reached by the previous training call as snapshot of its t; return this t."""
         if self.cfg.time_conditioning != "snapshot":
             raise ValueError("snapshot_training_step needs time_conditioning='snapshot'")
         calls = int(self.train_calls)
@@ -549,7 +529,7 @@ class PQCDenoiser(nn.Module):
 
 
 def circuit_parameter_count(model: PQCDenoiser | PQCDenoiserConfig) -> int:
-    """papers.md A/A1: trainable circuit parameters (the autoencoder excluded); A1's conditioned latent model has 1110."""
+    """cacioppo2023qdm: trainable circuit parameters (the autoencoder excluded); A1's conditioned latent model has 1110."""
     if isinstance(model, PQCDenoiserConfig):
         per_t = model.T if model.time_conditioning == "per_timestep" else 1
         extra = 2 if model.time_conditioning == "angle" else 1
@@ -567,7 +547,7 @@ def circuit_parameter_count(model: PQCDenoiser | PQCDenoiserConfig) -> int:
 
 
 def infidelity(out: Tensor, target: Tensor) -> Tensor:
-    """Seed eq. 10 for pure states: 1 − mean_b |⟨out_b|target_b⟩|²."""
+    """jo2025qamp eq. 10 for pure states: 1 − mean_b |⟨out_b|target_b⟩|²."""
     if out.shape != target.shape:
         raise ValueError(f"out and target must have the same shape, got {tuple(out.shape)} and {tuple(target.shape)}")
     overlap = (out.conj() * target.to(out.dtype)).sum(dim=-1)
@@ -575,7 +555,7 @@ def infidelity(out: Tensor, target: Tensor) -> Tensor:
 
 
 def mse_probabilities(out: Tensor, target: Tensor) -> Tensor:
-    """papers.md D (Kölle et al.): mean_j (d|out_j|² − d|target_j|²)², d = 2**n (probabilities scaled as probs·pixels)."""
+    """koelle2024qddm (Kölle et al.): mean_j (d|out_j|² − d|target_j|²)², d = 2**n (probabilities scaled as probs·pixels)."""
     if out.shape != target.shape:
         raise ValueError(f"out and target must have the same shape, got {tuple(out.shape)} and {tuple(target.shape)}")
     d = out.shape[-1]
@@ -596,7 +576,7 @@ def _training_steps(model: PQCDenoiser, batch: int, generator: torch.Generator |
 def denoiser_loss(
     model: PQCDenoiser, x0: Tensor, generator: torch.Generator | None, labels: Tensor | None = None
 ) -> Tensor:
-    """papers.md A1/A2/D: pairs (|x_t⟩, |target⟩) from unit vectors x0 (B, d); mean loss(P(θ,t)|x_t⟩, |target⟩).
+    """cacioppo2023qdm, its follow-up, koelle2024qddm: pairs (|x_t⟩, |target⟩) from unit vectors x0 (B, d); mean loss(P(θ,t)|x_t⟩, |target⟩).
 
     In "snapshot" mode a call in training mode is one training step: it advances the phase counter.
     """
@@ -619,7 +599,7 @@ def denoiser_loss(
 def sample_states(
     model: PQCDenoiser, n: int, generator: torch.Generator | None, labels: Tensor | None = None
 ) -> Tensor:
-    """papers.md A1: |x_T⟩ = normalised (complex) noise, then |x_{t−1}⟩ = P(θ, t)|x_t⟩ for t = T … 1; (n, 2**n)."""
+    """cacioppo2023qdm: |x_T⟩ = normalised (complex) noise, then |x_{t−1}⟩ = P(θ, t)|x_t⟩ for t = T … 1; (n, 2**n)."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
     cfg = model.cfg

@@ -1,6 +1,6 @@
 """The lightweight U-Net ε-predictor of the hybrid DDPM (Chen et al. 2025), with a pluggable bottleneck.
 
-Architecture (papers.md C1, `quantum_difussion_mnist_v7.py` of ChiShengChen/Quantum_MNIST_Diffusion):
+Architecture (chen2025quantum, `quantum_difussion_mnist_v7.py` of ChiShengChen/Quantum_MNIST_Diffusion):
 
     x (C×28×28) ─ conv3×3 C→32 ─ ReLU ─────────────────────────────────────── e1 (32×28×28)
     e1 ─ conv3×3 32→64 stride 2 ─ ReLU ────────────────────────────────────── e2 (64×14×14)
@@ -27,7 +27,7 @@ __all__ = ["UNetConfig", "ResBlock", "TinyUNet", "timestep_embedding"]
 
 @dataclass(frozen=True)
 class UNetConfig:
-    """Widths of the tiny U-Net (papers.md C1: in_channels 1 for MNIST, 3 for PathMNIST; widths 32/64/128; 128-d time)."""
+    """Widths of the tiny U-Net (chen2025quantum: in_channels 1 for MNIST, 3 for PathMNIST; widths 32/64/128; 128-d time)."""
 
     in_channels: int = 1
     widths: tuple[int, int, int] = (32, 64, 128)
@@ -49,7 +49,7 @@ class UNetConfig:
 
 
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
-    """papers.md C1 (Transformer sinusoids): [sin(t·ω_k), cos(t·ω_k)], ω_k = 10000^(−k/(dim/2−1)), k < dim/2."""
+    """chen2025quantum (Transformer sinusoids): [sin(t·ω_k), cos(t·ω_k)], ω_k = 10000^(−k/(dim/2−1)), k < dim/2."""
     if dim < 4 or dim % 2:
         raise ValueError(f"dim must be an even int >= 4, got {dim!r}")
     if t.ndim != 1:
@@ -61,7 +61,7 @@ def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 class ResBlock(nn.Module):
-    """papers.md C1: relu(x + conv3×3(relu(conv3×3(x)))), channels preserved."""
+    """chen2025quantum: relu(x + conv3×3(relu(conv3×3(x)))), channels preserved."""
 
     def __init__(self, channels: int) -> None:
         super().__init__()
@@ -69,12 +69,12 @@ class ResBlock(nn.Module):
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """papers.md C1: residual block of two 3×3 convolutions."""
+        """chen2025quantum: residual block of two 3×3 convolutions."""
         return F.relu(x + self.conv2(F.relu(self.conv1(x))))
 
 
 class TinyUNet(nn.Module):
-    """papers.md C1: ε_θ(x_t, t) for 28×28 images; `bottleneck` gates the deepest features (None = classical baseline)."""
+    """chen2025quantum: ε_θ(x_t, t) for 28×28 images; `bottleneck` gates the deepest features (None = classical baseline)."""
 
     def __init__(self, cfg: UNetConfig, bottleneck: nn.Module | None = None) -> None:
         super().__init__()
@@ -108,7 +108,7 @@ class TinyUNet(nn.Module):
             raise ValueError(f"t must have shape ({x.shape[0]},), got {tuple(t.shape)}")
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """papers.md C1: predict the noise ε in x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε (seed 000 eq. 2) at integer steps t."""
+        """chen2025quantum: predict the noise ε in x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε (jo2025qamp eq. 2) at integer steps t."""
         self._check_inputs(x, t)
         t_emb = timestep_embedding(t, self.cfg.time_dim).to(device=x.device, dtype=x.dtype)
         e1 = F.relu(self.enc1(x))

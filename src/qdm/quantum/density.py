@@ -28,6 +28,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from qdm.schedules import constant_betas, cosine_betas, linear_betas
+
 __all__ = [
     "DEFAULT_DTYPE",
     "apply_unitary",
@@ -419,14 +421,11 @@ def depolarizing_schedule(
     if not isinstance(s, (int, float)) or isinstance(s, bool) or not 0 <= s < math.inf:
         raise ValueError(f"s must be a finite float >= 0, got {s!r}")
     if kind == "linear":
-        return torch.linspace(p_start, p_end, steps, dtype=torch.float64)
+        return linear_betas(steps, p_start, p_end)
     if kind == "constant":
-        return torch.full((steps,), float(p), dtype=torch.float64)
+        return constant_betas(steps, p)
     if kind == "cosine":
-        t = torch.arange(steps + 1, dtype=torch.float64)
-        f = torch.cos((t / steps + s) / (1 + s) * math.pi / 2) ** 2
-        abar = f / f[0]
-        return (1 - abar[1:] / abar[:-1]).clamp(0.0, max_p)
+        return cosine_betas(steps, s, max_p, 0.0)
     raise ValueError(f"kind must be 'linear', 'cosine' or 'constant', got {kind!r}")
 
 
