@@ -9,10 +9,11 @@ from hypothesis import strategies as st
 
 from qdm.config import apply_overrides, config_hash, config_keys, get_experiment
 
-#: Candidate overrides per experiment: each valid alone, some combinations invalid together (T vs sample_steps).
+#: Candidate overrides per experiment, one value per key (a key given twice keeps its last value):
+#: each valid alone, some combinations invalid together (T vs sample_steps).
 POOL = {
     "hybrid-mnist": [
-        "T=20", "T=200", "eval.sample_steps=10", "sample_steps=5", "steps=7", "batch_size=8", "lr=0.001",
+        "T=20", "eval.sample_steps=10", "steps=7", "batch_size=8", "lr=0.001",
         "train.seed=3", "data.classes=1", "eval.n_samples=16", "model.n_qubits=4", "ema_decay=0.99",
     ],
     "pqc-mnist": ["n_qubits=8", "image_size=16", "steps=3", "train.seed=1", "T=12", "lr=0.01"],
