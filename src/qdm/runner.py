@@ -69,6 +69,8 @@ __all__ = [
 ]
 
 DONE_NAME = "DONE"
+#: Folder (under the results root) of the per-run lock files.
+LOCKS_DIR = ".locks"
 #: What decides a run's numbers beyond its config (data checksums, torch threads); checked on every reuse.
 IDENTITY_NAME = "identity.json"
 ENGINES = ("local", "dask", "ray")
@@ -456,10 +458,15 @@ def _check_identity(run_dir: Path, current: dict[str, Any]) -> None:
 
 
 class _RunLock:
-    """An exclusive lock per run folder (``<experiment>/.<hash>.lock``, fcntl): a second process waits and says for whom."""
+    """An exclusive lock per run folder (``<results>/.locks/<experiment>/<hash>.lock``, fcntl).
+
+    A second process for the same run folder waits, saying which process holds it; the lock files live outside
+    the run folders, so ``--force`` (which deletes a run folder) cannot pull a lock from under a running job.
+    """
 
     def __init__(self, run_dir: Path) -> None:
-        self.path = run_dir.with_name(f".{run_dir.name}.lock")
+        self.run_dir = run_dir
+        self.path = run_dir.parents[1] / LOCKS_DIR / run_dir.parent.name / f"{run_dir.name}.lock"
         self._fh: Any = None
 
     def __enter__(self) -> _RunLock:
@@ -470,7 +477,7 @@ class _RunLock:
         except BlockingIOError:
             self._fh.seek(0)
             holder = self._fh.read().strip() or "another process"
-            print(f"qdm: waiting for {self.path.with_name(self.path.name[1:-5])}, which {holder} is running", file=sys.stderr)
+            print(f"qdm: waiting for {self.run_dir}, which {holder} is running", file=sys.stderr)
             fcntl.flock(self._fh, fcntl.LOCK_EX)
         self._fh.seek(0)
         self._fh.truncate()
