@@ -153,7 +153,7 @@ def test_run_writes_the_results_folder_then_reuses_it(tmp_path: Path) -> None:
     assert rec.run_dir == run_dir == run_dir_for(cfg, tmp_path) and not rec.reused
     names = {p.name for p in run_dir.iterdir()}
     expected = {"config.json", "metrics.json", "metrics.csv", "losses.csv", "samples.png", "samples.pt",
-                CHECKPOINT_NAME, "timing.json", "provenance.json", DONE_NAME}  # fmt: skip
+                CHECKPOINT_NAME, "timing.json", "provenance.json", "identity.json", DONE_NAME}  # fmt: skip
     assert names == expected  # nothing else, no temporary files
     assert from_dict(json.loads((run_dir / "config.json").read_text())) == cfg
     samples = torch.load(run_dir / "samples.pt")
@@ -230,11 +230,11 @@ def test_run_many_in_spawned_worker_processes(tmp_path: Path) -> None:
     # Kept cheap (each worker imports torch): the good job was finished here, so the worker must find the
     # family by importing this module, rebuild the config and reuse the run; the bad one fails in prepare_data.
     ok = apply_overrides(tiny_experiment(), ["seed=5", "steps=0"])
-    bad = apply_overrides(ok, ["split=test", "images_per_class=5000"])
+    bad = apply_overrides(ok, ["images_per_class=50000"])
     here = run_experiment(ok, results_root=tmp_path, progress=False)
     outcomes = run_many([ok, bad], workers=2, results_root=tmp_path)
     assert outcomes[0].ok and outcomes[0].reused and outcomes[0].metrics == here.metrics
-    assert not outcomes[1].ok and "n_per_class=5000" in outcomes[1].error and "DataError" in outcomes[1].traceback
+    assert not outcomes[1].ok and "n_per_class=50000" in outcomes[1].error and "DataError" in outcomes[1].traceback
     assert outcomes[1].run_dir == str(run_dir_for(bad, tmp_path)) and not (Path(outcomes[1].run_dir) / DONE_NAME).exists()
 
 
@@ -332,9 +332,9 @@ def test_run_many_submits_the_same_jobs_to_an_existing_dask_cluster(tmp_path: Pa
     import distributed  # part of the locked environment (requirements.lock)
 
     ok = apply_overrides(tiny_experiment(), ["seed=7", "steps=0"])
-    bad = apply_overrides(ok, ["split=test", "images_per_class=5000"])
+    bad = apply_overrides(ok, ["images_per_class=50000"])
     here = run_experiment(ok, results_root=tmp_path, progress=False)
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         outcomes = run_many([ok, bad], engine="dask", address=cluster.scheduler_address, results_root=tmp_path)
     assert outcomes[0].ok and outcomes[0].reused and outcomes[0].metrics == here.metrics
-    assert not outcomes[1].ok and "n_per_class=5000" in outcomes[1].error
+    assert not outcomes[1].ok and "n_per_class=50000" in outcomes[1].error

@@ -20,9 +20,11 @@ field's type.  A bad experiment name, key or value prints one line ``qdm: error:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from pathlib import Path
+import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from qdm.config import (
@@ -42,6 +44,9 @@ from qdm.families import FAMILIES, load_plugins
 __all__ = ["build_parser", "main", "parse_seeds"]
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+#: At most this many seeds per command (a larger range is almost surely a typo, and each seed is a run).
+MAX_SEEDS = 1000
 
 
 class _UsageError(Exception):
@@ -63,12 +68,15 @@ def parse_seeds(text: str) -> tuple[int, ...]:
             continue
         try:
             if "-" in part[1:]:
-                lo, hi = part.split("-", 1)
-                seeds.extend(range(int(lo), int(hi) + 1))
+                lo, hi = (int(x) for x in part.split("-", 1))
+                span = range(lo, hi + 1)
             else:
-                seeds.append(int(part))
+                span = range(int(part), int(part) + 1)
         except ValueError:
             raise ValueError(f"--seeds must be comma-separated ints or ranges like 0-4, got {text!r}") from None
+        if len(seeds) + len(span) > MAX_SEEDS:
+            raise ValueError(f"--seeds names more than {MAX_SEEDS} seeds (each is a run), got {text!r}")
+        seeds.extend(span)
     if not seeds or any(s < 0 for s in seeds):
         raise ValueError(f"--seeds must name at least one seed >= 0, got {text!r}")
     return tuple(dict.fromkeys(seeds))
@@ -77,6 +85,7 @@ def parse_seeds(text: str) -> tuple[int, ...]:
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of the ``qdm`` command."""
     parser = _Parser(prog="qdm", description="Quantum diffusion models: run experiments and inspect configs.")
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks of failures (also QDM_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="train, sample and evaluate an experiment (reusing finished runs)")
     run.add_argument("experiment", help="a registered experiment or preset (see `qdm list`)")
@@ -169,6 +178,26 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_results(value: str) -> str:
+    """``--results`` must name a folder (an empty value would write into the current directory)."""
+    if not value.strip():
+        raise ValueError("--results must name a folder, got an empty value")
+    return value
+
+
+def _interrupted_note(cfgs: Sequence[ExperimentConfig], results: str) -> str:
+    """What an interrupted ``qdm run`` leaves: the checkpoints a re-run of the same command resumes from."""
+    from qdm.runner import run_dir_for
+    from qdm.train import CHECKPOINT_NAME
+
+    kept = [run_dir_for(c, results) / CHECKPOINT_NAME for c in cfgs]
+    kept = [p for p in kept if p.is_file()]
+    if not kept:
+        return "qdm: interrupted before any checkpoint was written; nothing to resume"
+    where = ", ".join(str(p) for p in kept[:3]) + (f" and {len(kept) - 3} more" if len(kept) > 3 else "")
+    return f"qdm: interrupted; re-run the same command to resume from the checkpoint(s) {where}"
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     """Run one config, or one per seed, and print one line per job; exit 1 if any job failed."""
     from qdm.runner import run_many
@@ -176,16 +205,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
     cfg = _resolve(args.experiment, args.overrides)
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    _check_results(args.results)
     cfgs = [cfg] if args.seeds is None else [apply_overrides(cfg, [f"train.seed={s}"]) for s in parse_seeds(args.seeds)]
-    outcomes = run_many(
-        cfgs,
-        workers=args.workers,
-        engine=args.engine,
-        address=args.address,
-        results_root=args.results,
-        force=args.force,
-        progress=not args.quiet,
-    )
+    try:
+        outcomes = run_many(
+            cfgs,
+            workers=args.workers,
+            engine=args.engine,
+            address=args.address,
+            results_root=args.results,
+            force=args.force,
+            progress=not args.quiet,
+        )
+    except KeyboardInterrupt:
+        print(_interrupted_note(cfgs, args.results), file=sys.stderr)
+        return EXIT_INTERRUPTED
     failed = 0
     for cfg_i, out in zip(cfgs, outcomes, strict=True):
         if out.ok:
@@ -203,6 +237,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     """Run qdm.audit.audit_chen2025 and print the markdown report's path and summary table (exit 1 if a run failed)."""
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    _check_results(args.results)
     if args.time_steps < 0:
         raise ValueError(f"--time-steps must be >= 0, got {args.time_steps}")
     backends = tuple(b.strip() for b in args.backends.split(",") if b.strip()) if args.time_steps else ()
@@ -270,6 +305,8 @@ def _run_audit(args: argparse.Namespace, backends: tuple[str, ...]):  # noqa: AN
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``qdm`` console script; returns the exit status (2 for a bad command line)."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("QDM_DEBUG", "") not in ("", "0")
     try:
         args, extra = parser.parse_known_args(argv)
         # argparse stops filling ``overrides`` at the first option; key=value words after it come back here.
@@ -286,11 +323,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_audit(args)
         return _cmd_run(args)
     except (_UsageError, ValueError) as err:
-        print(f"qdm: error: {_first_line(err)}", file=sys.stderr)
+        _report(err, debug)
         return EXIT_USAGE
-    except ImportError as err:
-        print(f"qdm: error: {_first_line(err)}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("qdm: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as err:  # noqa: BLE001 - every failure is one line; the traceback only with --debug
+        _report(err, debug, hint=True)
         return 1
+
+
+def _report(err: BaseException, debug: bool, hint: bool = False) -> None:
+    """One line ``qdm: error: ...`` on stderr (with the traceback first under --debug)."""
+    if debug:
+        traceback.print_exception(err)
+    name = "" if isinstance(err, (_UsageError, ValueError)) else f"{type(err).__name__}: "
+    more = " (run with --debug for the traceback)" if hint and not debug else ""
+    print(f"qdm: error: {name}{_first_line(err)}{more}", file=sys.stderr)
 
 
 def _first_line(err: BaseException) -> str:

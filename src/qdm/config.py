@@ -43,6 +43,7 @@ __all__ = [
     "ExperimentConfig",
     "TrainConfig",
     "apply_overrides",
+    "parse_overrides",
     "config_hash",
     "config_keys",
     "from_dict",
@@ -348,20 +349,45 @@ def _replace_path(obj: Any, path: list[str], value: Any) -> Any:
     return dataclasses.replace(obj, **{head: new})
 
 
-def apply_overrides(cfg: ExperimentConfig, overrides: Sequence[str]) -> ExperimentConfig:
-    """Apply ``key=value`` strings (unique leaf names or dotted paths), parsing each value by its field's annotation."""
+def parse_overrides(cfg: ExperimentConfig, overrides: Sequence[str]) -> dict[str, Any]:
+    """``key=value`` strings -> {full dotted path: typed value}, each key resolved and each value parsed by its
+    field's annotation; nothing is applied yet, so the first bad key or value is named before any config is built.
+    A key given twice keeps its last value."""
     if isinstance(overrides, str):
         raise ValueError("overrides must be a sequence of 'key=value' strings, not one string")
     keys = config_keys(cfg)
+    parsed: dict[str, Any] = {}
     for item in overrides:
         if not isinstance(item, str) or "=" not in item or not item.split("=", 1)[0].strip():
             raise ValueError(f"override must look like key=value, got {item!r}")
         key, raw = (s.strip() for s in item.split("=", 1))
         path = _resolve_key(key, keys)
-        value = parse_value(keys[path], raw, path)
-        cfg = _replace_path(cfg, path.split("."), value)
-        keys = config_keys(cfg)
-    return cfg
+        parsed[path] = parse_value(keys[path], raw, path)
+    return parsed
+
+
+def apply_overrides(cfg: ExperimentConfig, overrides: Sequence[str]) -> ExperimentConfig:
+    """Apply ``key=value`` strings (unique leaf names or dotted paths) together, validating the result once.
+
+    All values are parsed first (:func:`parse_overrides`), written into the config's dict and the config is
+    rebuilt by :func:`from_dict`, so cross-field rules (``eval.sample_steps <= T``, ``n_qubits`` against
+    ``image_size``, ...) see the final values whatever the order the overrides were given in.
+    """
+    parsed = parse_overrides(cfg, overrides)
+    if not parsed:
+        return cfg
+    data = to_dict(cfg)
+    for path, value in parsed.items():
+        *parents, leaf = path.split(".")
+        node = data
+        for part in parents:
+            node = node[part]
+        node[leaf] = value
+    try:
+        return from_dict(data)
+    except ValueError as err:
+        given = ", ".join(item.strip() for item in overrides)
+        raise ValueError(f"{err} (after the overrides {given}; other values are {cfg.experiment!r}'s)") from None
 
 
 # --------------------------------------------------------------------------------------------

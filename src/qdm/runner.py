@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import fcntl
 import importlib
 import io
 import json
@@ -30,6 +31,7 @@ import math
 import multiprocessing
 import os
 import shutil
+import sys
 import time
 import traceback
 from collections.abc import Sequence
@@ -54,22 +56,35 @@ __all__ = [
     "ENGINES",
     "JobOutcome",
     "RunRecord",
+    "RunStoreError",
+    "check_before_work",
     "compute_image_metrics",
     "eval_reference",
     "load_run",
     "provenance",
     "run_dir_for",
+    "run_identity",
     "run_experiment",
     "run_many",
     "save_image_grid",
 ]
 
 DONE_NAME = "DONE"
+#: Folder (under the results root) of the per-run lock files.
+LOCKS_DIR = ".locks"
+#: What decides a run's numbers beyond its config (data checksums, torch threads); checked on every reuse.
+IDENTITY_NAME = "identity.json"
 ENGINES = ("local", "dask", "ray")
 #: Inception features of reference image sets, keyed by their pixels (under the results root).
 FEATURE_CACHE = Path(".cache") / "inception"
+#: Seconds to wait for a Dask scheduler before saying that none answered.
+DASK_CONNECT_TIMEOUT_S = 10
 #: Offset between the training seed and the seed of the sampling generator (independent streams).
 SAMPLING_SEED_OFFSET = 1_000_003
+
+
+class RunStoreError(ValueError):
+    """A run folder cannot be used as it is (other data, other thread count, damaged file); the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -175,7 +190,7 @@ def _check_images(x: Any, what: str) -> torch.Tensor:
     return x.clamp(0, 1)
 
 
-def eval_reference(cfg: ExperimentConfig, family: Family, like: torch.Tensor) -> torch.Tensor:
+def eval_reference(cfg: ExperimentConfig, family: Family, like: torch.Tensor | None) -> torch.Tensor:
     """Real images for FID/KID/SSIM, float (N, C, H, W) in [0, 1], resized to ``like``'s H×W when they differ.
 
     ``family.prepare_eval_reference(cfg)`` if the family has one; else the experiment's classes from
@@ -197,6 +212,11 @@ def eval_reference(cfg: ExperimentConfig, family: Family, like: torch.Tensor) ->
             g = torch.Generator().manual_seed(cfg.data.subset_seed)
             ref = ref[torch.randperm(ref.shape[0], generator=g)]
         ref = ref[: cfg.eval.fid_real_images].contiguous()
+    return ref if like is None else _match_to(ref, like)  # None: the check before training, not yet matched
+
+
+def _match_to(ref: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Reference images resized (bilinear, antialiased) to the samples' H×W; their channels must agree."""
     if ref.shape[1] != like.shape[1]:
         raise ValueError(f"reference images have {ref.shape[1]} channels but the samples have {like.shape[1]}")
     if ref.shape[-2:] != like.shape[-2:]:
@@ -345,16 +365,150 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunRecord:
     run_dir = Path(run_dir)
     if not (run_dir / DONE_NAME).is_file():
         raise FileNotFoundError(f"{run_dir} holds no finished run (no {DONE_NAME} marker)")
-    cfg = from_dict(json.loads((run_dir / "config.json").read_text()))
+    cfg = from_dict(_read_json(run_dir / "config.json"))
+    try:
+        losses = _read_losses(run_dir / "losses.csv")
+    except (OSError, KeyError, ValueError, csv.Error) as err:
+        raise _damaged(run_dir / "losses.csv", err) from None
     return RunRecord(
         run_dir=run_dir,
         config=cfg,
         config_hash=config_hash(cfg),
-        metrics=json.loads((run_dir / "metrics.json").read_text()),
-        timing=json.loads((run_dir / "timing.json").read_text()),
-        losses=_read_losses(run_dir / "losses.csv"),
+        metrics=_read_json(run_dir / "metrics.json"),
+        timing=_read_json(run_dir / "timing.json"),
+        losses=losses,
         reused=True,
     )
+
+
+def _damaged(path: Path, err: BaseException) -> RunStoreError:
+    """The one-line error for a run file that cannot be read."""
+    what = "is missing" if isinstance(err, FileNotFoundError) else f"is damaged ({type(err).__name__})"
+    return RunStoreError(f"{path} {what}; re-run with --force to redo the run")
+
+
+def _read_json(path: Path) -> Any:
+    """A run file's JSON, or a RunStoreError naming the file and --force."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise _damaged(path, err) from None
+
+
+# --------------------------------------------------------------------------------------------
+# Identity, lock and the checks before any work
+# --------------------------------------------------------------------------------------------
+
+
+def _reference_split(cfg: ExperimentConfig) -> str:
+    """The split the evaluation's real images come from (protocol qdm: held-out test images; chen2025: training)."""
+    return "test" if cfg.eval.protocol == "qdm" else "train"
+
+
+def run_identity(cfg: ExperimentConfig) -> dict[str, Any]:
+    """What decides a run's numbers besides its config: the md5 of every data file it reads and torch's thread count.
+
+    The thread count belongs here because torch's CPU reductions change order with it (gradients differ from
+    step 1 by ~1e-7), so the same config with ``--workers 1`` (all cores) and ``--workers 2`` (half each) gives
+    different bytes. A stored run is served only for an equal identity.
+    """
+    from qdm.data import load_dataset  # noqa: PLC0415 - the data layer is only needed for a run
+
+    splits = {cfg.data.split} | ({_reference_split(cfg)} if cfg.eval.metrics else set())
+    data = {}
+    for split in sorted(splits):
+        source = load_dataset(cfg.data.dataset, split, data_dir=cfg.data.data_dir).source
+        data[split] = {"file": Path(source.file).name, "md5": source.md5}
+    return {"config_hash": config_hash(cfg), "data": data, "torch_threads": torch.get_num_threads()}
+
+
+def _identity_mismatch(stored: dict[str, Any], current: dict[str, Any]) -> str | None:
+    """How a stored identity differs from the current one, in words (None when equal)."""
+    if stored.get("data") != current["data"]:
+        return f"was made from data {stored.get('data')}, but the data now is {current['data']}"
+    if stored.get("torch_threads") != current["torch_threads"]:
+        return (
+            f"was made with {stored.get('torch_threads')} torch thread(s), this process has {current['torch_threads']} "
+            "(the reduction order, and so the bytes, differ; --workers changes the threads per run)"
+        )
+    return None
+
+
+def _check_identity(run_dir: Path, current: dict[str, Any]) -> None:
+    """Refuse to reuse or resume a run folder made from other data or another thread count."""
+    path = run_dir / IDENTITY_NAME
+    if not path.is_file():
+        if (run_dir / DONE_NAME).is_file() or (run_dir / "checkpoint.pt").is_file():
+            raise RunStoreError(f"{run_dir} records no {IDENTITY_NAME} (made by an older qdm); re-run with --force to redo it")
+        return
+    problem = _identity_mismatch(_read_json(path), current)
+    if problem:
+        raise RunStoreError(
+            f"{run_dir} {problem}; it is not served for other inputs: re-run with --force to redo it, "
+            "or use another --results folder"
+        )
+
+
+class _RunLock:
+    """An exclusive lock per run folder (``<results>/.locks/<experiment>/<hash>.lock``, fcntl).
+
+    A second process for the same run folder waits, saying which process holds it; the lock files live outside
+    the run folders, so ``--force`` (which deletes a run folder) cannot pull a lock from under a running job.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.path = run_dir.parents[1] / LOCKS_DIR / run_dir.parent.name / f"{run_dir.name}.lock"
+        self._fh: Any = None
+
+    def __enter__(self) -> _RunLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.path, "a+")  # noqa: SIM115 - held for the whole run
+        try:
+            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._fh.seek(0)
+            holder = self._fh.read().strip() or "another process"
+            print(f"qdm: waiting for {self.run_dir}, which {holder} is running", file=sys.stderr)
+            fcntl.flock(self._fh, fcntl.LOCK_EX)
+        self._fh.seek(0)
+        self._fh.truncate()
+        self._fh.write(f"pid {os.getpid()}\n")
+        self._fh.flush()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._fh.seek(0)
+        self._fh.truncate()
+        fcntl.flock(self._fh, fcntl.LOCK_UN)
+        self._fh.close()
+
+
+def check_before_work(cfg: ExperimentConfig, family: Family) -> torch.Tensor | None:
+    """Every check that needs no trained model, run before training: split, reference set, its size, pairing.
+
+    Returns the evaluation's real images (verified and loaded once, before hours of training) or None.
+    """
+    if not cfg.eval.metrics:
+        return None
+    if cfg.eval.protocol == "qdm" and cfg.data.split == _reference_split(cfg) and family.prepare_eval_reference is None:
+        raise ValueError(
+            "data.split='test' trains on the very images the qdm protocol scores against; "
+            "train on 'train', or set eval.metrics=() to train without scoring"
+        )
+    reference = eval_reference(cfg, family, None)
+    n = int(reference.shape[0])
+    if n < cfg.eval.fid_real_images:
+        raise ValueError(
+            f"eval.fid_real_images={cfg.eval.fid_real_images} cannot be met: the {cfg.eval.protocol!r} protocol's reference "
+            f"set of {cfg.data.dataset} classes {tuple(cfg.data.classes)} holds {n} images; set eval.fid_real_images<={n} "
+            "(an FID from fewer images is not comparable with one from more)"
+        )
+    if "ssim" in cfg.eval.metrics and cfg.eval.ssim_pairing == "index" and n < cfg.eval.n_samples:
+        raise ValueError(
+            f"eval.ssim_pairing='index' needs at least as many reference images ({n}) as eval.n_samples={cfg.eval.n_samples}"
+        )
+    return reference
 
 
 def _validate_samples(samples: Any, n: int, family: Family) -> torch.Tensor:
@@ -375,16 +529,35 @@ def run_experiment(
     if cfg.eval.metrics:
         _metrics_module(cfg.eval.metrics)
     run_dir = run_dir_for(cfg, results_root)
-    if force and run_dir.exists():
-        shutil.rmtree(run_dir)
-    if (run_dir / DONE_NAME).is_file():
-        return load_run(run_dir)
+    with _RunLock(run_dir):
+        if force and run_dir.exists():
+            shutil.rmtree(run_dir)
+        identity = run_identity(cfg)
+        if run_dir.is_dir():
+            _check_identity(run_dir, identity)
+        if (run_dir / DONE_NAME).is_file():
+            return load_run(run_dir)
+        created = not run_dir.exists()
+        try:
+            return _run_locked(cfg, family, run_dir, identity, progress)
+        except BaseException:
+            # Nothing to resume (no checkpoint yet): leave no half-made folder behind.
+            if created and run_dir.is_dir() and not (run_dir / "checkpoint.pt").is_file():
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
 
+
+def _run_locked(
+    cfg: ExperimentConfig, family: Family, run_dir: Path, identity: dict[str, Any], progress: bool
+) -> RunRecord:
+    """:func:`run_experiment` under the run folder's lock: check, train, sample, evaluate, write."""
+    reference = check_before_work(cfg, family)
     run_dir.mkdir(parents=True, exist_ok=True)
     config_path = run_dir / "config.json"
-    if config_path.is_file() and json.loads(config_path.read_text()) != json.loads(to_json(cfg)):
-        raise ValueError(f"{config_path} holds a different config than hash {run_dir.name}; remove it or use force=True")
+    if config_path.is_file() and _read_json(config_path) != json.loads(to_json(cfg)):
+        raise RunStoreError(f"{config_path} holds a different config than hash {run_dir.name}; re-run with --force")
     _write_json(config_path, to_dict(cfg))
+    _write_json(run_dir / IDENTITY_NAME, identity)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
 
     seed_everything(cfg.train.seed)
@@ -401,7 +574,7 @@ def run_experiment(
     _save_samples(samples, run_dir)
     t0 = time.perf_counter()
     # results/<experiment>/<hash>/ -> results/.cache/inception: reference features shared across runs
-    metrics = _evaluate(cfg, family, result.sampling_model, samples, run_dir.parents[1] / FEATURE_CACHE)
+    metrics = _evaluate(cfg, family, result.sampling_model, samples, run_dir.parents[1] / FEATURE_CACHE, reference)
     eval_wall = time.perf_counter() - t0
     timing = {
         "started": started,
@@ -460,11 +633,15 @@ def _evaluate(
     model: torch.nn.Module,
     samples: torch.Tensor,
     feature_cache: Path | None = None,
+    reference: torch.Tensor | None = None,
 ) -> dict[str, Any]:
-    """Image metrics against the reference set (with counts and protocol) plus the family's own metrics."""
+    """Image metrics against the reference set (with counts and protocol) plus the family's own metrics.
+
+    ``reference``: the real images loaded by :func:`check_before_work` (matched to the samples here).
+    """
     metrics: dict[str, Any] = {"n_samples": cfg.eval.n_samples, "protocol": cfg.eval.protocol}
     if cfg.eval.metrics:
-        reference = eval_reference(cfg, family, samples)
+        reference = _match_to(reference, samples) if reference is not None else eval_reference(cfg, family, samples)
         metrics["n_reference"] = int(reference.shape[0])
         metrics.update(
             compute_image_metrics(samples, reference, cfg.eval, cfg.train.seed, cfg.train.device, feature_cache)
@@ -594,7 +771,13 @@ def _run_dask(payloads: list[tuple[Any, ...]], address: str | None) -> list[dict
         raise ImportError(
             "engine='dask' needs dask.distributed, which is not installed: pip install 'qdm[cluster]'"
         ) from err
-    client = Client(address) if address else Client()
+    try:
+        client = Client(address, timeout=DASK_CONNECT_TIMEOUT_S) if address else Client()
+    except (OSError, TimeoutError) as err:
+        raise ValueError(
+            f"--address {address}: no Dask scheduler answered within {DASK_CONNECT_TIMEOUT_S} s ({type(err).__name__}); "
+            "start one (dask scheduler) or check the address"
+        ) from None
     try:
         futures = [client.submit(_run_job, *p, pure=False) for p in payloads]
         results = []

@@ -219,9 +219,17 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - torch raises OSError, RuntimeError, EOFError or UnpicklingError
+        raise ValueError(
+            f"{path} is damaged and cannot be read ({type(err).__name__}); delete it, or re-run with --force "
+            "to redo the run from step 0"
+        ) from None
     if not isinstance(state, dict) or state.get("format") != _CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a qdm training checkpoint (format {_CHECKPOINT_FORMAT})")
+        raise ValueError(
+            f"{path} is not a qdm training checkpoint (format {_CHECKPOINT_FORMAT}); delete it, or re-run with --force"
+        )
     return state
 
 
