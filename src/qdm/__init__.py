@@ -5,7 +5,7 @@ before it, and no import circle exists: ``tests/test_layering.py`` checks both o
 
 0. ground floor: ``io`` (atomic writes, md5), ``validation`` (argument checks), ``annotations``
    (the annotation-driven dataclass checker), ``registry`` (the family registry, filled from above)
-1. ``data``, then ``provenance`` (run and figure records)
+1. ``data``, then ``provenance`` (run and figure records) and ``grids`` (PNG sample grids)
 2. ``schedules`` (beta formulas, :class:`~qdm.schedules.NoiseSchedule`, the one schedule builder)
 3. ``diffusion`` (Gaussian diffusion maths and the DDPM scheduler object)
 4. ``quantum`` (state-vector and density-matrix engines)
@@ -15,7 +15,7 @@ before it, and no import circle exists: ``tests/test_layering.py`` checks both o
 8. ``config`` (typed experiment configs), then ``train`` (the one trainer)
 9. ``families`` (the family protocol and the built-in families, registered on import)
 10. ``presets`` (published configs, profiles, the named CPU experiments)
-11. ``runner`` (run store, sampling, evaluation)
+11. ``ledger`` (the committed record of finished runs), then ``runner`` (run store, sampling, evaluation)
 12. the book's helpers: ``plotting``, ``params``, ``nb``, then ``reports``, ``audit``, and ``cli`` on top
 """
 
@@ -26,7 +26,7 @@ __version__ = "0.1.0"
 #: listed before its own or its own entry.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("qdm", "qdm.io", "qdm.validation", "qdm.annotations", "qdm.registry"),
-    ("qdm.data", "qdm.provenance"),
+    ("qdm.data", "qdm.provenance", "qdm.grids"),
     ("qdm.schedules",),
     ("qdm.diffusion",),
     ("qdm.quantum",),
@@ -37,6 +37,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # the families_* modules are compatibility aliases of the renamed families modules
     ("qdm.families", "qdm.families_hybrid", "qdm.families_pqc", "qdm.families_depol"),
     ("qdm.presets",),
-    ("qdm.runner",),
+    ("qdm.ledger", "qdm.runner"),
     ("qdm.plotting", "qdm.params", "qdm.nb", "qdm.reports", "qdm.audit", "qdm.cli"),
 )

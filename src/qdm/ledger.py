@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from qdm.config import config_hash, from_dict
+from qdm.grids import save_image_grid
 from qdm.io import atomic_write_bytes, write_json
 
 __all__ = [
@@ -178,8 +179,6 @@ def admit(run_dir: str | os.PathLike[str], made_by: dict[str, Any], root: Path |
 def _grid(samples: np.ndarray, path: Path) -> None:
     """The kept uint8 samples as a PNG grid (the runner's grid writer, on the same images)."""
     import torch  # noqa: PLC0415
-
-    from qdm.runner import save_image_grid  # noqa: PLC0415 - the runner sits above; used only when admitting
 
     save_image_grid(torch.from_numpy(samples).float() / 255.0, path)
 

@@ -27,7 +27,6 @@ import fcntl
 import importlib
 import io
 import json
-import math
 import multiprocessing
 import os
 import shutil
@@ -49,6 +48,7 @@ import qdm
 from qdm import io as qio
 from qdm.config import EvalConfig, ExperimentConfig, config_hash, from_dict, to_dict, to_json
 from qdm.families import Family, get_family
+from qdm.grids import save_image_grid
 from qdm.train import deterministic_mode, seed_everything, train
 
 __all__ = [
@@ -141,34 +141,6 @@ def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]])
 def run_dir_for(cfg: ExperimentConfig, results_root: str | os.PathLike[str] = "results") -> Path:
     """``<results_root>/<experiment>/<config_hash(cfg)>``: the folder a config's run lives in."""
     return Path(results_root) / cfg.experiment / config_hash(cfg)
-
-
-def save_image_grid(images: torch.Tensor, path: str | os.PathLike[str], nrow: int | None = None, pad: int = 2) -> Path:
-    """Save (n, C, H, W) images in [0, 1] as one PNG grid (``nrow`` per row, default ≈ √n; tiles upscaled to ≥ 28 px)."""
-    from PIL import Image
-
-    if images.dim() != 4 or images.shape[1] not in (1, 3) or images.shape[0] < 1:
-        raise ValueError(f"images must be (n, 1|3, H, W) with n >= 1, got shape {tuple(images.shape)}")
-    n, c, h, w = images.shape
-    nrow = nrow or max(1, math.ceil(math.sqrt(n)))
-    scale = max(1, math.ceil(28 / max(h, w)))
-    x = images.detach().float().cpu().clamp(0, 1)
-    if scale > 1:
-        x = x.repeat_interleave(scale, dim=2).repeat_interleave(scale, dim=3)
-        h, w = h * scale, w * scale
-    ncol = math.ceil(n / nrow)
-    grid = torch.ones(c, pad + ncol * (h + pad), pad + nrow * (w + pad))
-    for i in range(n):
-        r, q = divmod(i, nrow)
-        top, left = pad + r * (h + pad), pad + q * (w + pad)
-        grid[:, top : top + h, left : left + w] = x[i]
-    array = (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-    image = Image.fromarray(array[..., 0] if c == 1 else array, mode="L" if c == 1 else "RGB")
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    path = Path(path)
-    _atomic_write_bytes(path, buf.getvalue())
-    return path
 
 
 # --------------------------------------------------------------------------------------------
