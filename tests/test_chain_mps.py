@@ -203,3 +203,14 @@ def test_bad_input_is_rejected() -> None:
         chain_mps.layer_gates(torch.rand(1, 3, 3, dtype=F64), "rot", F64)
     with pytest.raises(ValueError, match="real=True needs an RY angle embedding"):
         chain_mps.start_factors(sim.angle_state(torch.rand(2, 3, dtype=F64), "X"), True)
+
+
+@pytest.mark.parametrize("gate,rotation", [("ry", "Y"), ("rot", "X")])
+def test_mps_single_precision_matches_double(gate: str, rotation: str) -> None:
+    n, g = 12, gen(21)
+    x = torch.rand(3, n, generator=g, dtype=F64) * 6
+    w = torch.rand(3, n, sim.GATE_PARAMS[gate], generator=g, dtype=F64) * 6
+    ref = chain_mps.chain_circuit_expval_z(sim.angle_state(x, rotation, n), w, gate)
+    out = chain_mps.chain_circuit_expval_z(sim.angle_state(x.float(), rotation, n, torch.complex64), w.float(), gate)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out.double(), ref, atol=2e-5, rtol=0)
