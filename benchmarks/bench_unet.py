@@ -241,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=30.0, help="seconds per case")
     parser.add_argument("--rss-steps", type=int, default=60, help="training steps of the RSS check (> 10)")
     parser.add_argument("--no-pennylane", action="store_true", help="skip the pennylane-backend gate")
+    parser.add_argument("--candidates", nargs="+", default=None, choices=[c for c in CANDIDATES if c != CLASSICAL],
+                        help="quantum candidates to time (default all; the classical twin always runs)")
     args = parser.parse_args(argv)
     qubits = args.qubits or ([4, 8] if args.quick else [8, 16])
     batch = args.batch or (4 if args.quick else 32)
@@ -257,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     info = machine_info(torch.device("cpu"))
     names = ["quantum-torch", "quantum-torch-sel", "quantum-torch-ry", "quantum-torch-ry-sv"]
     names += [] if args.no_pennylane else ["quantum-pennylane"]
+    if args.candidates:
+        names = [c for c in names if c in args.candidates] + [c for c in args.candidates if c not in names]
     many = (8 if args.quick else 1000) if args.ddim_images is None else args.ddim_images
 
     import pandas as pd
@@ -264,9 +268,11 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, object]] = []
     for n in qubits:
         rows += bench_train(n, batch, names, args.repeats, args.budget)
-        rows += bench_sample(n, images, ddim_steps, max(3, args.repeats // 3), args.budget, (*SAMPLE_CANDIDATES, "quantum-torch-ry-sv"))
+        sample_names = tuple(c for c in (*SAMPLE_CANDIDATES, "quantum-torch-ry-sv") if c in names or c == CLASSICAL)
+        rows += bench_sample(n, images, ddim_steps, max(3, args.repeats // 3), args.budget, sample_names)
         if many and n == max(qubits):
-            rows += bench_sample(n, many, args.ddim_steps, 3, args.budget, SAMPLE_MANY_CANDIDATES, "sample_many")
+            many_names = tuple(c for c in SAMPLE_MANY_CANDIDATES if c in names or c == CLASSICAL)
+            rows += bench_sample(n, many, args.ddim_steps, 3, args.budget, many_names, "sample_many")
         for r in rows:
             if r["n_qubits"] == n:
                 print(f"{r['task']} n={n} {r['candidate']}: {r['median_s'] * 1e3:.1f} ms ({r['ratio_vs_classical']:.2f}x classical)", flush=True)
