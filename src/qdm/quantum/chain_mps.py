@@ -5,15 +5,16 @@ The circuits: a product state (e.g. an angle embedding) followed by L layers of
 ⟨Z_k⟩ read on every wire (the ansätze ``RYCNOTChain``, ``TrainableRYRZChain`` and the open
 ``RotCNOTLadder`` of :mod:`qdm.circuits`).
 
-Why it is exact and cheap: the chain maps basis states |b⟩ → |c⟩ with c_q = b_0 ⊕ … ⊕ b_q (each CNOT
-acts on the updated control), so ψ'(c) = ψ(b) with b_q = c_q ⊕ c_{q-1}.  As an operator on a matrix
+Why it is exact and cheap (qdm's construction): a CNOT maps basis states |c, t⟩ → |c, t ⊕ c⟩
+(nielsen2010qcqi), so the chain, each CNOT acting on the updated control, maps |b⟩ → |c⟩ with
+c_q = b_0 ⊕ … ⊕ b_q, i.e. ψ'(c) = ψ(b) with b_q = c_q ⊕ c_{q-1}.  As an operator on a matrix
 product state (MPS) this carries one bit, the running parity c_{q-1}, from site to site: an MPS
 site tensor A_q[l, b, r] becomes A'_q[(l, a), c, (r, a')] = A_q[l, c ⊕ a, r] δ(a', c) (:func:`apply_chain`),
 which doubles every bond and is exact.  Single-qubit gates act on each site and keep the bonds.  A
 product state has bond 1, so before the last chain the bond is 2**(L-1) (4 for the three layers of
-papers.md C1's gate), whatever n.  The last chain is folded into the read-out: after it
+the chen2025quantum gate), whatever n.  The last chain is folded into the read-out: after it
 ⟨Z_k⟩ = ⟨Π_{j≤k} Z_j⟩ of the state before it (:func:`z_prefix_strings`), a contraction of the MPS with
-Z on sites 0..k and the identity after, by left and right transfer products.
+Z on sites 0..k and the identity after, by a left and a right sweep.
 
 Cost per sample: about 8·n·χ**3 multiply-adds (χ = 2**(L-1)) against L·2**n·Σ_g 2**k_g for the
 state vector, so at 16 qubits and L = 3 about 10**4 against 10**7.  Everything is torch and
