@@ -12,8 +12,14 @@ Issue 5 "Measure": what the quantum gate costs inside the model, not only in iso
 * ``quantum-torch-sel``: the same U-Net with StronglyEntanglingLayers as the gate circuit; the
   published RZ + CNOT chain is evaluated in its exact closed form by the torch backend, so this
   candidate is the one that times a full 2**n state-vector simulation inside the model.
-* ``quantum-torch-ry``: chen2025-trainable's circuit (RZ → RY): a full state-vector simulation too,
+* ``quantum-torch-ry``: chen2025-trainable's circuit (RZ → RY) as the torch backend runs it: from
+  10 qubits on (three layers) the exact matrix-product-state contraction of :mod:`qdm.quantum.chain_mps`
+  (bond 4), below that the state vector;
+* ``quantum-torch-ry-sv``: the same circuit forced onto the full state vector (``contraction="statevector"``),
   run in real arithmetic since every amplitude stays real.
+* ``sample_many`` (``--ddim-images``, default 1000): a DDIM run of that many images, chen2025-trainable's
+  gate (``quantum-torch-ry``) and the published gate against the classical sampler, at the largest
+  ``--qubits`` (``--ddim-steps`` steps; the ratio is per step, the sampler's cost is linear in them).
 * RSS: peak RSS and the RSS growth between step 10 and step ``--rss-steps`` of repeated training
   steps of the quantum (torch) model (must stay under 8 MiB; exit status 1 otherwise).
 
@@ -33,6 +39,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see bench_simulator.py
 
 import argparse  # noqa: E402
+import dataclasses  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
@@ -46,6 +53,7 @@ import torch  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_simulator import machine_info, peak_rss_mib, rss_growth_of  # noqa: E402
 
+from qdm.circuits import QuantumLayer  # noqa: E402
 from qdm.diffusion import ddim_sample_loop, l_simple  # noqa: E402
 from qdm.families.hybrid import COSINE_MIN_BETA, make_noise_fn  # noqa: E402
 from qdm.models import GateConfig, TinyUNet, UNetConfig, build_unet  # noqa: E402
@@ -61,6 +69,7 @@ CANDIDATES: dict[str, tuple[str, str, str]] = {
     "quantum-pennylane": ("quantum", "pennylane", "rz_cnot"),
     "quantum-torch-sel": ("quantum", "torch", "strongly_entangling"),
     "quantum-torch-ry": ("quantum", "torch", "ry_cnot"),
+    "quantum-torch-ry-sv": ("quantum", "torch", "ry_cnot-statevector"),
     CLASSICAL: ("classical", "torch", "rz_cnot"),
 }
 
@@ -78,7 +87,13 @@ class UNetCase:
 def build_model(kind: str, backend: str, n_qubits: int, seed: int = 0, ansatz: str = "rz_cnot") -> TinyUNet:
     """papers.md C1: the tiny U-Net with the given gate, built from the same seed for every candidate."""
     torch.manual_seed(seed)
-    return build_unet(UNetConfig(), GateConfig(kind=kind, n_qubits=n_qubits, backend=backend, ansatz=ansatz))
+    name, _, contraction = ansatz.partition("-")
+    model = build_unet(UNetConfig(), GateConfig(kind=kind, n_qubits=n_qubits, backend=backend, ansatz=name))
+    if contraction:  # e.g. "ry_cnot-statevector": the same circuit with its contraction forced
+        for layer in model.modules():
+            if isinstance(layer, QuantumLayer):
+                layer.ansatz = dataclasses.replace(layer.ansatz, contraction=contraction)
+    return model
 
 
 def train_step_fn(model: TinyUNet, batch: int, seed: int = 0) -> Callable[[], None]:
@@ -157,14 +172,23 @@ def bench_train(n_qubits: int, batch: int, names: list[str], repeats: int, budge
     return rows_for(UNetCase("train_step", n_qubits, batch), time_rounds(steps, repeats, budget_s))
 
 
-def bench_sample(n_qubits: int, images: int, steps_ddim: int, repeats: int, budget_s: float) -> list[dict[str, object]]:
-    """DDIM sampling rows at n qubits: quantum gate (torch backend) vs the classical twin."""
+SAMPLE_CANDIDATES = ("quantum-torch", "quantum-torch-sel", "quantum-torch-ry", CLASSICAL)
+#: the many-image DDIM case: the state vector of 1000 images at 16 qubits would need GiBs, so only the
+#: published gate and chen2025-trainable's as the torch backend runs them
+SAMPLE_MANY_CANDIDATES = ("quantum-torch", "quantum-torch-ry", CLASSICAL)
+
+
+def bench_sample(
+    n_qubits: int, images: int, steps_ddim: int, repeats: int, budget_s: float,
+    names: tuple[str, ...] = SAMPLE_CANDIDATES, task: str = "sample",
+) -> list[dict[str, object]]:
+    """DDIM sampling rows at n qubits: quantum gates (torch backend) vs the classical twin."""
     runs = {}
-    for name in ("quantum-torch", "quantum-torch-sel", "quantum-torch-ry", CLASSICAL):
+    for name in names:
         kind, backend, ansatz = CANDIDATES[name]
         model = build_model(kind, backend, n_qubits, ansatz=ansatz).eval()
         runs[name] = sample_fn(model, images, steps_ddim)
-    case = UNetCase("sample", n_qubits, images, steps_ddim)
+    case = UNetCase(task, n_qubits, images, steps_ddim)
     return rows_for(case, time_rounds(runs, repeats, budget_s))
 
 
@@ -210,32 +234,46 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=None, help="training batch (default 32; quick 4)")
     parser.add_argument("--sample-images", type=int, default=None, help="images per DDIM run (default 16; quick 2)")
     parser.add_argument("--sample-steps", type=int, default=None, help="DDIM steps (default 20; quick 2)")
+    parser.add_argument("--ddim-images", type=int, default=None, help="images of the many-image DDIM case (default 1000; quick 8; 0 skips it)")
+    parser.add_argument("--ddim-steps", type=int, default=2, help="DDIM steps of the many-image case")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--repeats", type=int, default=11, help="max timed rounds per case")
     parser.add_argument("--budget", type=float, default=30.0, help="seconds per case")
     parser.add_argument("--rss-steps", type=int, default=60, help="training steps of the RSS check (> 10)")
     parser.add_argument("--no-pennylane", action="store_true", help="skip the pennylane-backend gate")
+    parser.add_argument("--candidates", nargs="+", default=None, choices=[c for c in CANDIDATES if c != CLASSICAL],
+                        help="quantum candidates to time (default all; the classical twin always runs)")
     args = parser.parse_args(argv)
     qubits = args.qubits or ([4, 8] if args.quick else [8, 16])
     batch = args.batch or (4 if args.quick else 32)
     images = args.sample_images or (2 if args.quick else 16)
     ddim_steps = args.sample_steps or (2 if args.quick else 20)
-    if args.threads < 1 or batch < 1 or images < 1 or ddim_steps < 1 or any(q < 1 for q in qubits):
-        parser.error("--threads, --batch, --sample-images, --sample-steps and --qubits must be >= 1")
+    if args.threads < 1 or batch < 1 or images < 1 or ddim_steps < 1 or args.ddim_steps < 1 or any(q < 1 for q in qubits):
+        parser.error("--threads, --batch, --sample-images, --sample-steps, --ddim-steps and --qubits must be >= 1")
+    if args.ddim_images is not None and args.ddim_images < 0:
+        parser.error("--ddim-images must be >= 0")
     if args.rss_steps <= 10:
         parser.error("--rss-steps must be > 10")
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     info = machine_info(torch.device("cpu"))
-    names = ["quantum-torch", "quantum-torch-sel", "quantum-torch-ry"] + ([] if args.no_pennylane else ["quantum-pennylane"])
+    names = ["quantum-torch", "quantum-torch-sel", "quantum-torch-ry", "quantum-torch-ry-sv"]
+    names += [] if args.no_pennylane else ["quantum-pennylane"]
+    if args.candidates:
+        names = [c for c in names if c in args.candidates] + [c for c in args.candidates if c not in names]
+    many = (8 if args.quick else 1000) if args.ddim_images is None else args.ddim_images
 
     import pandas as pd
 
     rows: list[dict[str, object]] = []
     for n in qubits:
         rows += bench_train(n, batch, names, args.repeats, args.budget)
-        rows += bench_sample(n, images, ddim_steps, max(3, args.repeats // 3), args.budget)
-        for r in rows[-9:]:
+        sample_names = tuple(c for c in (*SAMPLE_CANDIDATES, "quantum-torch-ry-sv") if c in names or c == CLASSICAL)
+        rows += bench_sample(n, images, ddim_steps, max(3, args.repeats // 3), args.budget, sample_names)
+        if many and n == max(qubits):
+            many_names = tuple(c for c in SAMPLE_MANY_CANDIDATES if c in names or c == CLASSICAL)
+            rows += bench_sample(n, many, args.ddim_steps, 3, args.budget, many_names, "sample_many")
+        for r in rows:
             if r["n_qubits"] == n:
                 print(f"{r['task']} n={n} {r['candidate']}: {r['median_s'] * 1e3:.1f} ms ({r['ratio_vs_classical']:.2f}x classical)", flush=True)
     memory = rss_growth(qubits[0], batch, args.rss_steps)

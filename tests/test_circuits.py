@@ -42,6 +42,11 @@ CASES = [
     (C.RYCNOTChain(1), C.AngleEmbedding("Y"), 2, 1),
     (C.RYCNOTChain(2), C.AngleEmbedding("X"), 5, 3),
     (C.RYCNOTChain(2), C.AmplitudeEmbedding(), 4, 3),
+    # the chain ansätze contracted as an exact matrix product state (qdm.quantum.chain_mps)
+    (C.RYCNOTChain(3, contraction="mps"), C.AngleEmbedding("Y"), 6, 5),
+    (C.RYCNOTChain(2, contraction="mps"), C.AngleEmbedding("X"), 5, 3),
+    (C.TrainableRYRZChain(3, contraction="mps"), C.AngleEmbedding("Z"), 4, 3),
+    (C.RotCNOTLadder(3, contraction="mps"), C.AngleEmbedding("X"), 5, 3),
 ]
 
 

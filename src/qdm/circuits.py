@@ -26,7 +26,7 @@ from typing import ClassVar, Literal, Protocol
 import torch
 from torch import Tensor, nn
 
-from qdm.quantum import sim
+from qdm.quantum import chain_mps, sim
 
 __all__ = [
     "AngleEmbedding",
@@ -44,6 +44,8 @@ __all__ = [
     "zexpval_wire_sets",
     "zexpval_product_of_cos",
     "QuantumLayer",
+    "Contraction",
+    "CONTRACTIONS",
     "ExpvalSampler",
     "quantum_noise",
 ]
@@ -53,6 +55,13 @@ __all__ = [
 #: "pennylane": default.qubit with backprop, the reference definition.
 Backend = Literal["torch", "statevector", "pennylane"]
 BACKENDS: tuple[str, ...] = ("torch", "statevector", "pennylane")
+
+#: How the torch backend contracts a rotation + CNOT-chain ansatz after a product-state start:
+#: "auto" picks the cheaper of the two by flop count (:func:`qdm.quantum.chain_mps.prefers_chain_mps`),
+#: "statevector" always runs the fused state-vector engine, "mps" always the exact bond-2**(L-1)
+#: matrix product state of :mod:`qdm.quantum.chain_mps`.
+Contraction = Literal["auto", "statevector", "mps"]
+CONTRACTIONS: tuple[str, ...] = ("auto", "statevector", "mps")
 
 
 def _check_layers(n_layers: int) -> None:
@@ -265,9 +274,35 @@ class _FusedRotationChain:
         return sim.fused_layers(state, w, self._GATE, self.cnot_layers(n))
 
     def torch_expval(self, state: sim.State, weights: Tensor) -> Tensor:
-        """⟨Z_i⟩ (B, n) straight from the fused engine."""
+        """⟨Z_i⟩ (B, n) straight from the fused engine, or, for a CNOT-chain ansatz on a product-state
+        start with shared weights, from the exact matrix product state of :mod:`qdm.quantum.chain_mps`
+        when ``contraction`` asks for it or ("auto") when it is cheaper."""
         n, w = self._fused_weights(state, weights)
-        return sim.fused_layers(state, w, self._GATE, self.cnot_layers(n), output="expval_z")
+        cnots = self.cnot_layers(n)
+        if self._chain_mps(state, w, cnots, n):
+            return chain_mps.chain_circuit_expval_z(state, w, self._GATE)
+        return sim.fused_layers(state, w, self._GATE, cnots, output="expval_z")
+
+    def _chain_mps(self, state: sim.State, weights: Tensor, cnots, n: int) -> bool:
+        """Whether :meth:`torch_expval` contracts the circuit as an MPS (see ``contraction``)."""
+        contraction = getattr(self, "contraction", "auto")
+        if contraction == "statevector":
+            return False
+        fits = (
+            isinstance(state, (sim.AngleState, sim.ProductState))
+            and weights.ndim == 3
+            and chain_mps.is_chain_circuit(n, cnots)
+        )
+        if contraction == "mps":
+            if not fits:
+                raise ValueError("contraction='mps' needs a product-state start, shared weights and CNOT-chain layers")
+            return True
+        return fits and chain_mps.prefers_chain_mps(n, len(cnots))
+
+
+def _check_contraction(contraction: str) -> None:
+    if contraction not in CONTRACTIONS:
+        raise ValueError(f"contraction must be one of {CONTRACTIONS}, got {contraction!r}")
 
 
 @dataclass(frozen=True)
@@ -280,10 +315,12 @@ class RotCNOTLadder(_FusedRotationChain):
 
     n_layers: int
     closed: bool = False
+    contraction: Contraction = "auto"
     _GATE: ClassVar[str] = "rot"
 
     def __post_init__(self) -> None:
         _check_layers(self.n_layers)
+        _check_contraction(self.contraction)
 
     def weight_shape(self, n_qubits: int) -> tuple[int, int, int]:
         """(L, n, 3): (φ, θ, ω) of each Rot."""
@@ -312,10 +349,12 @@ class TrainableRYRZChain(_FusedRotationChain):
     CNOT chain i → i+1.  Unlike :class:`RZCNOTChain` its weights do change ⟨Z⟩ (through the RY angles)."""
 
     n_layers: int
+    contraction: Contraction = "auto"
     _GATE: ClassVar[str] = "ryrz"
 
     def __post_init__(self) -> None:
         _check_layers(self.n_layers)
+        _check_contraction(self.contraction)
 
     def weight_shape(self, n_qubits: int) -> tuple[int, int, int]:
         """(L, n, 2): (RY angle, RZ angle) per wire and layer."""
@@ -344,11 +383,18 @@ class RYCNOTChain(_CNOTChainLayers, _FusedRotationChain):
     commute with the Z read-out, whereas the final RZ of ``TrainableRYRZChain`` / StronglyEntangling
     does, leaving n of their weights with zero gradient). Runs on the fused engine's ``ry`` gate, in
     real arithmetic after an RY embedding (every amplitude stays real), and as qml.RY + qml.CNOT on
-    PennyLane.
+    PennyLane.  On a product-state start its ⟨Z⟩ is also the exact contraction of a matrix product
+    state of bond 2**(L-1) (:mod:`qdm.quantum.chain_mps`), which ``contraction="auto"`` picks when it
+    is cheaper (at L = 3 from 10 qubits on).
     """
 
     n_layers: int
+    contraction: Contraction = "auto"
     _GATE: ClassVar[str] = "ry"
+
+    def __post_init__(self) -> None:
+        _check_layers(self.n_layers)
+        _check_contraction(self.contraction)
 
     def _fused_weights(self, state: sim.State, weights: Tensor) -> tuple[int, Tensor]:
         """(n, weights (..., L, n, 1)) after checking the shape."""

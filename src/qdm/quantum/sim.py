@@ -534,11 +534,13 @@ def apply_diagonal_layer(state: State, phases: Tensor) -> State:
 # ----------------------------------------------------------------------------------------------
 # CNOT patterns as permutations
 # ----------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=256)
 def cnot_chain_pairs(n_qubits: int) -> tuple[tuple[int, int], ...]:
     """CNOT chain (0→1), (1→2), …, (n-2→n-1), in application order."""
     return tuple((i, i + 1) for i in range(n_qubits - 1))
 
 
+@functools.lru_cache(maxsize=256)
 def cnot_ring_pairs(n_qubits: int, r: int = 1) -> tuple[tuple[int, int], ...]:
     """StronglyEntanglingLayers entangler: CNOT(i → (i+r) mod n) for i = 0..n-1 (none when n = 1)."""
     if n_qubits == 1:
@@ -986,6 +988,7 @@ def fused_layers(
     return _FusedCircuit.apply(start, weights, spec, cdtype)
 
 
+@functools.lru_cache(maxsize=256)
 def default_ranges(n_layers: int, n_qubits: int) -> tuple[int, ...]:
     """PennyLane StronglyEntanglingLayers default ranges: r_l = (l mod (n-1)) + 1 (0 when n = 1)."""
     if n_qubits == 1:
