@@ -44,7 +44,7 @@ digit: int = 3  # MNIST class of those digits (0..9)
 n_samples: int = 1000  # Monte-Carlo draws for the moment checks (100..100000)
 
 # %% tags=["hide-input"]
-from qdm.params import TheoryParams
+from qdm.chapters.theory import TheoryParams
 
 params = TheoryParams(
     T=T, schedule=schedule, n_qubits=n_qubits, seed=seed, n_images=n_images, digit=digit, n_samples=n_samples

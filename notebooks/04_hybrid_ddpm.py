@@ -72,7 +72,7 @@ results_dir: str = ""  # folder for runs and figures ("": $QDM_RESULTS_DIR, else
 import warnings
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm's widget check; no progress bars here
-from qdm.reports import HybridChapterParams
+from qdm.chapters.hybrid import HybridChapterParams
 
 params = HybridChapterParams(
     digit=digit, images_per_class=images_per_class, variants=variants, n_seeds=n_seeds, n_qubits=n_qubits,
@@ -86,7 +86,9 @@ import pandas as pd
 import torch
 from myst_nb import glue
 
-from qdm import circuits, plotting, provenance, reports
+from qdm import circuits, plotting, provenance, runner
+from qdm.chapters import common
+from qdm.chapters import hybrid as chapter
 from qdm.data import load_dataset
 from qdm.families import get_family
 from qdm.models.bottleneck import GATE_KINDS, GateConfig, make_ansatz
@@ -95,9 +97,9 @@ from qdm.runner import eval_reference, run_many
 
 torch.set_num_threads(1)
 plotting.set_style()
-root = reports.results_root(params.results_dir)
+root = common.results_root(params.results_dir)
 figure_dir = root / "figures" / "04_hybrid_ddpm"
-jobs = reports.hybrid_experiments(params)
+jobs = chapter.hybrid_experiments(params)
 cfg0 = jobs[0][2]
 record = provenance.record(
     params.as_dict(), None, [load_dataset("mnist", "train").source.file], producer="notebooks/04_hybrid_ddpm.py"
@@ -140,11 +142,11 @@ for key, value in params.as_dict().items():
 
 # %%
 tables = {
-    "chapter": reports.parameter_table(reports.variant_models(cfg0, GATE_KINDS)),
+    "chapter": chapter.parameter_table(chapter.variant_models(cfg0, GATE_KINDS)),
 }
-paper = {name: c for name, c in reports.preset_configs("hybrid_ddpm").items() if c.data.dataset == "mnist"}
+paper = {name: c for name, c in common.preset_configs("hybrid_ddpm").items() if c.data.dataset == "mnist"}
 if paper:
-    tables["published scale"] = reports.parameter_table({name: reports.initial_model(c) for name, c in paper.items()})
+    tables["published scale"] = chapter.parameter_table({name: runner.initial_model(c) for name, c in paper.items()})
 glue("tab-hybrid-params", tables["chapter"].style.hide(axis="index"), display=False)
 glue_value("has-paper-table", "published scale" in tables)
 chapter_counts = tables["chapter"].set_index("part")
@@ -209,8 +211,8 @@ check_gen = torch.Generator().manual_seed(0)
 gate = GateConfig(n_qubits=params.n_qubits, n_layers=params.n_layers, ansatz=params.ansatz)
 control = GateConfig(n_qubits=params.n_qubits, n_layers=params.n_layers, ansatz="strongly_entangling")
 n_inputs, n_draws = 32, 4
-published = reports.weight_independence(gate, n_inputs, n_draws, check_gen)
-controlled = reports.weight_independence(control, n_inputs, n_draws, check_gen)
+published = chapter.weight_independence(gate, n_inputs, n_draws, check_gen)
+controlled = chapter.weight_independence(control, n_inputs, n_draws, check_gen)
 glue_value("n-weight-draws", n_draws)
 glue_value("n-check-inputs", n_inputs)
 for name, result in (("pub", published), ("ctl", controlled)):
@@ -244,12 +246,12 @@ else:
 
 # %%
 outcomes = run_many([cfg for _, _, cfg in jobs], workers=params.workers, results_root=root)
-records = reports.outcome_records(outcomes)
+records = runner.outcome_records(outcomes)
 runs: dict[str, list] = {}
 for (variant, _, _), rec in zip(jobs, records):
     runs.setdefault(variant, []).append(rec)
-loss_df = reports.loss_frame(runs, window=max(1, params.steps // 20))
-glue_figure("fig-hybrid-loss", reports.plot_loss_curves(loss_df, ylabel=r"$L_{\mathrm{simple}}$ (running mean)"),
+loss_df = common.loss_frame(runs, window=max(1, params.steps // 20))
+glue_figure("fig-hybrid-loss", common.plot_loss_curves(loss_df, ylabel=r"$L_{\mathrm{simple}}$ (running mean)"),
             record, loss_df, figure_dir)
 glue_value("n-runs", len(records))
 glue_value("train-s-total", float(sum(r.timing["train_total_wall_s"] for r in records)))
@@ -259,8 +261,8 @@ for variant, value in final_loss.items():
     glue_value(f"final-loss-{variant}", float(value))
 
 drift = pd.DataFrame(
-    [{"label": v, "seed": r.config.train.seed, **reports.part_drift(reports.initial_model(r.config),
-                                                                    reports.load_trained_model(r, ema=False))}
+    [{"label": v, "seed": r.config.train.seed, **chapter.part_drift(runner.initial_model(r.config),
+                                                                    runner.load_trained_model(r, ema=False))}
      for v, rs in runs.items() for r in rs]
 )
 glue("tab-hybrid-drift", drift.style.format(precision=3, subset=drift.columns[2:]).hide(axis="index"), display=False)
@@ -299,15 +301,15 @@ glue_value("drift-verdict", "stayed at their initial values (to within 1e-6)" if
 # ## Samples
 
 # %%
-samples = {v: [reports.run_samples(r) for r in rs] for v, rs in runs.items()}
+samples = {v: [runner.run_samples(r) for r in rs] for v, rs in runs.items()}
 family = get_family("hybrid_ddpm")
 reference = eval_reference(cfg0, family, samples[next(iter(samples))][0])
 n_cols = min(8, params.n_samples)
 rows = {f"{v} (seed {runs[v][0].config.train.seed})": xs[0][:n_cols] for v, xs in samples.items()}
-untrained = reports.sample_untrained(cfg0, params.n_samples)
+untrained = common.sample_untrained(cfg0, params.n_samples)
 rows["untrained"] = untrained[:n_cols]
 rows["real"] = reference[:n_cols]
-glue_figure("fig-hybrid-samples", reports.plot_image_rows(rows), record, pd.DataFrame({"row": list(rows)}), figure_dir)
+glue_figure("fig-hybrid-samples", common.plot_image_rows(rows), record, pd.DataFrame({"row": list(rows)}), figure_dir)
 
 # %% [markdown]
 # ```{glue:figure} fig-hybrid-samples
@@ -331,16 +333,16 @@ glue_figure("fig-hybrid-samples", reports.plot_image_rows(rows), record, pd.Data
 # and not with FIDs from other counts, including the paper's (5 generated images per model).
 
 # %%
-metrics_df = reports.image_metrics_table(runs, reference, {"untrained": untrained}, params.ssim_convention, params.ssim_pairing)
+metrics_df = chapter.image_metrics_table(runs, reference, {"untrained": untrained}, params.ssim_convention, params.ssim_pairing)
 untrained_row = metrics_df.set_index("label").loc["untrained"]
 glue_value("untrained-fid", float(untrained_row["fid"]))
 glue_value("untrained-ssim", float(untrained_row["ssim"]))
 glue_value("untrained-variant", jobs[0][0])
 glue("tab-hybrid-metrics", metrics_df.style.format(precision=3).hide(axis="index"), display=False)
-summary = reports.seed_summary(metrics_df, ["fid", "ssim"])
+summary = common.seed_summary(metrics_df, ["fid", "ssim"])
 glue("tab-hybrid-summary", summary.style.format(precision=3).hide(axis="index"), display=False)
-glue_value("verdict-fid", reports.verdict(summary, "fid", lower_is_better=True, name="FID"))
-glue_value("verdict-ssim", reports.verdict(summary, "ssim", lower_is_better=False, name="SSIM"))
+glue_value("verdict-fid", common.verdict(summary, "fid", lower_is_better=True, name="FID"))
+glue_value("verdict-ssim", common.verdict(summary, "ssim", lower_is_better=False, name="SSIM"))
 glue_value("n-real", int(reference.shape[0]))
 glue_value("metrics-csv", str(figure_dir / "metrics.csv"))
 figure_dir.mkdir(parents=True, exist_ok=True)
