@@ -45,10 +45,9 @@ n_samples: int = 1000  # Monte-Carlo draws for the moment checks (100..100000)
 
 # %% tags=["hide-input"]
 from qdm.chapters.theory import TheoryParams
+from qdm.chapters.common import knobs_from
 
-params = TheoryParams(
-    T=T, schedule=schedule, n_qubits=n_qubits, seed=seed, n_images=n_images, digit=digit, n_samples=n_samples
-)
+params = knobs_from(TheoryParams, globals())
 
 import numpy as np
 import pandas as pd

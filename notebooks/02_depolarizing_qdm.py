@@ -61,11 +61,9 @@ import warnings
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm's widget check; no progress bars here
 from qdm.chapters.depolarizing import DepolChapterParams
+from qdm.chapters.common import knobs_from
 
-params = DepolChapterParams(
-    n_qubits=n_qubits, n_ancilla=n_ancilla, T=T, n_layers=n_layers, target=target, loss=loss, spread=spread,
-    n_states=n_states, steps=steps, lr=lr, seed=seed, n_trajectories=n_trajectories, results_dir=results_dir,
-)
+params = knobs_from(DepolChapterParams, globals())
 
 import pandas as pd
 import torch

@@ -63,12 +63,9 @@ import warnings
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm's widget check; no progress bars here
 from qdm.chapters.pqc import PQCChapterParams
+from qdm.chapters.common import knobs_from
 
-params = PQCChapterParams(
-    digits=digits, images_per_class=images_per_class, image_size=image_size, noise=noise, T=T,
-    layers_per_block=layers_per_block, ancilla=ancilla, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
-    n_samples=n_samples, reference_images=reference_images, n_draws=n_draws, results_dir=results_dir,
-)
+params = knobs_from(PQCChapterParams, globals())
 
 import dataclasses
 

@@ -73,14 +73,9 @@ import warnings
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm's widget check; no progress bars here
 from qdm.chapters.hybrid import HybridChapterParams
+from qdm.chapters.common import knobs_from
 
-params = HybridChapterParams(
-    digit=digit, images_per_class=images_per_class, variants=variants, n_seeds=n_seeds, n_qubits=n_qubits,
-    n_layers=n_layers, ansatz=ansatz, detach_input=detach_input, T=T, steps=steps, batch_size=batch_size, lr=lr,
-    ema_decay=ema_decay, sampler=sampler, sample_steps=sample_steps, n_samples=n_samples,
-    fid_real_images=fid_real_images, protocol=protocol, ssim_convention=ssim_convention,
-    ssim_pairing=ssim_pairing, workers=workers, results_dir=results_dir,
-)
+params = knobs_from(HybridChapterParams, globals())
 
 import pandas as pd
 import torch

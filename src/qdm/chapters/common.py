@@ -8,6 +8,7 @@ records) are in :mod:`qdm.runner`, the metric protocols in :mod:`qdm.protocols`.
 from __future__ import annotations
 
 import math
+import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from qdm.runner import SAMPLING_SEED_OFFSET, RunRecord, initial_model
 
 __all__ = [
     "fid_table",
+    "knobs_from",
     "loss_frame",
     "metrics_frame",
     "plot_image_rows",
@@ -84,6 +86,18 @@ def parse_list(name: str, value: Any) -> tuple[str, ...]:
     if len(set(items)) != len(items):
         raise ValueError(f"{name} must not repeat an item, got {value!r}")
     return items
+
+
+def knobs_from(cls: type, namespace: Mapping[str, Any]) -> Any:
+    """A chapter's knob dataclass ``cls`` built from a notebook's namespace (its ``parameters`` cell plus papermill's
+    injected overrides), so the names are written once, in the parameters cell; ``cls`` validates them."""
+    if not dataclasses.is_dataclass(cls) or not isinstance(cls, type):
+        raise ValueError(f"cls must be a dataclass type, got {cls!r}")
+    names = [f.name for f in dataclasses.fields(cls)]
+    missing = [n for n in names if n not in namespace]
+    if missing:
+        raise ValueError(f"the notebook's parameters cell must define {missing} ({cls.__name__})")
+    return cls(**{n: namespace[n] for n in names})
 
 
 def results_root(results_dir: str) -> Path:
