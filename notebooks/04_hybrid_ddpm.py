@@ -72,10 +72,10 @@ results_dir: str = ""  # folder for runs and figures ("": $QDM_RESULTS_DIR, else
 import warnings
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm's widget check; no progress bars here
-from qdm.chapters.hybrid import HybridChapterParams
-from qdm.chapters.common import knobs_from
+from qdm.chapters import hybrid as chapter
 
-params = knobs_from(HybridChapterParams, globals())
+params = chapter.from_namespace(globals())  # the config values and the chapter's own knobs, validated
+base = params.config  # hybrid-mnist with this chapter's values; bottleneck and seed vary per run
 
 import pandas as pd
 import torch
@@ -83,7 +83,6 @@ from myst_nb import glue
 
 from qdm import circuits, plotting, provenance, runner
 from qdm.chapters import common
-from qdm.chapters import hybrid as chapter
 from qdm.data import load_dataset
 from qdm.families import get_family
 from qdm.models.bottleneck import GATE_KINDS, GateConfig, make_ansatz
@@ -92,7 +91,7 @@ from qdm.runner import eval_reference, run_many
 
 torch.set_num_threads(1)
 plotting.set_style()
-root = common.results_root(params.results_dir)
+root = common.results_root(params.knobs.results_dir)
 figure_dir = root / "figures" / "04_hybrid_ddpm"
 jobs = chapter.hybrid_experiments(params)
 cfg0 = jobs[0][2]
@@ -206,8 +205,8 @@ if paper:
 
 # %%
 check_gen = torch.Generator().manual_seed(0)
-gate = GateConfig(n_qubits=params.n_qubits, n_layers=params.n_layers, ansatz=params.ansatz)
-control = GateConfig(n_qubits=params.n_qubits, n_layers=params.n_layers, ansatz="strongly_entangling")
+gate = GateConfig(n_qubits=base.model.n_qubits, n_layers=base.model.n_layers, ansatz=base.model.ansatz)
+control = GateConfig(n_qubits=base.model.n_qubits, n_layers=base.model.n_layers, ansatz="strongly_entangling")
 n_inputs, n_draws = 32, 4
 published = chapter.weight_independence(gate, n_inputs, n_draws, check_gen)
 controlled = chapter.weight_independence(control, n_inputs, n_draws, check_gen)
@@ -217,12 +216,12 @@ for name, result in (("pub", published), ("ctl", controlled)):
     glue_value(f"{name}-change", result["max_output_change"])
     glue_value(f"{name}-grad", result["max_weight_gradient"])
 glue_value("pub-closed-form", published["closed_form_error"])
-ansatz_obj = make_ansatz(params.ansatz, params.n_layers)
+ansatz_obj = make_ansatz(base.model.ansatz, base.model.n_layers)
 if getattr(ansatz_obj, "diagonal_and_cnot_only", False):
-    sets = circuits.zexpval_wire_sets(ansatz_obj, params.n_qubits)
+    sets = circuits.zexpval_wire_sets(ansatz_obj, base.model.n_qubits)
     glue_value("wire-sets", "; ".join(f"S_{k} = {{{', '.join(map(str, sorted(s)))}}}" for k, s in enumerate(sets)))
 else:
-    glue_value("wire-sets", f"not applicable: the {params.ansatz} circuit has non-diagonal trainable gates")
+    glue_value("wire-sets", f"not applicable: the {base.model.ansatz} circuit has non-diagonal trainable gates")
 
 # %% [markdown]
 # With the {glue:text}`ansatz` circuit, the largest change of any $\langle Z_k\rangle$ between weight
@@ -243,17 +242,17 @@ else:
 # $T =$ {glue:text}`T`.
 
 # %%
-outcomes = run_many([cfg for _, _, cfg in jobs], workers=params.workers, results_root=root)
+outcomes = run_many([cfg for _, _, cfg in jobs], workers=params.knobs.workers, results_root=root)
 records = runner.outcome_records(outcomes)
 runs: dict[str, list] = {}
 for (variant, _, _), rec in zip(jobs, records):
     runs.setdefault(variant, []).append(rec)
-loss_df = common.loss_frame(runs, window=max(1, params.steps // 20))
+loss_df = common.loss_frame(runs, window=max(1, base.train.steps // 20))
 glue_figure("fig-hybrid-loss", common.plot_loss_curves(loss_df, ylabel=r"$L_{\mathrm{simple}}$ (running mean)"),
             record, loss_df, figure_dir)
 glue_value("n-runs", len(records))
 glue_value("train-s-total", float(sum(r.timing["train_total_wall_s"] for r in records)))
-tail = loss_df[loss_df["step"] > params.steps - max(1, params.steps // 10)]
+tail = loss_df[loss_df["step"] > base.train.steps - max(1, base.train.steps // 10)]
 final_loss = tail.groupby("label")["loss"].mean()
 for variant, value in final_loss.items():
     glue_value(f"final-loss-{variant}", float(value))
@@ -303,9 +302,9 @@ glue_value("drift-verdict", "stayed at their initial values (to within 1e-6)" if
 samples = {v: [runner.run_samples(r) for r in rs] for v, rs in runs.items()}
 family = get_family("hybrid_ddpm")
 reference = eval_reference(cfg0, family, samples[next(iter(samples))][0])
-n_cols = min(8, params.n_samples)
+n_cols = min(8, base.eval.n_samples)
 rows = {f"{v} (seed {runs[v][0].config.train.seed})": xs[0][:n_cols] for v, xs in samples.items()}
-untrained = common.sample_untrained(cfg0, params.n_samples)
+untrained = common.sample_untrained(cfg0, base.eval.n_samples)
 rows["untrained"] = untrained[:n_cols]
 rows["real"] = reference[:n_cols]
 glue_figure("fig-hybrid-samples", common.plot_image_rows(rows), record, pd.DataFrame({"row": list(rows)}), figure_dir)
@@ -332,7 +331,9 @@ glue_figure("fig-hybrid-samples", common.plot_image_rows(rows), record, pd.DataF
 # and not with FIDs from other counts, including the paper's (5 generated images per model).
 
 # %%
-metrics_df = chapter.image_metrics_table(runs, reference, {"untrained": untrained}, params.ssim_convention, params.ssim_pairing)
+metrics_df = chapter.image_metrics_table(
+    runs, reference, {"untrained": untrained}, base.eval.ssim_convention, base.eval.ssim_pairing
+)
 untrained_row = metrics_df.set_index("label").loc["untrained"]
 glue_value("untrained-fid", float(untrained_row["fid"]))
 glue_value("untrained-ssim", float(untrained_row["ssim"]))

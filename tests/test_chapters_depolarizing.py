@@ -37,13 +37,18 @@ def _summary(values: dict[str, list[float]]) -> pd.DataFrame:
 
 
 def test_depol_experiments_apply_the_chapter_values() -> None:
-    p = depolarizing.DepolChapterParams(n_qubits=3, n_ancilla=2, T=5, steps=7, lr=0.01, seed=4, target="line", loss="stepwise")
-    cfgs = depolarizing.depol_experiments(p)
+    p = depolarizing.depol_chapter(n_qubits=3, n_ancilla=2, T=5, steps=7, lr=0.01, seed=4, target="line", loss="stepwise")
+    cfgs = p.configs
     anc, uni = cfgs["ancilla"].model, cfgs["unitary"].model
     assert (anc.n_qubits, anc.n_ancilla, anc.reverse, anc.T, anc.target, anc.loss) == (3, 2, "ancilla", 5, "line", "stepwise")
     assert (uni.n_ancilla, uni.reverse) == (0, "unitary")
     assert cfgs["ancilla"].train.steps == 7 and cfgs["unitary"].train.seed == 4 and anc.target_seed == 4
     assert cfgs["ancilla"].experiment == "depolarizing-qdm" and cfgs["unitary"].experiment == "depolarizing-qdm-unitary"
+    assert p.knobs.n_trajectories == 512 and p.as_dict()["seed"] == 4
+    with pytest.raises(ValueError, match=r"^n_ancilla must be a valid model.n_ancilla: .*n_ancilla must be in 0..3"):
+        depolarizing.depol_chapter(n_ancilla=4)
+    with pytest.raises(ValueError, match="^n_trajectories must be"):
+        depolarizing.depol_chapter(n_trajectories=0)
 
 
 def test_along_t_frame_forward_closed_form_and_shared_forward() -> None:

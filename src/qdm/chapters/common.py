@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import dataclasses
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +23,18 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from qdm import metrics, protocols, provenance
-from qdm.config import ExperimentConfig, get_experiment, list_presets
+from qdm.config import ExperimentConfig, apply_overrides, get_experiment, list_presets
 from qdm.families import get_family
+from qdm.presets import resolve_config
 from qdm.runner import SAMPLING_SEED_OFFSET, RunRecord, initial_model
 
 __all__ = [
+    "Chapter",
+    "chapter_from",
     "fid_table",
     "knobs_from",
+    "override_text",
+    "pick_parameters",
     "loss_frame",
     "metrics_frame",
     "plot_image_rows",
@@ -93,11 +99,76 @@ def knobs_from(cls: type, namespace: Mapping[str, Any]) -> Any:
     injected overrides), so the names are written once, in the parameters cell; ``cls`` validates them."""
     if not dataclasses.is_dataclass(cls) or not isinstance(cls, type):
         raise ValueError(f"cls must be a dataclass type, got {cls!r}")
-    names = [f.name for f in dataclasses.fields(cls)]
+    return cls(**pick_parameters(namespace, [f.name for f in dataclasses.fields(cls)]))
+
+
+def pick_parameters(namespace: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    """The values of ``names`` in a notebook's namespace; ValueError naming those the parameters cell lacks."""
     missing = [n for n in names if n not in namespace]
     if missing:
-        raise ValueError(f"the notebook's parameters cell must define {missing} ({cls.__name__})")
-    return cls(**{n: namespace[n] for n in names})
+        raise ValueError(f"the notebook's parameters cell must define {missing}")
+    return {n: namespace[n] for n in names}
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A chapter's own knobs (a small dataclass), the configs its notebook parameters select, and those parameters."""
+
+    knobs: Any
+    configs: dict[str, ExperimentConfig]
+    values: dict[str, Any]
+
+    @property
+    def config(self) -> ExperimentConfig:
+        """The first (for one-experiment chapters: the) config."""
+        return next(iter(self.configs.values()))
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every notebook parameter and its value (for provenance records and glue)."""
+        return dict(self.values)
+
+
+def override_text(value: Any) -> str:
+    """A notebook value as the right-hand side of a ``key=value`` config override."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def chapter_from(
+    values: Mapping[str, Any],
+    knobs_cls: type,
+    experiments: Mapping[str, str],
+    keys: Mapping[str, tuple[str, ...]],
+    only: Mapping[str, tuple[str, ...]] | None = None,
+    fixed: Sequence[str] = (),
+) -> Chapter:
+    """Notebook parameters → a :class:`Chapter`: the parameters named in ``keys`` become ``key=value`` overrides of the
+    registered ``experiments`` (label → name, :func:`qdm.presets.resolve_config`, in the order of ``keys``), the rest
+    build ``knobs_cls``. ``only[param]`` limits a parameter to some labels; ``fixed`` overrides come first.
+
+    A parameter not given keeps the experiment's value (or the knob's default); a bad value raises ``ValueError``
+    naming the parameter, with the config's own message (the config classes hold every rule, not the chapter).
+    """
+    knob_names = {f.name for f in dataclasses.fields(knobs_cls)}
+    unknown = sorted(set(values) - set(keys) - knob_names)
+    if unknown:
+        raise ValueError(f"unknown parameters {unknown}; allowed: {sorted(set(keys) | knob_names)}")
+    knobs = knobs_cls(**{k: v for k, v in values.items() if k in knob_names})
+    configs = {}
+    for label, name in experiments.items():
+        cfg = resolve_config(name, list(fixed))
+        for param, targets in keys.items():
+            if param not in values or (only and param in only and label not in only[param]):
+                continue
+            try:
+                cfg = apply_overrides(cfg, [f"{key}={override_text(values[param])}" for key in targets])
+            except ValueError as err:
+                raise ValueError(f"{param} must be a valid {', '.join(targets)}: {err}") from None
+        configs[label] = cfg
+    return Chapter(knobs=knobs, configs=configs, values=dict(values))
 
 
 def results_root(results_dir: str) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -14,65 +14,54 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from qdm.chapters.common import check_choice, check_float, check_int, check_results_dir, require
-from qdm.config import ExperimentConfig, get_experiment
+from qdm.chapters.common import Chapter, chapter_from, check_int, check_results_dir, pick_parameters, require
 
-__all__ = ["DepolChapterParams", "along_t_frame", "depol_experiments", "plot_along_t"]
+__all__ = ["CONFIG_KEYS", "EXPERIMENTS", "DepolChapterKnobs", "along_t_frame", "depol_chapter", "from_namespace", "plot_along_t"]
+
+
+#: The registered experiments chapter 02 trains: label -> experiment.
+EXPERIMENTS: dict[str, str] = {"ancilla": "depolarizing-qdm", "unitary": "depolarizing-qdm-unitary"}
+
+#: Chapter 02's notebook parameters that are config values: parameter -> keys of the experiments' configs
+#: (validated there, :func:`qdm.presets.resolve_config`). ``n_ancilla`` applies to the ancilla model only.
+CONFIG_KEYS: dict[str, tuple[str, ...]] = {
+    "n_qubits": ("model.n_qubits",),
+    "n_ancilla": ("model.n_ancilla",),
+    "T": ("model.T",),
+    "n_layers": ("model.n_layers",),
+    "target": ("model.target",),
+    "loss": ("model.loss",),
+    "spread": ("model.spread",),
+    "n_states": ("model.n_states",),
+    "seed": ("model.target_seed", "train.seed"),
+    "steps": ("train.steps",),
+    "lr": ("train.lr",),
+}
+_ONLY = {"n_ancilla": ("ancilla",)}
 
 
 @dataclass(frozen=True)
-class DepolChapterParams:
-    """Parameters of notebooks/02_depolarizing_qdm ([zhang2024quddpm]), validated on construction."""
+class DepolChapterKnobs:
+    """Chapter 02's own knobs: quantum trajectories of the unravelling check, and the results folder."""
 
-    n_qubits: int = 2
-    n_ancilla: int = 1
-    T: int = 10
-    n_layers: int = 2
-    target: str = "cluster"
-    loss: str = "final"
-    spread: float = 0.3
-    n_states: int = 64
-    steps: int = 400
-    lr: float = 0.05
-    seed: int = 0
     n_trajectories: int = 512
     results_dir: str = ""
 
     def __post_init__(self) -> None:
         """Check every field; the message names the parameter and its allowed values."""
-        check_int("n_qubits", self.n_qubits, 1, 4)
-        check_int("n_ancilla", self.n_ancilla, 1, 3)
-        check_int("T", self.T, 1, 1000)
-        check_int("n_layers", self.n_layers, 1, 50)
-        check_choice("target", self.target, ("cluster", "line"))
-        check_choice("loss", self.loss, ("final", "stepwise"))
-        check_float("spread", self.spread, 0.0, 10.0)
-        check_int("n_states", self.n_states, 1, 100_000)
-        check_int("steps", self.steps, 1, 10_000_000)
-        check_float("lr", self.lr, 0.0, 10.0, low_open=True)
-        check_int("seed", self.seed, 0, 2**31 - 1)
         check_int("n_trajectories", self.n_trajectories, 1, 1_000_000)
         check_results_dir(self.results_dir)
 
-    def as_dict(self) -> dict[str, Any]:
-        """The parameters as a plain dict (for provenance records)."""
-        return asdict(self)
+
+def depol_chapter(**values: Any) -> Chapter:
+    """Chapter 02 from notebook parameters: configs "ancilla" and "unitary" (:data:`EXPERIMENTS`) with :data:`CONFIG_KEYS`
+    as overrides, the rest :class:`DepolChapterKnobs` (:func:`qdm.chapters.common.chapter_from`)."""
+    return chapter_from(values, DepolChapterKnobs, EXPERIMENTS, CONFIG_KEYS, only=_ONLY)
 
 
-def depol_experiments(p: DepolChapterParams) -> dict[str, ExperimentConfig]:
-    """[zhang2024quddpm]: the registered depolarizing QDM (ancilla reverse) and its unitary-only control, with ``p``'s values."""
-    if not isinstance(p, DepolChapterParams):
-        raise ValueError(f"p must be DepolChapterParams, got {type(p).__name__}")
-    out = {}
-    for label, name in (("ancilla", "depolarizing-qdm"), ("unitary", "depolarizing-qdm-unitary")):
-        base = get_experiment(name)
-        model = dataclasses.replace(
-            base.model, n_qubits=p.n_qubits, T=p.T, n_layers=p.n_layers, target=p.target, loss=p.loss, spread=p.spread,
-            n_states=p.n_states, target_seed=p.seed, n_ancilla=p.n_ancilla if label == "ancilla" else 0,
-        )
-        train = dataclasses.replace(base.train, steps=p.steps, lr=p.lr, seed=p.seed)
-        out[label] = dataclasses.replace(base, model=model, train=train)
-    return out
+def from_namespace(namespace: Mapping[str, Any]) -> Chapter:
+    """:func:`depol_chapter` from a notebook's namespace (its parameters cell and papermill's overrides)."""
+    return depol_chapter(**pick_parameters(namespace, [*CONFIG_KEYS, *(f.name for f in dataclasses.fields(DepolChapterKnobs))]))
 
 
 _ALONG_T = (("fidelity", "forward_fidelity", "fidelity to target"), ("purity", "forward_purity", "purity"))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -15,23 +15,28 @@ from torch import Tensor, nn
 
 from qdm.audits.circuits import weight_independence
 from qdm.chapters.common import (
-    check_choice,
-    check_float,
+    Chapter,
+    chapter_from,
     check_int,
     check_results_dir,
     fid_table,
     metrics_frame,
     parse_list,
+    pick_parameters,
     ssim_table,
 )
-from qdm.config import DataConfig, EvalConfig, ExperimentConfig, get_experiment
-from qdm.models.bottleneck import ANSATZ_NAMES, GATE_KINDS
+from qdm.config import ExperimentConfig, apply_overrides
+from qdm.models.bottleneck import GATE_KINDS
 from qdm.models.params import PART_NAMES, count_parameters
 from qdm.models.unet import TinyUNet
 from qdm.runner import RunRecord, initial_model, run_samples
 
 __all__ = [
-    "HybridChapterParams",
+    "BASE_EXPERIMENT",
+    "CONFIG_KEYS",
+    "HybridChapterKnobs",
+    "from_namespace",
+    "hybrid_chapter",
     "hybrid_experiments",
     "image_metrics_table",
     "parameter_table",
@@ -41,69 +46,50 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class HybridChapterParams:
-    """Parameters of notebooks/04_hybrid_ddpm ([chen2025quantum]), validated on construction."""
+#: The registered experiment chapter 04 trains (one config per variant and seed).
+BASE_EXPERIMENT = "hybrid-mnist"
 
-    digit: int = 0
-    images_per_class: int = 32
+#: Chapter 04's notebook parameters that are config values: parameter -> key of :data:`BASE_EXPERIMENT`'s
+#: config. The config classes validate them (:func:`qdm.presets.resolve_config`); nothing is re-checked here.
+CONFIG_KEYS: dict[str, tuple[str, ...]] = {
+    "digit": ("data.classes",),
+    "images_per_class": ("data.images_per_class",),
+    "n_qubits": ("model.n_qubits",),
+    "n_layers": ("model.n_layers",),
+    "ansatz": ("model.ansatz",),
+    "detach_input": ("model.detach_input",),
+    "T": ("model.T",),
+    "steps": ("train.steps",),
+    "batch_size": ("train.batch_size",),
+    "lr": ("train.lr",),
+    "ema_decay": ("train.ema_decay",),
+    "sampler": ("eval.sampler",),
+    "n_samples": ("eval.n_samples",),
+    "fid_real_images": ("eval.fid_real_images",),
+    "protocol": ("eval.protocol",),
+    "ssim_convention": ("eval.ssim_convention",),
+    "ssim_pairing": ("eval.ssim_pairing",),
+    "sample_steps": ("eval.sample_steps",),
+}
+#: Set by the chapter itself: runs store SSIM only; the chapter scores FID against one shared reference set.
+_CHAPTER_OVERRIDES = ("eval.metrics=ssim",)
+
+
+@dataclass(frozen=True)
+class HybridChapterKnobs:
+    """Chapter 04's own knobs (not config values): which bottlenecks, how many seeds, parallel workers, results folder."""
+
     variants: str = "quantum,classical,matched"
     n_seeds: int = 2
-    n_qubits: int = 8
-    n_layers: int = 3
-    ansatz: str = "rz_cnot"
-    detach_input: bool = True
-    T: int = 1000
-    steps: int = 100
-    batch_size: int = 16
-    lr: float = 1e-3
-    ema_decay: float = 0.0
-    sampler: str = "ddim"
-    sample_steps: int = 25
-    n_samples: int = 8
-    fid_real_images: int = 32
-    protocol: str = "qdm"
-    ssim_convention: str = "skimage"
-    ssim_pairing: str = "index"
     workers: int = 1
     results_dir: str = ""
 
     def __post_init__(self) -> None:
         """Check every field; the message names the parameter and its allowed values."""
-        check_int("digit", self.digit, 0, 9)
-        check_int("images_per_class", self.images_per_class, 1, 5000)
         kinds = parse_list("variants", self.variants)
-        bad = [k for k in kinds if k not in GATE_KINDS]
-        if bad:
+        if any(k not in GATE_KINDS for k in kinds):
             raise ValueError(f"variants must be comma-separated gate kinds from {list(GATE_KINDS)}, got {self.variants!r}")
         check_int("n_seeds", self.n_seeds, 1, 20)
-        check_int("n_qubits", self.n_qubits, 1, 16)
-        check_int("n_layers", self.n_layers, 1, 20)
-        check_choice("ansatz", self.ansatz, tuple(ANSATZ_NAMES))
-        if not isinstance(self.detach_input, bool):
-            raise ValueError(f"detach_input must be True (published) or False, got {self.detach_input!r}")
-        check_int("T", self.T, 2, 4000)
-        check_int("steps", self.steps, 1, 10_000_000)
-        check_int("batch_size", self.batch_size, 1, 10_000)
-        check_float("lr", self.lr, 0.0, 10.0, low_open=True)
-        check_float("ema_decay", self.ema_decay, 0.0, 1.0)
-        if self.ema_decay >= 1.0:
-            raise ValueError(f"ema_decay must be 0 (no EMA) or a number in (0, 1), got {self.ema_decay!r}")
-        check_choice("sampler", self.sampler, ("ddim", "ddpm"))
-        check_int("sample_steps", self.sample_steps, 1, self.T)
-        if self.sampler == "ddpm" and self.sample_steps != self.T:
-            raise ValueError(
-                f"sample_steps must equal T={self.T} for sampler='ddpm' (use 'ddim' to skip steps), got {self.sample_steps}"
-            )
-        check_int("n_samples", self.n_samples, 2, 100_000)
-        check_int("fid_real_images", self.fid_real_images, 2, 100_000)
-        check_choice("protocol", self.protocol, ("qdm", "chen2025"))
-        check_choice("ssim_convention", self.ssim_convention, ("skimage", "torchmetrics"))
-        check_choice("ssim_pairing", self.ssim_pairing, ("index", "nearest"))
-        if self.ssim_pairing == "index" and self.fid_real_images < self.n_samples:
-            raise ValueError(
-                f"fid_real_images must be >= n_samples={self.n_samples} for ssim_pairing='index', got {self.fid_real_images}"
-            )
         check_int("workers", self.workers, 1, 64)
         check_results_dir(self.results_dir)
 
@@ -117,33 +103,41 @@ class HybridChapterParams:
         """Training seeds 0..n_seeds-1."""
         return tuple(range(self.n_seeds))
 
-    def as_dict(self) -> dict[str, Any]:
-        """The parameters as a plain dict (for provenance records)."""
-        return asdict(self)
 
+def hybrid_chapter(**values: Any) -> Chapter:
+    """Chapter 04 from notebook parameters: :data:`CONFIG_KEYS` become overrides of :data:`BASE_EXPERIMENT`, the rest
+    :class:`HybridChapterKnobs` (:func:`qdm.chapters.common.chapter_from`). ``ema_decay=0`` means no EMA.
 
-def hybrid_experiments(p: HybridChapterParams) -> list[tuple[str, int, ExperimentConfig]]:
-    """[chen2025quantum]: the registered ``hybrid-mnist`` experiment for every (variant, seed) with ``p``'s values."""
-    if not isinstance(p, HybridChapterParams):
-        raise ValueError(f"p must be HybridChapterParams, got {type(p).__name__}")
-    base = get_experiment("hybrid-mnist")
-    data = DataConfig(dataset="mnist", classes=(p.digit,), images_per_class=p.images_per_class, split="train")
-    ev = EvalConfig(
-        n_samples=p.n_samples, metrics=("ssim",), sampler=p.sampler, sample_steps=p.sample_steps,
-        fid_real_images=p.fid_real_images, ssim_convention=p.ssim_convention, ssim_pairing=p.ssim_pairing,
-        protocol=p.protocol,
-    )
-    out = []
-    for variant in p.variant_list:
-        model = dataclasses.replace(
-            base.model, bottleneck=variant, n_qubits=p.n_qubits, n_layers=p.n_layers, ansatz=p.ansatz,
-            detach_input=p.detach_input, T=p.T,
+    ``eval.sample_steps`` is checked against T and the sampler, so it is cleared first and set last (no
+    intermediate config is invalid).
+    """
+    if values.get("ema_decay") == 0 and not isinstance(values.get("ema_decay"), bool):
+        values = {**values, "ema_decay": None}
+    fixed = (*_CHAPTER_OVERRIDES, "eval.sample_steps=null") if "sample_steps" in values else _CHAPTER_OVERRIDES
+    chapter = chapter_from(values, HybridChapterKnobs, {"hybrid": BASE_EXPERIMENT}, CONFIG_KEYS, fixed=fixed)
+    ev = chapter.config.eval
+    if ev.ssim_pairing == "index" and ev.fid_real_images < ev.n_samples:  # else the runner fails only after training
+        raise ValueError(
+            f"fid_real_images must be >= n_samples={ev.n_samples} for ssim_pairing='index', got {ev.fid_real_images}"
         )
-        for seed in p.seeds:
-            train = dataclasses.replace(
-                base.train, steps=p.steps, batch_size=p.batch_size, lr=p.lr, ema_decay=p.ema_decay or None, seed=seed
-            )
-            cfg = dataclasses.replace(base, data=data, model=model, train=train, eval=ev)
+    if "ema_decay" in values and values["ema_decay"] is None:
+        chapter = dataclasses.replace(chapter, values={**chapter.values, "ema_decay": 0.0})
+    return chapter
+
+
+def from_namespace(namespace: Mapping[str, Any]) -> Chapter:
+    """:func:`hybrid_chapter` from a notebook's namespace (its parameters cell and papermill's overrides)."""
+    return hybrid_chapter(**pick_parameters(namespace, [*CONFIG_KEYS, *(f.name for f in dataclasses.fields(HybridChapterKnobs))]))
+
+
+def hybrid_experiments(chapter: Chapter) -> list[tuple[str, int, ExperimentConfig]]:
+    """[chen2025quantum]: the chapter's base config for every (variant, seed) of its knobs."""
+    if not isinstance(chapter, Chapter) or not isinstance(chapter.knobs, HybridChapterKnobs):
+        raise ValueError(f"chapter must come from hybrid_chapter(...), got {type(chapter).__name__}")
+    out = []
+    for variant in chapter.knobs.variant_list:
+        for seed in chapter.knobs.seeds:
+            cfg = apply_overrides(chapter.config, [f"model.bottleneck={variant}", f"train.seed={seed}"])
             out.append((variant, seed, cfg))
     return out
 
