@@ -49,7 +49,7 @@ def test_formula_count_matches_the_package(name: str) -> None:
     text, value = pqc.formula_count(cfg)
     assert value == circuit_parameter_count(cfg)
     if name == "pqc-cond-latent-mnist":
-        assert text == "15·7·3 + 20·8·3 + 15·7·3" and value == 1110  # papers.md A1
+        assert text == "15·7·3 + 20·8·3 + 15·7·3" and value == 1110  # the conditioned latent model of [cacioppo2023qdm]
 
 
 def test_formula_count_time_conditionings() -> None:

@@ -1,4 +1,4 @@
-"""Chapter 02 (the depolarizing QDM of [zhang2024quddpm]): its knobs, experiments, and the along-t frame and figure."""
+"""Chapter 02 (the depolarizing QDM of [jo2025qamp] §1.3.5-1.3.8): its knobs, experiments, and the along-t frame and figure."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ if not set(THEORY_SCHEDULES) <= set(SCHEDULES):  # pragma: no cover - guards a r
 
 @dataclass(frozen=True)
 class TheoryParams:
-    """Parameters of notebooks/01_diffusion_theory ([ho2020ddpm], [nielsen2010qcqi]), validated on construction."""
+    """Parameters of notebooks/01_diffusion_theory ([jo2025qamp] §1.3.1-1.3.8), validated on construction."""
 
     T: int = 1000
     schedule: str = "linear"

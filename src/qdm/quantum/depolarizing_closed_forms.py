@@ -1,7 +1,7 @@
 """Closed forms along a depolarizing trajectory, and the swap that moves a state's entropy into ancillas.
 
 The depolarizing channel ρ ↦ (1 − p)ρ + p I/d ([nielsen2010qcqi] §8.3.4, the channel of the forward
-process in [zhang2024quddpm]) composes to ρ_t = α_t ρ_0 + (1 − α_t) I/d with α_t = Π_{s≤t}(1 − p_s)
+process in [jo2025qamp] §1.3.5) composes to ρ_t = α_t ρ_0 + (1 − α_t) I/d with α_t = Π_{s≤t}(1 − p_s)
 (:func:`qdm.quantum.density.depolarize_closed_form`). Because I/d commutes with everything and
 tr ρ = 1, the measures of chapter 01 follow in closed form:
 
