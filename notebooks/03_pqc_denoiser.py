@@ -62,10 +62,10 @@ results_dir: str = ""  # folder for runs and figures ("": $QDM_RESULTS_DIR, else
 import warnings
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm's widget check; no progress bars here
-from qdm.chapters.pqc import PQCChapterParams
-from qdm.chapters.common import knobs_from
+from qdm.chapters import pqc as chapter
 
-params = knobs_from(PQCChapterParams, globals())
+params = chapter.from_namespace(globals())  # the config values and the chapter's own knobs, validated
+cfg = params.config  # pqc-mnist with this chapter's values
 
 import dataclasses
 
@@ -76,7 +76,6 @@ from myst_nb import glue
 
 from qdm import plotting, provenance, runner
 from qdm.chapters import common
-from qdm.chapters import pqc as chapter
 from qdm.config import get_experiment
 from qdm.data import load_dataset
 from qdm.families_pqc import pqc_eval_reference, training_images
@@ -86,17 +85,16 @@ from qdm.runner import run_experiment
 
 torch.set_num_threads(1)
 plotting.set_style()
-gen = torch.Generator().manual_seed(params.seed)
-root = common.results_root(params.results_dir)
+gen = torch.Generator().manual_seed(cfg.train.seed)
+root = common.results_root(params.knobs.results_dir)
 figure_dir = root / "figures" / "03_pqc_denoiser"
-cfg = chapter.pqc_experiment(params)
 images, labels = training_images(cfg.data)
 record = provenance.record(
-    params.as_dict(), params.seed, [load_dataset("mnist", "train").source.file], producer="notebooks/03_pqc_denoiser.py"
+    params.as_dict(), cfg.train.seed, [load_dataset("mnist", "train").source.file], producer="notebooks/03_pqc_denoiser.py"
 )
 for key, value in params.as_dict().items():
     glue_value(key, value)
-glue_value("n-qubits", params.n_qubits)
+glue_value("n-qubits", cfg.model.n_qubits)
 glue_value("d", cfg.model.state_dim)
 
 # %% [markdown]
@@ -117,9 +115,9 @@ glue_value("d", cfg.model.state_dim)
 
 # %%
 n_show = min(8, images.shape[0])
-states = pqc.encode_images(images, params.image_size)
-small = F.interpolate(images[:n_show].double(), size=(params.image_size,) * 2, mode="bilinear", align_corners=False)
-decoded = pqc.decode_images(states[:n_show], params.image_size)
+states = pqc.encode_images(images, cfg.model.image_size)
+small = F.interpolate(images[:n_show].double(), size=(cfg.model.image_size,) * 2, mode="bilinear", align_corners=False)
+decoded = pqc.decode_images(states[:n_show], cfg.model.image_size)
 glue_value("n-train", int(images.shape[0]))
 glue_value("norm-error", float((torch.linalg.vector_norm(states, dim=1) - 1).abs().max()))
 glue_value("decode-error", float((decoded.double() - small / small.amax(dim=(1, 2, 3), keepdim=True)).abs().max()))
@@ -165,17 +163,17 @@ glue_figure("fig-pqc-encoding", common.plot_image_rows(rows), record, encode_df,
 
 # %%
 x_show = states[: min(16, states.shape[0])]
-noising_df = chapter.noising_fidelity_frame(x_show, cfg.model, params.n_draws, gen)
+noising_df = chapter.noising_fidelity_frame(x_show, cfg.model, params.knobs.n_draws, gen)
 glue_figure("fig-pqc-noising-fidelity", chapter.plot_noising_fidelity(noising_df), record, noising_df, figure_dir)
 by = noising_df.set_index(["noise", "t"])
 for kind in ("real", "complex"):
-    glue_value(f"fid-1-{kind}", float(by.loc[(kind, min(1, params.T)), "fidelity"]))
-    glue_value(f"fid-T-{kind}", float(by.loc[(kind, params.T), "fidelity"]))
-    glue_value(f"imag-T-{kind}", float(by.loc[(kind, params.T), "imag_weight"]))
+    glue_value(f"fid-1-{kind}", float(by.loc[(kind, min(1, cfg.model.T)), "fidelity"]))
+    glue_value(f"fid-T-{kind}", float(by.loc[(kind, cfg.model.T), "fidelity"]))
+    glue_value(f"imag-T-{kind}", float(by.loc[(kind, cfg.model.T), "imag_weight"]))
 glue_value("approx-error", float((noising_df["fidelity"] - noising_df["approx"]).abs().max()))
 glue_value("one-over-d", 1.0 / cfg.model.state_dim)
 
-grid_t = sorted({0, 1, params.T // 2, params.T} & set(range(params.T + 1)))
+grid_t = sorted({0, 1, cfg.model.T // 2, cfg.model.T} & set(range(cfg.model.T + 1)))
 n_rows = min(3, x_show.shape[0])
 noised = {kind: chapter.noised_images(x_show[:n_rows], cfg.model, grid_t, kind, gen) for kind in ("real", "complex")}
 grid = {t: torch.cat([noised["real"][t], noised["complex"][t]]) for t in grid_t}
@@ -230,10 +228,10 @@ glue_value("grid-rows", n_rows)
 
 # %%
 run = run_experiment(cfg, results_root=root, progress=False)
-loss_df = common.loss_frame({"PQC denoiser": [run]}, window=max(1, params.steps // 30))
+loss_df = common.loss_frame({"PQC denoiser": [run]}, window=max(1, cfg.train.steps // 30))
 fig = common.plot_loss_curves(loss_df, ylabel=r"training infidelity $1 - |\langle\tilde\mu_t|P|x_t\rangle|^2$")
 glue_figure("fig-pqc-loss", fig, record, loss_df, figure_dir)
-n_tail = max(1, params.steps // 10)
+n_tail = max(1, cfg.train.steps // 10)
 glue_value("run", f"{run.config.experiment}/{run.config_hash}")
 glue_value("train-s", float(run.timing["train_total_wall_s"]))
 glue_value("params-run", int(run.metrics["circuit_parameters"]))
@@ -243,7 +241,7 @@ glue_value("n-tail", n_tail)
 
 model = runner.load_trained_model(run)
 test_cfg = dataclasses.replace(cfg.data, split="test", images_per_class=min(cfg.data.images_per_class, 64))
-test_states = pqc.encode_images(training_images(test_cfg)[0], params.image_size)
+test_states = pqc.encode_images(training_images(test_cfg)[0], cfg.model.image_size)
 per_t = chapter.per_step_infidelity(model, test_states, gen)
 glue_figure("fig-pqc-per-step", chapter.plot_per_step_infidelity(per_t), record, per_t, figure_dir)
 mean_per_map = per_t.groupby("map")["infidelity"].mean()
@@ -299,8 +297,8 @@ glue_value("n-test", int(test_states.shape[0]))
 # %%
 samples = runner.run_samples(run)
 reference = pqc_eval_reference(cfg)
-untrained = common.sample_untrained(cfg, params.n_samples)
-n_cols = min(10, params.n_samples)
+untrained = common.sample_untrained(cfg, cfg.eval.n_samples)
+n_cols = min(10, cfg.eval.n_samples)
 rows = {"generated": samples[:n_cols], "untrained circuit": untrained[:n_cols], "real (same pipeline)": reference[:n_cols]}
 glue_figure("fig-pqc-samples", common.plot_image_rows(rows), record, pd.DataFrame({"column": range(n_cols)}), figure_dir)
 ssim_df = common.ssim_table(

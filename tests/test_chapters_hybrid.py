@@ -43,10 +43,10 @@ def _summary(values: dict[str, list[float]]) -> pd.DataFrame:
         (depolarizing.depol_chapter, "loss", "kl"),
         (depolarizing.depol_chapter, "lr", 0.0),
         (depolarizing.depol_chapter, "results_dir", None),
-        (pqc.PQCChapterParams, "digits", "0,12"),
-        (pqc.PQCChapterParams, "digits", "1,1"),
-        (pqc.PQCChapterParams, "image_size", 4),
-        (pqc.PQCChapterParams, "noise", "pink"),
+        (pqc.pqc_chapter, "digits", "0,12"),
+        (pqc.pqc_chapter, "digits", "1,1"),
+        (pqc.pqc_chapter, "image_size", 12),
+        (pqc.pqc_chapter, "noise", "pink"),
     ],
 )
 def test_chapter_params_reject_bad_values_naming_the_parameter(cls: type, name: str, value: object) -> None:

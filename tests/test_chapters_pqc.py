@@ -36,11 +36,19 @@ def _summary(values: dict[str, list[float]]) -> pd.DataFrame:
     return common.seed_summary(pd.DataFrame(rows), ["fid"])
 
 
-def test_pqc_experiment_derives_the_register_from_the_image_size() -> None:
-    cfg = pqc.pqc_experiment(pqc.PQCChapterParams(image_size=16, layers_per_block=2, digits="3,5", ancilla="measure"))
+def test_pqc_chapter_derives_the_register_from_the_image_size() -> None:
+    chapter = pqc.pqc_chapter(image_size=16, layers_per_block=2, digits="3,5", ancilla="measure", reference_images=40)
+    cfg = chapter.config
     assert cfg.model.n_qubits == 8 and cfg.model.image_size**2 == 2**cfg.model.n_qubits
     assert cfg.model.blocks == (2, 2, 2) and cfg.model.n_layers == 6 and cfg.model.ancilla == "measure"
-    assert cfg.data.classes == (3, 5) and cfg.eval.metrics == ("ssim",)
+    assert cfg.data.classes == (3, 5) and cfg.eval.metrics == ("ssim",) and cfg.eval.fid_real_images == 40
+    assert cfg.experiment == pqc.BASE_EXPERIMENT and chapter.knobs.n_draws == 200
+    # coupled fields are set together: neither order of two single overrides would give a valid config
+    assert pqc.pqc_chapter(image_size=4).config.model.n_qubits == 4
+    with pytest.raises(ValueError, match="^image_size must be a power of two"):
+        pqc.pqc_chapter(image_size=12)
+    with pytest.raises(ValueError, match=r"^digits must be a valid data.classes: DataConfig.classes must lie in 0..9"):
+        pqc.pqc_chapter(digits="0,12")
 
 
 @pytest.mark.parametrize("name", ["pqc-mnist", "pqc-latent-mnist", "pqc-cond-latent-mnist"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ __all__ = [
     "knobs_from",
     "override_text",
     "pick_parameters",
+    "replace_together",
     "loss_frame",
     "metrics_frame",
     "plot_image_rows",
@@ -137,17 +138,31 @@ def override_text(value: Any) -> str:
     return str(value)
 
 
+def replace_together(cfg: ExperimentConfig, fields: Mapping[str, Any]) -> ExperimentConfig:
+    """``cfg`` with several ``section.field`` values replaced at once (one validated config per section, then the whole)."""
+    sections: dict[str, dict[str, Any]] = {}
+    for key, value in fields.items():
+        section, _, name = key.partition(".")
+        if not name or not hasattr(cfg, section) or not hasattr(getattr(cfg, section), name):
+            raise ValueError(f"unknown config key {key!r}")
+        sections.setdefault(section, {})[name] = value
+    parts = {section: dataclasses.replace(getattr(cfg, section), **changes) for section, changes in sections.items()}
+    return dataclasses.replace(cfg, **parts)
+
+
 def chapter_from(
     values: Mapping[str, Any],
     knobs_cls: type,
     experiments: Mapping[str, str],
-    keys: Mapping[str, tuple[str, ...]],
+    keys: Mapping[str, tuple[str, ...] | Callable[[Any], dict[str, Any]]],
     only: Mapping[str, tuple[str, ...]] | None = None,
     fixed: Sequence[str] = (),
 ) -> Chapter:
     """Notebook parameters → a :class:`Chapter`: the parameters named in ``keys`` become ``key=value`` overrides of the
     registered ``experiments`` (label → name, :func:`qdm.presets.resolve_config`, in the order of ``keys``), the rest
     build ``knobs_cls``. ``only[param]`` limits a parameter to some labels; ``fixed`` overrides come first.
+    A parameter that sets coupled fields (e.g. an image size and its qubit count) maps to a function returning
+    {dotted key: value}; those fields are replaced together (:func:`replace_together`), so no half-set config exists.
 
     A parameter not given keeps the experiment's value (or the knob's default); a bad value raises ``ValueError``
     naming the parameter, with the config's own message (the config classes hold every rule, not the chapter).
@@ -162,6 +177,13 @@ def chapter_from(
         cfg = resolve_config(name, list(fixed))
         for param, targets in keys.items():
             if param not in values or (only and param in only and label not in only[param]):
+                continue
+            if callable(targets):
+                fields = targets(values[param])  # raises ValueError("<param> must ...") on a value it cannot map
+                try:
+                    cfg = replace_together(cfg, fields)
+                except ValueError as err:
+                    raise ValueError(f"{param} must be a valid {', '.join(fields)}: {err}") from None
                 continue
             try:
                 cfg = apply_overrides(cfg, [f"{key}={override_text(values[param])}" for key in targets])

@@ -6,8 +6,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -17,8 +17,16 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from qdm.chapters.common import check_choice, check_float, check_int, check_results_dir, parse_list, require
-from qdm.config import EvalConfig, ExperimentConfig, get_experiment
+from qdm.chapters.common import (
+    Chapter,
+    chapter_from,
+    check_choice,
+    check_float,
+    check_int,
+    check_results_dir,
+    pick_parameters,
+    require,
+)
 from qdm.models.pqc_denoiser import (
     PQCDenoiser,
     PQCDenoiserConfig,
@@ -34,7 +42,10 @@ from qdm.models.pqc_denoiser import (
 )
 
 __all__ = [
-    "PQCChapterParams",
+    "BASE_EXPERIMENT",
+    "CONFIG_KEYS",
+    "PQCChapterKnobs",
+    "from_namespace",
     "formula_count",
     "noised_fidelity_approx",
     "noised_images",
@@ -42,85 +53,74 @@ __all__ = [
     "per_step_infidelity",
     "plot_noising_fidelity",
     "plot_per_step_infidelity",
-    "pqc_experiment",
+    "pqc_chapter",
     "pqc_parameter_table",
     "with_zero_angles",
 ]
 
 
-@dataclass(frozen=True)
-class PQCChapterParams:
-    """Parameters of notebooks/03_pqc_denoiser ([cacioppo2023qdm]), validated on construction."""
+#: The registered experiment chapter 03 trains.
+BASE_EXPERIMENT = "pqc-mnist"
 
-    digits: str = "0,1"
-    images_per_class: int = 64
-    image_size: int = 8
-    noise: str = "complex"
-    T: int = 10
-    layers_per_block: int = 3
-    ancilla: str = "postselect"
-    steps: int = 300
-    batch_size: int = 8
-    lr: float = 0.05
-    seed: int = 0
-    n_samples: int = 32
-    reference_images: int = 200
+
+def _register(image_size: Any) -> dict[str, Any]:
+    """An image size s → the amplitude register: image_size = s and n_qubits = log2(s²) (set together)."""
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 2 or image_size & (image_size - 1):
+        raise ValueError(f"image_size must be a power of two >= 2 (s² amplitudes on log2(s²) qubits), got {image_size!r}")
+    return {"model.image_size": image_size, "model.n_qubits": 2 * int(math.log2(image_size))}
+
+
+def _blocks(layers_per_block: Any) -> dict[str, Any]:
+    """k layers per block → blocks (k, k, k) and n_layers = 3k (set together)."""
+    if isinstance(layers_per_block, bool) or not isinstance(layers_per_block, int) or layers_per_block < 1:
+        raise ValueError(f"layers_per_block must be an integer >= 1, got {layers_per_block!r}")
+    k = layers_per_block
+    return {"model.n_layers": 3 * k, "model.blocks": (k, k, k)}
+
+
+#: Chapter 03's notebook parameters that are config values: parameter -> keys of :data:`BASE_EXPERIMENT`'s config
+#: (validated there), or a function giving coupled fields set together.
+CONFIG_KEYS: dict[str, tuple[str, ...] | Callable[[Any], dict[str, Any]]] = {
+    "digits": ("data.classes",),
+    "images_per_class": ("data.images_per_class",),
+    "image_size": _register,
+    "noise": ("model.noise",),
+    "T": ("model.T",),
+    "layers_per_block": _blocks,
+    "ancilla": ("model.ancilla",),
+    "steps": ("train.steps",),
+    "batch_size": ("train.batch_size",),
+    "lr": ("train.lr",),
+    "seed": ("train.seed",),
+    "n_samples": ("eval.n_samples",),
+    "reference_images": ("eval.fid_real_images",),
+}
+#: Set by the chapter itself: the run stores SSIM only.
+_CHAPTER_OVERRIDES = ("eval.metrics=ssim",)
+
+
+@dataclass(frozen=True)
+class PQCChapterKnobs:
+    """Chapter 03's own knobs: Monte-Carlo draws of the noising check, and the results folder."""
+
     n_draws: int = 200
     results_dir: str = ""
 
     def __post_init__(self) -> None:
         """Check every field; the message names the parameter and its allowed values."""
-        items = parse_list("digits", self.digits)
-        if not all(s.isdigit() and 0 <= int(s) <= 9 for s in items):
-            raise ValueError(f"digits must be comma-separated MNIST classes 0..9, got {self.digits!r}")
-        check_int("images_per_class", self.images_per_class, 1, 5000)
-        if self.image_size not in (8, 16) or isinstance(self.image_size, bool):
-            raise ValueError(f"image_size must be 8 or 16 (64 or 256 amplitudes on 6 or 8 qubits), got {self.image_size!r}")
-        check_choice("noise", self.noise, ("complex", "real"))
-        check_int("T", self.T, 1, 1000)
-        check_int("layers_per_block", self.layers_per_block, 1, 100)
-        check_choice("ancilla", self.ancilla, ("postselect", "measure", "none"))
-        check_int("steps", self.steps, 1, 10_000_000)
-        check_int("batch_size", self.batch_size, 1, 10_000)
-        check_float("lr", self.lr, 0.0, 10.0, low_open=True)
-        check_int("seed", self.seed, 0, 2**31 - 1)
-        check_int("n_samples", self.n_samples, 1, 100_000)
-        check_int("reference_images", self.reference_images, 2, 10_000)
         check_int("n_draws", self.n_draws, 2, 1_000_000)
         check_results_dir(self.results_dir)
 
-    @property
-    def classes(self) -> tuple[int, ...]:
-        """The digits as a tuple of ints."""
-        return tuple(int(s) for s in parse_list("digits", self.digits))
 
-    @property
-    def n_qubits(self) -> int:
-        """Data qubits of the amplitude encoding: log2(image_size²)."""
-        return 2 * int(math.log2(self.image_size))
-
-    def as_dict(self) -> dict[str, Any]:
-        """The parameters as a plain dict (for provenance records)."""
-        return asdict(self)
+def pqc_chapter(**values: Any) -> Chapter:
+    """Chapter 03 from notebook parameters: :data:`CONFIG_KEYS` set :data:`BASE_EXPERIMENT`'s config, the rest
+    :class:`PQCChapterKnobs` (:func:`qdm.chapters.common.chapter_from`)."""
+    return chapter_from(values, PQCChapterKnobs, {"pqc": BASE_EXPERIMENT}, CONFIG_KEYS, fixed=_CHAPTER_OVERRIDES)
 
 
-def pqc_experiment(p: PQCChapterParams) -> ExperimentConfig:
-    """[cacioppo2023qdm]: the registered ``pqc-mnist`` experiment (per-timestep blocks, μ̃ target) with ``p``'s values."""
-    if not isinstance(p, PQCChapterParams):
-        raise ValueError(f"p must be PQCChapterParams, got {type(p).__name__}")
-    base = get_experiment("pqc-mnist")
-    k = p.layers_per_block
-    model = dataclasses.replace(
-        base.model, n_qubits=p.n_qubits, image_size=p.image_size, n_layers=3 * k, blocks=(k, k, k),
-        noise=p.noise, T=p.T, ancilla=p.ancilla,
-    )
-    return dataclasses.replace(
-        base,
-        data=dataclasses.replace(base.data, classes=p.classes, images_per_class=p.images_per_class),
-        model=model,
-        train=dataclasses.replace(base.train, steps=p.steps, batch_size=p.batch_size, lr=p.lr, seed=p.seed),
-        eval=EvalConfig(n_samples=p.n_samples, metrics=("ssim",), fid_real_images=p.reference_images),
-    )
+def from_namespace(namespace: Mapping[str, Any]) -> Chapter:
+    """:func:`pqc_chapter` from a notebook's namespace (its parameters cell and papermill's overrides)."""
+    return pqc_chapter(**pick_parameters(namespace, [*CONFIG_KEYS, *(f.name for f in dataclasses.fields(PQCChapterKnobs))]))
 
 
 def formula_count(cfg: PQCDenoiserConfig) -> tuple[str, int]:
