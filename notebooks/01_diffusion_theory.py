@@ -44,11 +44,10 @@ digit: int = 3  # MNIST class of those digits (0..9)
 n_samples: int = 1000  # Monte-Carlo draws for the moment checks (100..100000)
 
 # %% tags=["hide-input"]
-from qdm.params import TheoryParams
+from qdm.chapters.theory import TheoryParams
+from qdm.chapters.common import knobs_from
 
-params = TheoryParams(
-    T=T, schedule=schedule, n_qubits=n_qubits, seed=seed, n_images=n_images, digit=digit, n_samples=n_samples
-)
+params = knobs_from(TheoryParams, globals())
 
 import numpy as np
 import pandas as pd
@@ -57,7 +56,7 @@ from myst_nb import glue
 
 from qdm import data, diffusion, plotting, provenance, quantum
 from qdm.nb import glue_figure, glue_value
-from qdm.quantum import sim
+from qdm.quantum import depolarizing_closed_forms as closed
 from qdm.schedules import make_schedule
 
 torch.set_num_threads(1)
@@ -379,10 +378,13 @@ a = alpha.numpy()
 d = 2**params.n_qubits
 mixed_state = quantum.maximally_mixed(params.n_qubits)
 predicted = {
-    (state, "purity"): a**2 * (float(quantum.purity(rho)) - 1 / d) + 1 / d for state, rho in rho0.items()
+    (state, "purity"): closed.depolarized_purity(float(quantum.purity(rho)), a, d).numpy() for state, rho in rho0.items()
 } | {
-    (state, "trace distance to I/d"): a * float(quantum.trace_distance(rho, mixed_state)) for state, rho in rho0.items()
-} | {("pure", "fidelity to rho_0"): a + (1 - a) / d}
+    (state, "trace distance to I/d"): closed.depolarized_trace_distance_to_mixed(
+        float(quantum.trace_distance(rho, mixed_state)), a
+    ).numpy()
+    for state, rho in rho0.items()
+} | {("pure", "fidelity to rho_0"): closed.depolarized_pure_fidelity(a, d).numpy()}
 glue_value(
     "measure-closed-error", max(float(np.abs(step.loc[key].to_numpy() - value).max()) for key, value in predicted.items())
 )
@@ -422,12 +424,8 @@ glue_value("alpha-T", float(alpha[-1]))
 t_half = min(params.T, int((alpha[1:] > 0.5).sum()) + 1)
 rho_mid = trajectories[("pure", "step by step (eq. 7)")][t_half]
 rho_rotated = quantum.apply_unitary(rho_mid, quantum.random_unitary(params.n_qubits, gen))
-n, n_joint = params.n_qubits, 2 * params.n_qubits
-swap_cnots = [pair for q in range(n) for pair in ((q, n + q), (n + q, q), (q, n + q))]
-src = sim.cnot_permutation(n_joint, swap_cnots)
-joint = quantum.embed_ancilla(rho_mid, n)[src][:, src]
-system_after = quantum.partial_trace(joint, list(range(n)), n_joint)
-ancilla_after = quantum.partial_trace(joint, list(range(n, n_joint)), n_joint)
+n_joint = 2 * params.n_qubits
+system_after, ancilla_after = closed.swap_to_ancilla(rho_mid, params.n_qubits)
 entropy_df = pd.DataFrame(
     {
         "state": [r"$\rho_t$", r"$U\rho_tU^\dagger$", "system after swap", "ancillas after swap"],
@@ -482,9 +480,7 @@ glue_value(
 margins = []
 for state, rho in rho0.items():
     traj = trajectories[(state, "step by step (eq. 7)")]
-    F = quantum.fidelity(traj, rho)
-    Tdist = quantum.trace_distance(traj, rho)
-    margins += [Tdist - (1 - F.sqrt()), (1 - F).clamp_min(0).sqrt() - Tdist]
+    margins += list(closed.fuchs_van_de_graaf_margins(quantum.fidelity(traj, rho), quantum.trace_distance(traj, rho)))
 margin = float(torch.cat(margins).min())
 glue_value("fvdg-holds", margin >= -1e-10)
 glue_value("fvdg-margin", margin)

@@ -60,27 +60,26 @@ results_dir: str = ""  # folder for runs and figures ("": $QDM_RESULTS_DIR, else
 import warnings
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm's widget check; no progress bars here
-from qdm.reports import DepolChapterParams
+from qdm.chapters import depolarizing as chapter
 
-params = DepolChapterParams(
-    n_qubits=n_qubits, n_ancilla=n_ancilla, T=T, n_layers=n_layers, target=target, loss=loss, spread=spread,
-    n_states=n_states, steps=steps, lr=lr, seed=seed, n_trajectories=n_trajectories, results_dir=results_dir,
-)
+params = chapter.from_namespace(globals())  # the two configs and the chapter's own knobs, validated
+cfgs = params.configs  # "ancilla": depolarizing-qdm, "unitary": depolarizing-qdm-unitary, with these values
 
 import pandas as pd
 import torch
 from myst_nb import glue
 
-from qdm import plotting, provenance, quantum, reports
+from qdm import plotting, provenance, quantum, runner
+from qdm.chapters import common
 from qdm.models import depolarizing as depol
 from qdm.nb import glue_figure, glue_value
 from qdm.runner import run_experiment
 
 torch.set_num_threads(1)
 plotting.set_style()
-root = reports.results_root(params.results_dir)
+root = common.results_root(params.knobs.results_dir)
 figure_dir = root / "figures" / "02_depolarizing_qdm"
-record = provenance.record(params.as_dict(), params.seed, producer="notebooks/02_depolarizing_qdm.py")
+record = provenance.record(params.as_dict(), cfgs["ancilla"].train.seed, producer="notebooks/02_depolarizing_qdm.py")
 for key, value in params.as_dict().items():
     glue_value(key, value)
 
@@ -132,7 +131,6 @@ for key, value in params.as_dict().items():
 # ## The target ensemble under the forward process
 
 # %%
-cfgs = reports.depol_experiments(params)
 model_cfg = cfgs["ancilla"].model
 psi = depol.target_states(model_cfg)
 rho_bar = depol.ensemble_mean(psi)
@@ -154,7 +152,8 @@ glue_value("bound", bound)
 glue_value("bound-attained-error", abs(float(quantum.pure_overlap(psi, quantum.pure_density(top)).mean()) - bound))
 glue_value("rho-bar-purity", float(quantum.purity(rho_bar)))
 
-grid_t = sorted({0, params.T // 4, params.T // 2, (3 * params.T) // 4, params.T})
+t_max = model_cfg.T
+grid_t = sorted({0, t_max // 4, t_max // 2, (3 * t_max) // 4, t_max})
 mean_forward = forward.mean(1)
 heatmaps = {t: depol.density_heatmaps(mean_forward[t : t + 1]) for t in grid_t}
 fig = plotting.plot_noising_grid(heatmaps, value_range=(0.0, 1.0))
@@ -189,8 +188,8 @@ glue_figure("fig-depol-forward", fig, record, heat_df, figure_dir)
 
 # %%
 runs = {label: run_experiment(cfg, results_root=root, progress=False) for label, cfg in cfgs.items()}
-loss_df = reports.loss_frame({label: [r] for label, r in runs.items()}, window=max(1, params.steps // 40))
-fig = reports.plot_loss_curves(loss_df, ylabel=r"$1 - \mathbb{E}_\psi\langle\psi|\rho_{\mathrm{gen}}|\psi\rangle$")
+loss_df = common.loss_frame({label: [r] for label, r in runs.items()}, window=max(1, cfgs["ancilla"].train.steps // 40))
+fig = common.plot_loss_curves(loss_df, ylabel=r"$1 - \mathbb{E}_\psi\langle\psi|\rho_{\mathrm{gen}}|\psi\rangle$")
 glue_figure("fig-depol-loss", fig, record, loss_df, figure_dir)
 for label, r in runs.items():
     glue_value(f"{label}-params", int(r.metrics["circuit_parameters"]))
@@ -219,10 +218,10 @@ for label, r in runs.items():
 # right ($t = T$, where it starts) to left ($t = 0$, the generated state).
 
 # %%
-models = {label: reports.load_trained_model(r) for label, r in runs.items()}
+models = {label: runner.load_trained_model(r) for label, r in runs.items()}
 along = {label: depol.report_along_t(m, psi) for label, m in models.items()}
-along_df = reports.along_t_frame(along)
-glue_figure("fig-depol-along-t", reports.plot_along_t(along_df, bound, d), record, along_df, figure_dir)
+along_df = chapter.along_t_frame(along)
+glue_figure("fig-depol-along-t", chapter.plot_along_t(along_df, bound, d), record, along_df, figure_dir)
 stored = torch.tensor(runs["ancilla"].metrics["fidelity_along_t"], dtype=torch.float64)
 glue_value("reload-error", float((stored - along["ancilla"]["fidelity"]).abs().max()))
 for label, rep in along.items():
@@ -297,8 +296,8 @@ glue_value("unitary-fidelity-dev", float((along["unitary"]["fidelity"] - 1 / d).
 # compares ensembles of states, as QuDDPM {cite:p}`zhang2024quddpm` does.
 
 # %%
-gen = torch.Generator().manual_seed(params.seed)
-traj = depol.sample_trajectories(models["ancilla"], params.n_trajectories, gen)
+gen = torch.Generator().manual_seed(cfgs["ancilla"].train.seed)
+traj = depol.sample_trajectories(models["ancilla"], params.knobs.n_trajectories, gen)
 rho_gen = {label: depol.reverse_trajectory(m)[0] for label, m in models.items()}
 traj_mean = quantum.pure_density(traj).mean(0)
 glue_value("trajectory-distance", float(quantum.trace_distance(traj_mean, rho_gen["ancilla"].to(traj_mean.dtype))))
@@ -309,7 +308,7 @@ states = torch.stack(
      rho_gen["unitary"].to(rho_bar.dtype), quantum.pure_density(traj[0])]
 )
 titles = [r"$\bar\rho$", "top eigvec.", "ancilla model", "unitary control", "one trajectory"]
-fig = reports.plot_image_rows({r"$|\rho_{ab}|$": depol.density_heatmaps(states)}, col_titles=titles)
+fig = common.plot_image_rows({r"$|\rho_{ab}|$": depol.density_heatmaps(states)}, col_titles=titles)
 states_df = pd.DataFrame({"state": titles, "purity": quantum.purity(states).tolist()})
 glue_figure("fig-depol-states", fig, record, states_df, figure_dir)
 

@@ -62,13 +62,10 @@ results_dir: str = ""  # folder for runs and figures ("": $QDM_RESULTS_DIR, else
 import warnings
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm's widget check; no progress bars here
-from qdm.reports import PQCChapterParams
+from qdm.chapters import pqc as chapter
 
-params = PQCChapterParams(
-    digits=digits, images_per_class=images_per_class, image_size=image_size, noise=noise, T=T,
-    layers_per_block=layers_per_block, ancilla=ancilla, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
-    n_samples=n_samples, reference_images=reference_images, n_draws=n_draws, results_dir=results_dir,
-)
+params = chapter.from_namespace(globals())  # the config values and the chapter's own knobs, validated
+cfg = params.config  # pqc-mnist with this chapter's values
 
 import dataclasses
 
@@ -77,27 +74,27 @@ import torch
 import torch.nn.functional as F
 from myst_nb import glue
 
-from qdm import plotting, provenance, reports
+from qdm import plotting, provenance, runner
+from qdm.chapters import common
 from qdm.config import get_experiment
 from qdm.data import load_dataset
-from qdm.families_pqc import pqc_eval_reference, training_images
+from qdm.families.pqc import pqc_eval_reference, training_images
 from qdm.models import pqc_denoiser as pqc
 from qdm.nb import glue_figure, glue_value
 from qdm.runner import run_experiment
 
 torch.set_num_threads(1)
 plotting.set_style()
-gen = torch.Generator().manual_seed(params.seed)
-root = reports.results_root(params.results_dir)
+gen = torch.Generator().manual_seed(cfg.train.seed)
+root = common.results_root(params.knobs.results_dir)
 figure_dir = root / "figures" / "03_pqc_denoiser"
-cfg = reports.pqc_experiment(params)
 images, labels = training_images(cfg.data)
 record = provenance.record(
-    params.as_dict(), params.seed, [load_dataset("mnist", "train").source.file], producer="notebooks/03_pqc_denoiser.py"
+    params.as_dict(), cfg.train.seed, [load_dataset("mnist", "train").source.file], producer="notebooks/03_pqc_denoiser.py"
 )
 for key, value in params.as_dict().items():
     glue_value(key, value)
-glue_value("n-qubits", params.n_qubits)
+glue_value("n-qubits", cfg.model.n_qubits)
 glue_value("d", cfg.model.state_dim)
 
 # %% [markdown]
@@ -118,15 +115,15 @@ glue_value("d", cfg.model.state_dim)
 
 # %%
 n_show = min(8, images.shape[0])
-states = pqc.encode_images(images, params.image_size)
-small = F.interpolate(images[:n_show].double(), size=(params.image_size,) * 2, mode="bilinear", align_corners=False)
-decoded = pqc.decode_images(states[:n_show], params.image_size)
+states = pqc.encode_images(images, cfg.model.image_size)
+small = F.interpolate(images[:n_show].double(), size=(cfg.model.image_size,) * 2, mode="bilinear", align_corners=False)
+decoded = pqc.decode_images(states[:n_show], cfg.model.image_size)
 glue_value("n-train", int(images.shape[0]))
 glue_value("norm-error", float((torch.linalg.vector_norm(states, dim=1) - 1).abs().max()))
 glue_value("decode-error", float((decoded.double() - small / small.amax(dim=(1, 2, 3), keepdim=True)).abs().max()))
 rows = {"MNIST 28×28": images[:n_show], "resized": small.clamp(0, 1), r"$|\psi|/\max$": decoded}
 encode_df = pd.DataFrame({"image": range(n_show), "label": labels[:n_show].tolist()})
-glue_figure("fig-pqc-encoding", reports.plot_image_rows(rows), record, encode_df, figure_dir)
+glue_figure("fig-pqc-encoding", common.plot_image_rows(rows), record, encode_df, figure_dir)
 
 # %% [markdown]
 # ```{glue:figure} fig-pqc-encoding
@@ -166,19 +163,19 @@ glue_figure("fig-pqc-encoding", reports.plot_image_rows(rows), record, encode_df
 
 # %%
 x_show = states[: min(16, states.shape[0])]
-noising_df = reports.noising_fidelity_frame(x_show, cfg.model, params.n_draws, gen)
-glue_figure("fig-pqc-noising-fidelity", reports.plot_noising_fidelity(noising_df), record, noising_df, figure_dir)
+noising_df = chapter.noising_fidelity_frame(x_show, cfg.model, params.knobs.n_draws, gen)
+glue_figure("fig-pqc-noising-fidelity", chapter.plot_noising_fidelity(noising_df), record, noising_df, figure_dir)
 by = noising_df.set_index(["noise", "t"])
 for kind in ("real", "complex"):
-    glue_value(f"fid-1-{kind}", float(by.loc[(kind, min(1, params.T)), "fidelity"]))
-    glue_value(f"fid-T-{kind}", float(by.loc[(kind, params.T), "fidelity"]))
-    glue_value(f"imag-T-{kind}", float(by.loc[(kind, params.T), "imag_weight"]))
+    glue_value(f"fid-1-{kind}", float(by.loc[(kind, min(1, cfg.model.T)), "fidelity"]))
+    glue_value(f"fid-T-{kind}", float(by.loc[(kind, cfg.model.T), "fidelity"]))
+    glue_value(f"imag-T-{kind}", float(by.loc[(kind, cfg.model.T), "imag_weight"]))
 glue_value("approx-error", float((noising_df["fidelity"] - noising_df["approx"]).abs().max()))
 glue_value("one-over-d", 1.0 / cfg.model.state_dim)
 
-grid_t = sorted({0, 1, params.T // 2, params.T} & set(range(params.T + 1)))
+grid_t = sorted({0, 1, cfg.model.T // 2, cfg.model.T} & set(range(cfg.model.T + 1)))
 n_rows = min(3, x_show.shape[0])
-noised = {kind: reports.noised_images(x_show[:n_rows], cfg.model, grid_t, kind, gen) for kind in ("real", "complex")}
+noised = {kind: chapter.noised_images(x_show[:n_rows], cfg.model, grid_t, kind, gen) for kind in ("real", "complex")}
 grid = {t: torch.cat([noised["real"][t], noised["complex"][t]]) for t in grid_t}
 grid_df = pd.DataFrame({"t": grid_t})
 glue_figure("fig-pqc-noising-grid", plotting.plot_noising_grid(grid, value_range=(0.0, 1.0)), record, grid_df, figure_dir)
@@ -231,10 +228,10 @@ glue_value("grid-rows", n_rows)
 
 # %%
 run = run_experiment(cfg, results_root=root, progress=False)
-loss_df = reports.loss_frame({"PQC denoiser": [run]}, window=max(1, params.steps // 30))
-fig = reports.plot_loss_curves(loss_df, ylabel=r"training infidelity $1 - |\langle\tilde\mu_t|P|x_t\rangle|^2$")
+loss_df = common.loss_frame({"PQC denoiser": [run]}, window=max(1, cfg.train.steps // 30))
+fig = common.plot_loss_curves(loss_df, ylabel=r"training infidelity $1 - |\langle\tilde\mu_t|P|x_t\rangle|^2$")
 glue_figure("fig-pqc-loss", fig, record, loss_df, figure_dir)
-n_tail = max(1, params.steps // 10)
+n_tail = max(1, cfg.train.steps // 10)
 glue_value("run", f"{run.config.experiment}/{run.config_hash}")
 glue_value("train-s", float(run.timing["train_total_wall_s"]))
 glue_value("params-run", int(run.metrics["circuit_parameters"]))
@@ -242,14 +239,14 @@ glue_value("loss-first", float(sum(run.losses[:n_tail]) / n_tail))
 glue_value("loss-last", float(sum(run.losses[-n_tail:]) / n_tail))
 glue_value("n-tail", n_tail)
 
-model = reports.load_trained_model(run)
+model = runner.load_trained_model(run)
 test_cfg = dataclasses.replace(cfg.data, split="test", images_per_class=min(cfg.data.images_per_class, 64))
-test_states = pqc.encode_images(training_images(test_cfg)[0], params.image_size)
-per_t = reports.per_step_infidelity(model, test_states, gen)
-glue_figure("fig-pqc-per-step", reports.plot_per_step_infidelity(per_t), record, per_t, figure_dir)
+test_states = pqc.encode_images(training_images(test_cfg)[0], cfg.model.image_size)
+per_t = chapter.per_step_infidelity(model, test_states, gen)
+glue_figure("fig-pqc-per-step", chapter.plot_per_step_infidelity(per_t), record, per_t, figure_dir)
 mean_per_map = per_t.groupby("map")["infidelity"].mean()
 wide = per_t.pivot(index="t", columns="map", values="infidelity")
-zero_per_t = reports.per_step_infidelity(reports.with_zero_angles(model), test_states, gen)
+zero_per_t = chapter.per_step_infidelity(chapter.with_zero_angles(model), test_states, gen)
 glue_value("infid-model", float(mean_per_map["trained circuit"]))
 glue_value("infid-identity", float(mean_per_map["identity (no denoising)"]))
 glue_value("infid-zero", float(zero_per_t[zero_per_t["map"] == "trained circuit"]["infidelity"].mean()))
@@ -298,13 +295,13 @@ glue_value("n-test", int(test_states.shape[0]))
 # pipeline, so that all three rows have the same resolution loss.
 
 # %%
-samples = reports.run_samples(run)
+samples = runner.run_samples(run)
 reference = pqc_eval_reference(cfg)
-untrained = reports.sample_untrained(cfg, params.n_samples)
-n_cols = min(10, params.n_samples)
+untrained = common.sample_untrained(cfg, cfg.eval.n_samples)
+n_cols = min(10, cfg.eval.n_samples)
 rows = {"generated": samples[:n_cols], "untrained circuit": untrained[:n_cols], "real (same pipeline)": reference[:n_cols]}
-glue_figure("fig-pqc-samples", reports.plot_image_rows(rows), record, pd.DataFrame({"column": range(n_cols)}), figure_dir)
-ssim_df = reports.ssim_table(
+glue_figure("fig-pqc-samples", common.plot_image_rows(rows), record, pd.DataFrame({"column": range(n_cols)}), figure_dir)
+ssim_df = common.ssim_table(
     {"trained": samples, "untrained circuit": untrained}, reference, cfg.eval.ssim_convention, cfg.eval.ssim_pairing
 )
 glue("tab-pqc-ssim", ssim_df.style.format(precision=4).hide(axis="index"), display=False)
@@ -351,14 +348,14 @@ glue_value("n-reference", int(reference.shape[0]))
 # %%
 configs = {"this chapter": cfg.model}
 configs |= {name: get_experiment(name).model for name in ("pqc-mnist", "pqc-latent-mnist", "pqc-cond-latent-mnist")}
-configs |= {name: c.model for name, c in reports.preset_configs("pqc_denoiser").items()}
-count_df = reports.pqc_parameter_table(configs)
+configs |= {name: c.model for name, c in common.preset_configs("pqc_denoiser").items()}
+count_df = chapter.pqc_parameter_table(configs)
 glue("tab-pqc-params", count_df.style.hide(axis="index"), display=False)
 counts = count_df.set_index("model")["parameters (package)"]
 glue_value("count-cond-latent", int(counts["pqc-cond-latent-mnist"]))
 glue_value("formula-cond-latent", str(count_df.set_index("model").loc["pqc-cond-latent-mnist", "formula"]))
 glue_value("formula-matches", bool((count_df["formula value"] == count_df["parameters (package)"]).all()))
-glue_value("presets-found", ", ".join(reports.preset_configs("pqc_denoiser")) or "none")
+glue_value("presets-found", ", ".join(common.preset_configs("pqc_denoiser")) or "none")
 glue_value("count-chapter", int(counts["this chapter"]))
 
 # %% [markdown]

@@ -105,7 +105,7 @@ def test_pqc_chapter(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyP
     _check_figures(values, folder, names, "notebooks/03_pqc_denoiser.py", small)
     record = json.loads((folder / "fig-pqc-encoding.json").read_text())
     assert record["data"] and record["data"][0]["name"].startswith("mnist")
-    _rejects("03_pqc_denoiser", "image_size", 4)
+    _rejects("03_pqc_denoiser", "image_size", 12)
 
 
 def test_hybrid_chapter(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,4 @@
-"""qdm.provenance: records, checksums, atomic figure saving, caption notes; qdm.params validation."""
+"""qdm.provenance: records, checksums, atomic figure saving, caption notes; qdm.chapters.theory parameter validation."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import pytest  # noqa: E402
 
 import qdm  # noqa: E402
 from qdm import provenance  # noqa: E402
-from qdm.params import THEORY_SCHEDULES, TheoryParams  # noqa: E402
+from qdm.chapters.theory import THEORY_SCHEDULES, TheoryParams  # noqa: E402
 
 MNIST_MD5 = "f12e07c371f4a59f000a3d87fcdc3f4d"  # shared/data/PROVENANCE.md
 

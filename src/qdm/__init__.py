@@ -15,8 +15,10 @@ before it, and no import circle exists: ``tests/test_layering.py`` checks both o
 8. ``config`` (typed experiment configs), then ``train`` (the one trainer)
 9. ``families`` (the family protocol and the built-in families, registered on import)
 10. ``presets`` (published configs, profiles, the named CPU experiments)
-11. ``ledger`` (the committed record of finished runs), then ``runner`` (run store, sampling, evaluation)
-12. the book's helpers: ``plotting``, ``params``, ``nb``, then ``reports``, ``audit``, and ``cli`` on top
+11. ``protocols`` (the metric protocols: reference images, feature cache, KID ± SE, seed summaries)
+12. ``ledger`` (the committed record of finished runs), then ``runner`` (run store, sampling, evaluation)
+13. the book's helpers: ``plotting``, ``nb``, then ``audits`` (one module per audited paper and circuit
+    checks), ``chapters`` (one module per notebook), and ``cli`` on top
 """
 
 __version__ = "0.1.0"
@@ -34,9 +36,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("qdm.models",),
     ("qdm.metrics",),
     ("qdm.config", "qdm.train"),
-    # the families_* modules are compatibility aliases of the renamed families modules
-    ("qdm.families", "qdm.families_hybrid", "qdm.families_pqc", "qdm.families_depol"),
+    ("qdm.families",),
     ("qdm.presets",),
+    ("qdm.protocols",),
     ("qdm.ledger", "qdm.runner"),
-    ("qdm.plotting", "qdm.params", "qdm.nb", "qdm.reports", "qdm.audit", "qdm.cli"),
+    ("qdm.plotting", "qdm.nb", "qdm.audits", "qdm.chapters", "qdm.cli"),
 )

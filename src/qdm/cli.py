@@ -234,7 +234,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    """Run qdm.audit.audit_chen2025 and print the markdown report's path and summary table (exit 1 if a run failed)."""
+    """Run qdm.audits.chen2025.audit_chen2025 and print the markdown report's path and summary table (exit 1 if a run failed)."""
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
     _check_results(args.results)
@@ -259,8 +259,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
 
 def _cmd_preset_costs(args: argparse.Namespace, backends: tuple[str, ...]) -> int:
-    """Write <results>/audit/presets/costs.csv and .md (qdm.audit.preset_costs) and print the table."""
-    from qdm.audit import preset_costs
+    """Write <results>/audit/presets/costs.csv and .md (qdm.audits.costs.preset_costs) and print the table."""
+    from qdm.audits.costs import preset_costs
 
     table = preset_costs(backends=backends or ("torch",), n_steps=max(args.time_steps, 1), profile=args.profile)
     out = Path(args.out) if args.out else Path(args.results) / "audit" / "presets"
@@ -282,7 +282,7 @@ def torch_threads() -> int:
 
 def _run_audit(args: argparse.Namespace, backends: tuple[str, ...]):  # noqa: ANN202 - AuditReport, imported lazily
     """audit_chen2025 with the command line's settings."""
-    from qdm.audit import audit_chen2025
+    from qdm.audits.chen2025 import audit_chen2025
 
     return audit_chen2025(
         seeds=parse_seeds(args.seeds),

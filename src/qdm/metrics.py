@@ -46,10 +46,8 @@ are population standard deviations (ddof = 0), as torchmetrics' KID reports.
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.metadata
 import math
-import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -350,34 +348,14 @@ def inception_features(
     images: ImageInput,
     batch_size: int = 64,
     device: str | torch.device = "cpu",
-    cache_dir: str | Path | None = None,
 ) -> Tensor:
     """(N, 2048) float64 Inception pool_3 features of ``images`` under the module-docstring protocol.
 
-    With ``cache_dir``, features are stored under the sha256 of the preprocessed pixels and the
-    network file's identity, so a reference set shared by many runs passes through Inception once.
+    Cached features of a reference set shared by many runs: :func:`qdm.protocols.cached_features`.
     """
     batch_size = _check_positive_int(batch_size, "batch_size")
     view = _nchw_view(images, "images", min_images=1)
-    if cache_dir is None:
-        return _features_of_view(view, batch_size, device)
-    path = Path(cache_dir) / f"{_feature_key(view)}.pt"
-    if path.is_file():
-        return torch.load(path, map_location="cpu")
-    features = _features_of_view(view, batch_size, device)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    torch.save(features, tmp)
-    os.replace(tmp, path)
-    return features
-
-
-def _feature_key(view: Tensor) -> str:
-    """sha256 of the (N, C, H, W) float64 pixels in [0, 1] plus the Inception file's name and size."""
-    weights = inception_weights_path()
-    digest = hashlib.sha256(f"{weights.name}:{weights.stat().st_size}:{tuple(view.shape)}".encode())
-    digest.update(view.detach().to("cpu", torch.float64).contiguous().numpy().tobytes())
-    return digest.hexdigest()[:32]
+    return _features_of_view(view, batch_size, device)
 
 
 # ---------------------------------------------------------------------------------------------

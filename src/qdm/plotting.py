@@ -334,7 +334,7 @@ def plot_bars(frame: pd.DataFrame, x: str, y: str, hue: str | None = None, ylabe
 
 
 def plot_estimator_bias(frame: pd.DataFrame) -> Figure:
-    """FID and KID (mean ± std over draws) against the image count n, real-vs-real and model-vs-real (qdm.audit.estimator_bias_table)."""
+    """FID and KID (mean ± std over draws) against the image count n, real-vs-real and model-vs-real (qdm.protocols.estimator_bias_table)."""
     _require_columns(frame, ["comparison", "n", "fid_mean", "fid_std", "kid_mean", "kid_std"], "frame")
     fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.4))
     for ax, metric, label in ((axes[0], "fid", "FID"), (axes[1], "kid", "KID (unbiased)")):

@@ -131,7 +131,7 @@ def _chen_config(name: str, dataset: HybridDataset, **model: Any) -> ExperimentC
         train=TrainConfig(
             steps=CHEN2025_STEPS, batch_size=64, lr=3e-4, optimizer="adam", ema_decay=0.999, checkpoint_every=250
         ),
-        # The paper's own protocol (5 samples) is computed by qdm.audit.chen2025_protocol from the same samples.
+        # The paper's own protocol (5 samples) is computed by qdm.protocols.chen2025_protocol from the same samples.
         eval=EvalConfig(
             n_samples=QDM_PROTOCOL_SAMPLES,
             fid_real_images=1000,
@@ -153,7 +153,7 @@ def chen2025_trainable(dataset: HybridDataset = "mnist") -> ExperimentConfig:
 
     ``ry_rz_chain`` and ``strongly_entangling`` were not chosen: their last layer ends in an RZ that
     commutes with the CNOT chain and the Z read-out, so 16 of their weights have zero gradient
-    (:func:`qdm.audit.dead_weight_mask`).
+    (:func:`qdm.audits.circuits.dead_weight_mask`).
     """
     return _chen_config("chen2025-trainable", dataset, bottleneck="quantum", ansatz="ry_cnot", detach_input=False)
 

@@ -46,10 +46,11 @@ import torch.nn.functional as F
 
 import qdm
 from qdm import io as qio
+from qdm import protocols
 from qdm.config import EvalConfig, ExperimentConfig, config_hash, from_dict, to_dict, to_json
 from qdm.families import Family, get_family
 from qdm.grids import save_image_grid
-from qdm.train import deterministic_mode, seed_everything, train
+from qdm.train import CHECKPOINT_NAME, deterministic_mode, load_checkpoint, seed_everything, train
 
 __all__ = [
     "DONE_NAME",
@@ -60,12 +61,16 @@ __all__ = [
     "check_before_work",
     "compute_image_metrics",
     "eval_reference",
+    "initial_model",
     "load_run",
+    "load_trained_model",
+    "outcome_records",
     "provenance",
     "run_dir_for",
     "run_identity",
     "run_experiment",
     "run_many",
+    "run_samples",
     "save_image_grid",
 ]
 
@@ -165,25 +170,14 @@ def _check_images(x: Any, what: str) -> torch.Tensor:
 def eval_reference(cfg: ExperimentConfig, family: Family, like: torch.Tensor | None) -> torch.Tensor:
     """Real images for FID/KID/SSIM, float (N, C, H, W) in [0, 1], resized to ``like``'s H×W when they differ.
 
-    ``family.prepare_eval_reference(cfg)`` if the family has one; else the experiment's classes from
-    the data layer: protocol "qdm" draws ``eval.fid_real_images`` test images with seed ``data.subset_seed``;
-    protocol "chen2025" takes the first ``eval.fid_real_images`` training images of those classes in
-    file order (papers.md C1).
+    ``family.prepare_eval_reference(cfg)`` if the family has one; else the ``eval.fid_real_images``
+    reference images of ``eval.protocol`` for ``cfg.data`` (:func:`qdm.protocols.reference_images`, the
+    one definition of each protocol, shared with the notebooks and the audit).
     """
     if family.prepare_eval_reference is not None:
         ref = _check_images(family.prepare_eval_reference(cfg), f"{family.name}.prepare_eval_reference output")
     else:
-        from qdm.data import load_dataset
-
-        split = "test" if cfg.eval.protocol == "qdm" else "train"
-        ds = load_dataset(cfg.data.dataset, split, data_dir=cfg.data.data_dir)
-        images = np.asarray(ds.images)[np.isin(np.asarray(ds.labels).reshape(-1), cfg.data.classes)]
-        x = torch.from_numpy(images).float() / 255.0
-        ref = x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2)
-        if cfg.eval.protocol == "qdm":
-            g = torch.Generator().manual_seed(cfg.data.subset_seed)
-            ref = ref[torch.randperm(ref.shape[0], generator=g)]
-        ref = ref[: cfg.eval.fid_real_images].contiguous()
+        ref = protocols.to_unit(protocols.reference_images(cfg.data, cfg.eval.protocol, cfg.eval.fid_real_images))
     return ref if like is None else _match_to(ref, like)  # None: the check before training, not yet matched
 
 
@@ -251,7 +245,7 @@ def compute_image_metrics(
     out: dict[str, Any] = {}
     if {"fid", "kid"} & set(ecfg.metrics):
         # Inception features once per image set, shared by FID and KID
-        f_real = metrics.inception_features(reference, device=device, cache_dir=feature_cache)
+        f_real = protocols.cached_features(reference, feature_cache, device=device)
         f_fake = metrics.inception_features(samples, device=device)
         if "fid" in ecfg.metrics:
             out["fid"] = float(metrics.fid_from_features(f_real, f_fake))
@@ -373,8 +367,8 @@ def _read_json(path: Path) -> Any:
 
 
 def _reference_split(cfg: ExperimentConfig) -> str:
-    """The split the evaluation's real images come from (protocol qdm: held-out test images; chen2025: training)."""
-    return "test" if cfg.eval.protocol == "qdm" else "train"
+    """The split the evaluation's real images come from (:func:`qdm.protocols.reference_split`)."""
+    return protocols.reference_split(cfg.data.dataset, cfg.eval.protocol)
 
 
 def run_identity(cfg: ExperimentConfig) -> dict[str, Any]:
@@ -481,6 +475,42 @@ def check_before_work(cfg: ExperimentConfig, family: Family) -> torch.Tensor | N
             f"eval.ssim_pairing='index' needs at least as many reference images ({n}) as eval.n_samples={cfg.eval.n_samples}"
         )
     return reference
+
+
+def initial_model(cfg: ExperimentConfig) -> torch.nn.Module:
+    """The model exactly as :func:`run_experiment` built it before training (global RNG seeded with train.seed, then build)."""
+    if not isinstance(cfg, ExperimentConfig):
+        raise ValueError(f"cfg must be an ExperimentConfig, got {type(cfg).__name__}")
+    with torch.random.fork_rng(devices=[]):
+        seed_everything(cfg.train.seed)
+        return get_family(cfg.family).build(cfg)
+
+
+def load_trained_model(record: RunRecord, ema: bool = True) -> torch.nn.Module:
+    """The trained model of a finished run (EMA weights when the run kept them and ``ema``), in eval mode."""
+    if not isinstance(record, RunRecord):
+        raise ValueError(f"record must be a qdm.runner.RunRecord, got {type(record).__name__}")
+    model = initial_model(record.config)
+    state = load_checkpoint(Path(record.run_dir) / CHECKPOINT_NAME)
+    weights = state["ema"] if ema and state.get("ema") is not None else state["model"]
+    model.load_state_dict(weights)
+    return model.eval()
+
+
+def run_samples(record: RunRecord) -> torch.Tensor:
+    """The images a run generated (n, C, H, W) in [0, 1], from its samples.pt."""
+    if not isinstance(record, RunRecord):
+        raise ValueError(f"record must be a qdm.runner.RunRecord, got {type(record).__name__}")
+    return torch.load(Path(record.run_dir) / "samples.pt", weights_only=True)
+
+
+def outcome_records(outcomes: Sequence[JobOutcome]) -> list[RunRecord]:
+    """The finished runs behind :func:`run_many` outcomes; RuntimeError naming the first failed job."""
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        first = failed[0]
+        raise RuntimeError(f"{len(failed)} run(s) failed; first: {first.experiment} {first.config_hash}: {first.error}")
+    return [load_run(o.run_dir) for o in outcomes]
 
 
 def _validate_samples(samples: Any, n: int, family: Family) -> torch.Tensor:

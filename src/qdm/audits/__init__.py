@@ -1,0 +1,13 @@
+"""Audits of the published models and of the presets' costs, one module per concern.
+
+* :mod:`qdm.audits.circuits`: weight effect, dead weights, closed-form deviation, gradient reach of
+  variational circuits (full state-vector simulation, never the closed form under test);
+* :mod:`qdm.audits.pqc`: label-block norms and ancilla statistics of the PQC denoiser;
+* :mod:`qdm.audits.costs`: step timing and parameter counts of every preset;
+* :mod:`qdm.audits.chen2025`: the chen2025 audit (four variants × seeds, both metric protocols of
+  :mod:`qdm.protocols`).
+"""
+
+from qdm.audits import chen2025, circuits, costs, pqc
+
+__all__ = ["chen2025", "circuits", "costs", "pqc"]
