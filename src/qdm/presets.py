@@ -413,6 +413,8 @@ def apply_profile(cfg: ExperimentConfig, profile: str) -> ExperimentConfig:
     """Scale a preset to a profile ('paper' = unchanged; 'cpu', 'smoke': :data:`HYBRID_PROFILES` / :data:`PQC_PROFILES`)."""
     if not isinstance(cfg, ExperimentConfig):
         raise ValueError(f"cfg must be an ExperimentConfig, got {type(cfg).__name__}")
+    if cfg.family in FAMILY_PROFILES:
+        return FAMILY_PROFILES[cfg.family](cfg, profile)
     spec = _profile_spec(cfg.family, profile)
     if spec is None:
         return cfg
@@ -486,8 +488,6 @@ def get_preset(name: str, profile: str = "paper", **kwargs: Any) -> ExperimentCo
     load_plugins(strict=False)
     if name not in PRESETS:
         raise ValueError(f"preset must be one of {', '.join(sorted(PRESETS))}, got {name!r}")
-    if profile not in PROFILE_NAMES:
-        raise ValueError(f"profile must be one of {', '.join(PROFILE_NAMES)}, got {profile!r}")
     try:
         cfg = PRESETS[name](**kwargs)
     except TypeError as err:
@@ -537,3 +537,13 @@ def resolve_config(name: str, overrides: Sequence[str] = ()) -> ExperimentConfig
             raise ValueError(f"profile={profile!r} applies to presets only; {name!r} is a plain experiment")
         cfg = apply_profile(cfg, profile)
     return apply_overrides(cfg, rest)
+
+
+# ---------------------------------------------------------------------------------------------
+# Families that scale their own presets: family name -> profile(cfg, name) (checked first by apply_profile)
+# ---------------------------------------------------------------------------------------------
+
+from qdm import families_ano as _families_ano  # noqa: E402  (registers the ano_hybrid family)
+
+FAMILY_PROFILES: dict[str, Callable[[ExperimentConfig, str], ExperimentConfig]] = {"ano_hybrid": _families_ano.profile}
+register_preset(_families_ano.PRESET_NAME, _families_ano.jo2025_ano)

@@ -521,7 +521,7 @@ class AnoDenoiser(nn.Module):
             # jo2026ano, ansatzes.py 246: K complex 16×16 M_k from 512 reals each, init N(0, 0.1²)
             self.ano_raw = nn.Parameter(torch.randn(cfg.n_observables, 2, DIM, DIM, **kw) * cfg.ano_init_std)
         elif cfg.features == "classical":
-            self.classical = ClassicalFeatureBlock(cfg)
+            self.classical_block = ClassicalFeatureBlock(cfg)
         self.dec1 = nn.Linear(cfg.n_features + d_in, cfg.hidden, **kw)
         self.dec2 = nn.Linear(cfg.hidden, d_in, **kw)
 
@@ -542,7 +542,7 @@ class AnoDenoiser(nn.Module):
         z = self.encode(x)
         angles = self.table_slice(t, labels)
         if cfg.features == "classical":
-            return self.classical(z, angles)
+            return self.classical_block(z, angles)
         herm = hermitian_observables(self.ano_raw)
         qf = quantum_features_torch if cfg.backend == "torch" else quantum_features_pennylane
         return qf(z, angles, herm, cfg)
