@@ -81,6 +81,9 @@ class HybridModelConfig:
     U-Net call cost ~a second on 2 CPU cores (performance.md). 16 stays available.
     ansatz "rz_cnot" and detach_input=True are the published circuit and its two properties
     (papers.md C1): the RZ weights do not change ⟨Z⟩ and Linear(128, n) gets no gradient.
+    time_input: "t" (qdm's convention, the embedding sees t = 1…T) or "index" (the authors' code: the
+    embedding sees the schedule position t − 1; on in the chen2025* presets).  backend: "statevector" runs
+    the full 2**n state with no shortcuts (for audits).
     """
 
     bottleneck: Literal["none", "quantum", "classical", "matched"] = "quantum"
@@ -92,13 +95,14 @@ class HybridModelConfig:
     schedule: Literal["linear", "cosine", "tailored"] = "cosine"
     T: int = 1000
     noise: Literal["gaussian", "quantum"] = "gaussian"
-    backend: Literal["torch", "pennylane"] = "torch"
+    backend: Literal["torch", "statevector", "pennylane"] = "torch"
     clip_x0: bool = True
     sampler: Literal["ddpm", "ddim"] = "ddpm"
     sample_steps: int | None = None
     in_channels: int = 1
     widths: tuple[int, int, int] = (32, 64, 128)
     time_dim: int = 128
+    time_input: Literal["t", "index"] = "t"
 
     def __post_init__(self) -> None:
         validate_fields(self)
@@ -117,7 +121,7 @@ class HybridModelConfig:
 
 def unet_config(m: HybridModelConfig) -> UNetConfig:
     """papers.md C1: the U-Net widths of a hybrid model config."""
-    return UNetConfig(in_channels=m.in_channels, widths=m.widths, time_dim=m.time_dim)
+    return UNetConfig(in_channels=m.in_channels, widths=m.widths, time_dim=m.time_dim, time_input=m.time_input)
 
 
 def gate_config(m: HybridModelConfig) -> GateConfig:

@@ -118,6 +118,7 @@ def _chen_config(name: str, dataset: HybridDataset, **model: Any) -> ExperimentC
             in_channels=1 if dataset == "mnist" else 3,
             widths=(32, 64, 128),
             time_dim=128,
+            time_input="index",  # the authors' network embeds the schedule position k = t - 1
             **model,
         ),
         train=TrainConfig(
