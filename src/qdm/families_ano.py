@@ -142,7 +142,7 @@ def ano_describe(cfg: ExperimentConfig) -> str:
     }[m.features]
     return (
         f"ANO hybrid (QAMP 2025, jo2026ano): 16×16 images as 256 complex amplitudes; MLP encoder to a real unit "
-        f"16-vector on 4 qubits; 3 circuit blocks of {m.layers} layers; {feats}; decoder fed the features and the "
+        f"16-vector on 4 qubits; {m.n_blocks} circuit blocks of {m.layers} layers; {feats}; decoder fed the features and the "
         f"whole noisy input; angle table per (t, label); T={m.T}, linear β {m.beta_start}…{m.beta_end}, complex "
         f"noise, posterior-mean targets, infidelity, deterministic sampler; {m.backend} backend; data "
         f"{cfg.data.dataset} classes {cfg.data.classes}, {cfg.data.images_per_class or 'all'} images per class."
