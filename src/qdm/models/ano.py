@@ -264,6 +264,12 @@ def _hadamard_all(n: int) -> Tensor:
     return out
 
 
+@functools.lru_cache(maxsize=4)
+def _fixed_rz(device: torch.device) -> tuple[Tensor, Tensor]:
+    """The fixed RZ(-π/2) and RZ(π/2) of the Vatan–Williams unit, on ``device``."""
+    return sim.rz(-math.pi / 2).to(device), sim.rz(math.pi / 2).to(device)
+
+
 def conv_unit(state: Tensor, params: Tensor, wires: tuple[int, int]) -> Tensor:
     """Vatan–Williams two-qubit unit on wires (a, b); params (B, 3) = (α, β, γ).
 
@@ -274,14 +280,15 @@ def conv_unit(state: Tensor, params: Tensor, wires: tuple[int, int]) -> Tensor:
     a, b = wires
     alpha, beta, gamma = params[:, 0], params[:, 1], params[:, 2]
     half = math.pi / 2
-    s = sim.apply_single_qubit(state, sim.rz(-half), b)
+    minus, plus = _fixed_rz(state.device)
+    s = sim.apply_single_qubit(state, minus, b)
     s = sim.apply_cnots(s, ((b, a),))
     s = sim.apply_single_qubit(s, sim.rz(half - 2.0 * gamma), a)
     s = sim.apply_single_qubit(s, sim.ry(2.0 * alpha - half), b)
     s = sim.apply_cnots(s, ((a, b),))
     s = sim.apply_single_qubit(s, sim.ry(half - 2.0 * beta), b)
     s = sim.apply_cnots(s, ((b, a),))
-    return sim.apply_single_qubit(s, sim.rz(half), a)
+    return sim.apply_single_qubit(s, plus, a)
 
 
 def phase_mixing(state: Tensor, phis: Tensor) -> Tensor:
@@ -320,7 +327,7 @@ def hadamard_test(psi: Tensor, angles: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """
     plus = torch.stack((psi, psi), dim=-1) / math.sqrt(2.0)  # |ψ⟩ ⊗ |+⟩, (B, 16, 2)
     controlled = torch.stack((plus[..., 0], circuit_block(plus[..., 1], angles)), dim=-1)  # C-U, control = ancilla
-    full = sim.apply_single_qubit(controlled.flatten(1), sim.hadamard(), N_QUBITS)
+    full = sim.apply_single_qubit(controlled.flatten(1), sim.hadamard(device=psi.device), N_QUBITS)
     halves = full.view(-1, DIM, 2)
     z_anc = (halves[..., 0].abs() ** 2).sum(-1) - (halves[..., 1].abs() ** 2).sum(-1)
     return normalise(halves[..., 0] + halves[..., 1]), z_anc, full
