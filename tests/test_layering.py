@@ -148,13 +148,13 @@ def test_importing_a_layer_loads_nothing_above_it():
     import sys
 
     code = (
-        "import sys, qdm.config, qdm.models, qdm.models.pqc_denoiser, qdm.models.depolarizing, qdm.models.autoencoder\n"
+        "import sys, qdm.config, qdm.models, qdm.models.pqc_denoiser, qdm.models.depolarizing, qdm.models.autoencoder, qdm.models.ano\n"
         "bad = sorted(m for m in sys.modules if m.startswith(('qdm.families', 'qdm.train', 'qdm.presets', 'qdm.runner')))\n"
         "assert not bad, bad\n"
         "from qdm.registry import FAMILIES\n"
         "assert not FAMILIES\n"
         "import qdm.families\n"
-        "assert sorted(FAMILIES) == ['depolarizing_qdm', 'hybrid_ddpm', 'pqc_denoiser'], sorted(FAMILIES)\n"
+        "assert sorted(FAMILIES) == ['ano_hybrid', 'depolarizing_qdm', 'hybrid_ddpm', 'pqc_denoiser'], sorted(FAMILIES)\n"
     )
     env = {**__import__("os").environ, "PYTHONPATH": str(SRC.parent)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)

@@ -15,6 +15,7 @@ from qdm.config import apply_overrides, config_hash, from_dict, to_dict
 from qdm.data import load_dataset
 from qdm.families import get_family
 from qdm.families.hybrid import build_hybrid, schedule_for
+from qdm.families.pqc import PQC_PROFILES
 from qdm.models import count_parameters
 from qdm.models.pqc_denoiser import circuit_parameter_count
 from qdm.presets import (
@@ -32,6 +33,12 @@ from qdm.presets import (
 )
 
 
+def profile_names_of(family) -> tuple[str, ...]:
+    """The CPU profiles a family's profile hook defines (its table's keys)."""
+    tables = {"hybrid_ddpm": HYBRID_PROFILES, "pqc_denoiser": PQC_PROFILES}
+    return tuple(tables[family.name])
+
+
 def test_presets_are_registered_typed_values_that_round_trip():
     assert PRESETS is CONFIG_PRESETS
     expected = {*CHEN2025_VARIANTS, *(f"{v}-pathmnist" for v in CHEN2025_VARIANTS),
@@ -39,6 +46,11 @@ def test_presets_are_registered_typed_values_that_round_trip():
     assert expected <= set(PRESETS)
     for name in sorted(expected):
         for profile in PROFILE_NAMES:
+            family = get_family(get_preset(name).family)
+            if profile not in ("paper", *profile_names_of(family)):
+                with pytest.raises(ValueError, match=rf"profile must be one of .* for the family {family.name!r}"):
+                    get_preset(name, profile)
+                continue
             cfg = get_preset(name, profile)
             again = from_dict(to_dict(cfg))
             assert again == cfg and config_hash(again) == config_hash(cfg)

@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 #: The profiles of every preset: ``paper`` is the preset itself, ``cpu`` and ``smoke`` shrink the budget.
-PROFILE_NAMES: tuple[str, ...] = ("paper", "cpu", "smoke")
+PROFILE_NAMES: tuple[str, ...] = ("paper", "book", "cpu", "smoke")
 _OPTIONAL = ("sample_steps", "autoencoder_steps", "checkpoint_every")
 _HOOKS = ("evaluate", "describe", "prepare_eval_reference", "validate", "profile", "parameter_counts")
 

@@ -70,6 +70,9 @@ class HybridModelConfig:
     ansatz "rz_cnot" and detach_input=True are the published circuit and its two properties: the RZ
     weights do not change ⟨Z⟩ and Linear(128, n) gets no gradient.
     ``cosine_min_beta``: the lower clip of the cosine schedule's betas (the published code: 1e-4).
+    ``time_input``: "t" (qdm's convention, the embedding sees t = 1…T) or "index" (the authors' code: the
+    embedding sees the schedule position t − 1; on in the chen2025* presets).  ``backend="statevector"`` runs
+    the full 2**n state with no shortcuts (for audits).
     """
 
     family: ClassVar[str] = "hybrid_ddpm"
@@ -84,13 +87,14 @@ class HybridModelConfig:
     T: int = 1000
     cosine_min_beta: float = COSINE_MIN_BETA
     noise: Literal["gaussian", "quantum"] = "gaussian"
-    backend: Literal["torch", "pennylane"] = "torch"
+    backend: Literal["torch", "statevector", "pennylane"] = "torch"
     clip_x0: bool = True
     sampler: Literal["ddpm", "ddim"] = "ddpm"
     sample_steps: int | None = None
     in_channels: int = 1
     widths: tuple[int, int, int] = (32, 64, 128)
     time_dim: int = 128
+    time_input: Literal["t", "index"] = "t"
 
     def __post_init__(self) -> None:
         validate_fields(self)
@@ -111,7 +115,7 @@ class HybridModelConfig:
 
 def unet_config(m: HybridModelConfig) -> UNetConfig:
     """chen2025quantum: the U-Net widths of a hybrid model config."""
-    return UNetConfig(in_channels=m.in_channels, widths=m.widths, time_dim=m.time_dim)
+    return UNetConfig(in_channels=m.in_channels, widths=m.widths, time_dim=m.time_dim, time_input=m.time_input)
 
 
 def gate_config(m: HybridModelConfig) -> GateConfig:

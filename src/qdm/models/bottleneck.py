@@ -58,11 +58,11 @@ __all__ = [
 
 GateKind = Literal["none", "quantum", "classical", "matched"]
 AngleScaling = Literal["none", "pi_tanh"]
-Backend = Literal["torch", "pennylane"]
+Backend = Literal["torch", "statevector", "pennylane"]
 
 GATE_KINDS: tuple[str, ...] = ("none", "quantum", "classical", "matched")
 ANGLE_SCALINGS: tuple[str, ...] = ("none", "pi_tanh")
-BACKENDS: tuple[str, ...] = ("torch", "pennylane")
+BACKENDS: tuple[str, ...] = ("torch", "statevector", "pennylane")
 
 
 #: ansatz names → ansatz classes. "rz_cnot" is the published one (chen2025quantum); "ry_cnot" its trainable twin.

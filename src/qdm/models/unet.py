@@ -17,21 +17,30 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["UNetConfig", "ResBlock", "TinyUNet", "timestep_embedding"]
+__all__ = ["TIME_INPUTS", "UNetConfig", "ResBlock", "TinyUNet", "embedded_time", "timestep_embedding"]
+
+#: What the time embedding sees: "t" = qdm's step t = 1…T; "index" = the schedule position k = t − 1 = 0…T−1
+#: that Chen et al.'s network embeds (their ᾱ[k] is the noise level of qdm's step t = k + 1).
+TIME_INPUTS: tuple[str, ...] = ("t", "index")
 
 
 @dataclass(frozen=True)
 class UNetConfig:
-    """Widths of the tiny U-Net (chen2025quantum: in_channels 1 for MNIST, 3 for PathMNIST; widths 32/64/128; 128-d time)."""
+    """Widths of the tiny U-Net (chen2025quantum: in_channels 1 for MNIST, 3 for PathMNIST; widths 32/64/128; 128-d time).
+
+    ``time_input``: "t" embeds qdm's step t = 1…T, "index" the authors' schedule position t − 1 (:func:`embedded_time`).
+    """
 
     in_channels: int = 1
     widths: tuple[int, int, int] = (32, 64, 128)
     time_dim: int = 128
+    time_input: Literal["t", "index"] = "t"
 
     def __post_init__(self) -> None:
         if self.in_channels not in (1, 3):
@@ -40,6 +49,8 @@ class UNetConfig:
             raise ValueError(f"widths must be three positive ints (enc1, enc2, enc3), got {self.widths!r}")
         if self.time_dim < 4 or self.time_dim % 2:
             raise ValueError(f"time_dim must be an even int >= 4, got {self.time_dim!r}")
+        if self.time_input not in TIME_INPUTS:
+            raise ValueError(f"time_input must be one of {TIME_INPUTS}, got {self.time_input!r}")
         object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
 
     @property
@@ -58,6 +69,16 @@ def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     freqs = torch.exp(-math.log(10000.0) / (half - 1) * torch.arange(half, device=t.device, dtype=torch.float64))
     angles = t.to(torch.float64)[:, None] * freqs[None, :]
     return torch.cat([angles.sin(), angles.cos()], dim=1).to(torch.get_default_dtype())
+
+
+def embedded_time(t: torch.Tensor, time_input: str) -> torch.Tensor:
+    """The number the sinusoidal embedding receives at qdm's step t: t itself ("t"), or k = t − 1 ("index").
+
+    chen2025's code noises with ᾱ[k], k = 0…T−1, and embeds that k; qdm's step t = k + 1 has the same noise level.
+    """
+    if time_input not in TIME_INPUTS:
+        raise ValueError(f"time_input must be one of {TIME_INPUTS}, got {time_input!r}")
+    return t - 1 if time_input == "index" else t
 
 
 class ResBlock(nn.Module):
@@ -110,7 +131,7 @@ class TinyUNet(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """chen2025quantum: predict the noise ε in x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε (jo2025qamp eq. 2) at integer steps t."""
         self._check_inputs(x, t)
-        t_emb = timestep_embedding(t, self.cfg.time_dim).to(device=x.device, dtype=x.dtype)
+        t_emb = timestep_embedding(embedded_time(t, self.cfg.time_input), self.cfg.time_dim).to(device=x.device, dtype=x.dtype)
         e1 = F.relu(self.enc1(x))
         e2 = F.relu(self.enc2(e1))
         e3 = F.relu(self.enc3(e2)) + self.time_proj(t_emb)[:, :, None, None]
