@@ -135,3 +135,11 @@ def test_damaged_files_are_named_with_force(tmp_path: Path) -> None:
     (rec.run_dir / CHECKPOINT_NAME).write_bytes(b"\x00" * 100)
     with pytest.raises(ValueError, match=r"checkpoint\.pt is damaged and cannot be read .*--force"):
         run_experiment(cfg, results_root=tmp_path, progress=False)
+
+
+def test_all_reference_images_is_explicit_and_recorded(tmp_path: Path) -> None:
+    """fid_real_images=None takes the whole held-out set of the class and says how many and which."""
+    cfg = _cfg(None, "eval.fid_real_images=null", "eval.ssim_pairing=nearest")
+    rec = run_experiment(cfg, results_root=tmp_path, progress=False)
+    assert rec.metrics["n_reference"] == 980  # MNIST test images of digit 0
+    assert rec.metrics["reference"] == "980 held-out mnist test images of class (0,) (seed 0)"

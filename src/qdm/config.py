@@ -171,16 +171,17 @@ class TrainConfig:
 class EvalConfig:
     """How a run is evaluated: number of samples, metrics, sampler (None = family default), SSIM convention and protocol.
 
-    ``protocol="qdm"``: real reference images are a seeded draw of ``fid_real_images`` images of the
-    experiment's classes from the *test* split.  ``protocol="chen2025"``: the first ``fid_real_images``
-    *training* images of those classes, as in the Chen et al. code (chen2025quantum).
+    ``protocol``: which real images the metrics compare against (:func:`qdm.protocols.reference_images`, the
+    one definition of each protocol).  ``fid_real_images``: how many; ``None`` takes every image of the
+    protocol's reference set (the count is recorded beside each metric).  A number the reference set cannot
+    meet is refused before training (:func:`qdm.runner.check_before_work`), never silently lowered.
     """
 
     n_samples: int = 64
     metrics: tuple[Metric, ...] = ("fid", "kid", "ssim")
     sampler: Sampler | None = None
     sample_steps: int | None = None
-    fid_real_images: int = 1000
+    fid_real_images: int | None = 1000
     ssim_pairing: SSIMPairing = "nearest"
     ssim_convention: SSIMConvention = "skimage"
     protocol: Protocol = "qdm"
@@ -199,7 +200,10 @@ class EvalConfig:
             self.sample_steps is None or self.sample_steps >= 1,
             f"EvalConfig.sample_steps must be None (all steps) or >= 1, got {self.sample_steps}",
         )
-        _require(self.fid_real_images >= 2, f"EvalConfig.fid_real_images must be >= 2, got {self.fid_real_images}")
+        _require(
+            self.fid_real_images is None or self.fid_real_images >= 2,
+            f"EvalConfig.fid_real_images must be None (all reference images) or >= 2, got {self.fid_real_images}",
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -135,7 +135,7 @@ def _chen_config(name: str, dataset: HybridDataset, **model: Any) -> ExperimentC
         # The paper's own protocol (5 samples) is computed by qdm.protocols.chen2025_protocol from the same samples.
         eval=EvalConfig(
             n_samples=QDM_PROTOCOL_SAMPLES,
-            fid_real_images=1000,
+            fid_real_images=None,  # every held-out image of the class (MNIST digit 0: 980), not a cap silently lowered
             ssim_pairing="nearest",
             ssim_convention="torchmetrics",
             protocol="qdm",

@@ -128,13 +128,15 @@ def _check_count(n: Any, low: int) -> int:
     return n
 
 
-def heldout_images(data: DataConfig, n: int, seed: int | None = None, split: str = "test") -> Tensor:
+def heldout_images(data: DataConfig, n: int | None, seed: int | None = None, split: str = "test") -> Tensor:
     """Protocol "qdm": ``n`` images of ``data.classes`` from ``split`` drawn with ``numpy.random.default_rng(seed)``.
 
-    ``seed`` defaults to ``data.subset_seed``; uint8 (n, C, H, W), fewer if the split holds fewer.
+    ``seed`` defaults to ``data.subset_seed``; uint8 (n, C, H, W), fewer if the split holds fewer; ``n=None``:
+    all of them (in the drawn order).
     """
     _check_data(data)
-    _check_count(n, 2)
+    if n is not None:
+        _check_count(n, 2)
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     seed = data.subset_seed if seed is None else seed
@@ -144,14 +146,15 @@ def heldout_images(data: DataConfig, n: int, seed: int | None = None, split: str
     return _nchw_uint8(np.asarray(ds.images)[keep])
 
 
-def chen2025_images(data: DataConfig, n: int) -> Tensor:
+def chen2025_images(data: DataConfig, n: int | None) -> Tensor:
     """Protocol "chen2025": the stand-in for the authors' first ``n`` training images (module docstring), uint8 (n, C, H, W).
 
     MNIST: the first ``n`` official test images, any digit. PathMNIST: the first ``n`` training images
-    of ``data.classes`` in official order.
+    of ``data.classes`` in official order. ``n=None``: all of them.
     """
     _check_data(data)
-    _check_count(n, 1)
+    if n is not None:
+        _check_count(n, 1)
     if data.dataset == "mnist":
         ds = load_dataset("mnist", "test", data_dir=data.data_dir)
         return _nchw_uint8(np.asarray(ds.images[:n]))
@@ -174,7 +177,7 @@ def reference_split(dataset: str, protocol: str) -> str:
     raise ValueError(f"protocol must be one of {list(PROTOCOLS)}, got {protocol!r}")
 
 
-def reference_images(data: DataConfig, protocol: str, n: int, seed: int | None = None) -> Tensor:
+def reference_images(data: DataConfig, protocol: str, n: int | None, seed: int | None = None) -> Tensor:
     """The real images of ``protocol`` ("qdm" or "chen2025", module docstring) for a data config: uint8 (≤ n, C, H, W).
 
     ``seed`` (protocol "qdm" only) defaults to ``data.subset_seed``.

@@ -464,7 +464,7 @@ def check_before_work(cfg: ExperimentConfig, family: Family) -> torch.Tensor | N
         )
     reference = eval_reference(cfg, family, None)
     n = int(reference.shape[0])
-    if n < cfg.eval.fid_real_images:
+    if cfg.eval.fid_real_images is not None and n < cfg.eval.fid_real_images:
         raise ValueError(
             f"eval.fid_real_images={cfg.eval.fid_real_images} cannot be met: the {cfg.eval.protocol!r} protocol's reference "
             f"set of {cfg.data.dataset} classes {tuple(cfg.data.classes)} holds {n} images; set eval.fid_real_images<={n} "
@@ -645,6 +645,11 @@ def _evaluate(
     if cfg.eval.metrics:
         reference = _match_to(reference, samples) if reference is not None else eval_reference(cfg, family, samples)
         metrics["n_reference"] = int(reference.shape[0])
+        metrics["reference"] = (
+            f"{family.name}.prepare_eval_reference ({reference.shape[0]} images)"
+            if family.prepare_eval_reference is not None
+            else protocols.reference_note(cfg.data, cfg.eval.protocol, int(reference.shape[0]))
+        )
         metrics.update(
             compute_image_metrics(samples, reference, cfg.eval, cfg.train.seed, cfg.train.device, feature_cache)
         )

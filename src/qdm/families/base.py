@@ -147,7 +147,7 @@ class ProfileSpec:
     batch_size: int
     images_per_class: int
     n_samples: int
-    fid_real_images: int
+    fid_real_images: int | None
     ema_decay: float | None = None
     sample_steps: int | None = None
     autoencoder_steps: int | None = None
@@ -160,8 +160,8 @@ class ProfileSpec:
                 raise ValueError(f"ProfileSpec.{name} must be an int >= 1{' or None' if name in _OPTIONAL else ''}, got {value!r}")
         if self.n_samples < 5:
             raise ValueError(f"ProfileSpec.n_samples must be >= 5 (the chen2025 protocol uses 5), got {self.n_samples}")
-        if self.fid_real_images < 2:
-            raise ValueError(f"ProfileSpec.fid_real_images must be >= 2, got {self.fid_real_images}")
+        if self.fid_real_images is not None and self.fid_real_images < 2:
+            raise ValueError(f"ProfileSpec.fid_real_images must be None (all) or >= 2, got {self.fid_real_images}")
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:
             raise ValueError(f"ProfileSpec.ema_decay must be None or in (0, 1), got {self.ema_decay}")
 

@@ -245,8 +245,10 @@ def hybrid_parameter_counts(cfg: ExperimentConfig) -> dict[str, int]:
 #: 1000 samples (the ``smoke`` profile only checks the pipeline; at 300 steps the loss was still 0.24 and
 #: every variant drew noise, so ``cpu`` trains 1000 of the published 2790), DDIM sampling (η = 0) in
 #: ``sample_steps`` steps of the T = 1000 schedule; EMA shortened to the run (0.999 has a ~1000-step horizon).
+#: ``cpu`` scores against every held-out image of the class (MNIST digit 0: 980, PathMNIST subset class 1: 83),
+#: the count recorded in the metrics, rather than asking for 1000 that one class does not have.
 HYBRID_PROFILES: dict[str, ProfileSpec] = {
-    "cpu": ProfileSpec(steps=1000, batch_size=64, images_per_class=64, n_samples=1000, fid_real_images=1000,
+    "cpu": ProfileSpec(steps=1000, batch_size=64, images_per_class=64, n_samples=1000, fid_real_images=None,
                        ema_decay=0.995, sample_steps=50, checkpoint_every=250),
     "smoke": ProfileSpec(steps=30, batch_size=16, images_per_class=64, n_samples=16, fid_real_images=64,
                          ema_decay=None, sample_steps=10),
