@@ -11,6 +11,8 @@ import qdm.presets  # noqa: F401 - registers the families, experiments and prese
 REPO = Path(__file__).resolve().parents[1]
 _DEFAULT_DATA = REPO.parent / "shared" / "data"
 os.environ.setdefault("QDM_DATA_DIR", str(_DEFAULT_DATA))
+# The suite trains fresh: a committed ledger entry is never served to a test unless it asks for one.
+os.environ.setdefault("QDM_LEDGER_DIR", "none")
 
 # The suite runs under pytest-xdist with one worker per core: one intra-op thread each avoids
 # oversubscribing the 2 CI cores (small ops ran ~25x slower with 2 threads per worker).

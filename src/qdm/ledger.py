@@ -42,10 +42,12 @@ from qdm.io import atomic_write_bytes, write_json
 
 __all__ = [
     "ENTRY_FILES",
+    "LEDGER_RECORD",
     "SAMPLE_COUNT",
     "LedgerEntry",
     "admit",
     "entries",
+    "kept_samples",
     "ledger_root",
     "lookup",
     "stale_entries",
@@ -56,6 +58,8 @@ SAMPLE_COUNT = 64
 #: Files copied from a finished run folder into its ledger entry, unchanged.
 ENTRY_FILES = ("config.json", "identity.json", "metrics.json", "losses.csv", "timing.json", "provenance.json")
 DONE_NAME = "DONE"
+#: The file that marks a folder as a ledger entry (how it was made).
+LEDGER_RECORD = "ledger.json"
 
 
 def ledger_root() -> Path | None:
@@ -93,7 +97,7 @@ class LedgerEntry:
 
 
 def _entry(path: Path) -> LedgerEntry:
-    made_by = json.loads((path / "ledger.json").read_text())
+    made_by = json.loads((path / LEDGER_RECORD).read_text())
     return LedgerEntry(path=path, experiment=path.parent.name, config_hash=path.name, made_by=made_by)
 
 
@@ -116,6 +120,14 @@ def lookup(experiment: str, digest: str, data: dict[str, Any], root: Path | None
         return None
     entry = _entry(path)
     return entry if entry.identity.get("data") == data else None
+
+
+def kept_samples(path: Path) -> "torch.Tensor":  # noqa: F821 - torch is imported lazily
+    """A ledger entry's kept samples as float (n, C, H, W) in [0, 1] (8-bit, as stored)."""
+    import torch  # noqa: PLC0415
+
+    with np.load(Path(path) / "samples.npz") as data:
+        return torch.from_numpy(data["samples"]).float() / 255.0
 
 
 def _quantised(samples_pt: Path) -> np.ndarray:
@@ -165,7 +177,7 @@ def admit(run_dir: str | os.PathLike[str], made_by: dict[str, Any], root: Path |
             "commit": git["commit"],
             "dirty": git["dirty"],
         }
-        write_json(tmp / "ledger.json", record)
+        write_json(tmp / LEDGER_RECORD, record)
         _grid(samples, tmp / "samples.png")
         atomic_write_bytes(tmp / DONE_NAME, (record["admitted"] + "\n").encode())
         if dest.exists():

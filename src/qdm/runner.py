@@ -46,6 +46,7 @@ import torch.nn.functional as F
 
 import qdm
 from qdm import io as qio
+from qdm import ledger
 from qdm import protocols
 from qdm.config import EvalConfig, ExperimentConfig, config_hash, from_dict, to_dict, to_json
 from qdm.families import Family, get_family
@@ -490,18 +491,27 @@ def load_trained_model(record: RunRecord, ema: bool = True) -> torch.nn.Module:
     """The trained model of a finished run (EMA weights when the run kept them and ``ema``), in eval mode."""
     if not isinstance(record, RunRecord):
         raise ValueError(f"record must be a qdm.runner.RunRecord, got {type(record).__name__}")
+    path = Path(record.run_dir) / CHECKPOINT_NAME
+    if not path.is_file() and (Path(record.run_dir) / ledger.LEDGER_RECORD).is_file():
+        raise RunStoreError(
+            f"{record.run_dir} is a ledger entry, which keeps no weights; train the run locally "
+            "(QDM_LEDGER_DIR=none, or --force) to inspect its model"
+        )
     model = initial_model(record.config)
-    state = load_checkpoint(Path(record.run_dir) / CHECKPOINT_NAME)
+    state = load_checkpoint(path)
     weights = state["ema"] if ema and state.get("ema") is not None else state["model"]
     model.load_state_dict(weights)
     return model.eval()
 
 
 def run_samples(record: RunRecord) -> torch.Tensor:
-    """The images a run generated (n, C, H, W) in [0, 1], from its samples.pt."""
+    """The images a run generated (n, C, H, W) in [0, 1], from its samples.pt (a ledger entry: its kept samples)."""
     if not isinstance(record, RunRecord):
         raise ValueError(f"record must be a qdm.runner.RunRecord, got {type(record).__name__}")
-    return torch.load(Path(record.run_dir) / "samples.pt", weights_only=True)
+    path = Path(record.run_dir) / "samples.pt"
+    if not path.is_file() and (Path(record.run_dir) / ledger.LEDGER_RECORD).is_file():
+        return ledger.kept_samples(Path(record.run_dir))
+    return torch.load(path, weights_only=True)
 
 
 def outcome_records(outcomes: Sequence[JobOutcome]) -> list[RunRecord]:
@@ -539,6 +549,9 @@ def run_experiment(
             _check_identity(run_dir, identity)
         if (run_dir / DONE_NAME).is_file():
             return load_run(run_dir)
+        entry = None if force or run_dir.exists() else ledger.lookup(cfg.experiment, config_hash(cfg), identity["data"])
+        if entry is not None:  # a committed record of this config made from the same data: served, not trained
+            return load_run(entry.path)
         created = not run_dir.exists()
         try:
             return _run_locked(cfg, family, run_dir, identity, progress)
@@ -708,7 +721,7 @@ def _run_job(
         return {
             "experiment": experiment,
             "config_hash": digest,
-            "run_dir": run_dir,
+            "run_dir": str(record.run_dir),  # the local run folder, or the ledger entry that served it
             "ok": True,
             "reused": record.reused,
             "metrics": record.metrics,

@@ -1,0 +1,140 @@
+"""The results ledger: admission checks, serving a config from the committed record without training (only
+for the same data), its kept samples, and stale entries detected; plus the committed ledger itself: every
+entry current, and the smoke-profile entries reproduced bit for bit by a fresh run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import qdm.runner as runner
+from qdm import ledger
+from qdm.config import config_hash, from_dict
+from qdm.presets import get_preset, resolve_config
+from qdm.provenance import repo_root
+from qdm.runner import run_experiment, run_samples
+
+from test_runner import tiny_experiment  # the tiny real family (an MLP DDPM on 8x8 MNIST)
+
+REPO_LEDGER = Path(__file__).resolve().parents[1] / "ledger"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture()
+def admitted(tmp_path: Path):
+    """A finished tiny run admitted into a ledger under tmp_path."""
+    rec = run_experiment(tiny_experiment(), results_root=tmp_path / "results", progress=False)
+    entry = ledger.admit(rec.run_dir, {"chapter": "test"}, root=tmp_path / "ledger")
+    return rec, entry, tmp_path / "ledger"
+
+
+def test_admission_keeps_the_compact_record(admitted) -> None:
+    rec, entry, _ = admitted
+    names = sorted(p.name for p in entry.path.iterdir())
+    assert names == sorted([*ledger.ENTRY_FILES, "samples.npz", "samples.png", ledger.LEDGER_RECORD, "DONE"])
+    assert entry.metrics == rec.metrics and entry.config_hash == rec.config_hash
+    kept = entry.samples()
+    full = torch.load(rec.run_dir / "samples.pt", weights_only=True)
+    assert kept.dtype == np.uint8 and kept.shape == tuple(full.shape)  # 4 samples < SAMPLE_COUNT
+    assert np.array_equal(kept, (full.clamp(0, 1) * 255).round().to(torch.uint8).numpy())
+    assert sum(p.stat().st_size for p in entry.path.iterdir()) < 200_000
+
+
+def test_admission_refuses_unfinished_or_mislabelled_runs(admitted, tmp_path: Path) -> None:
+    rec, _, root = admitted
+    broken = tmp_path / "copy" / rec.run_dir.name
+    shutil.copytree(rec.run_dir, broken)
+    (broken / "DONE").unlink()
+    with pytest.raises(ValueError, match="is not a finished run"):
+        ledger.admit(broken, {}, root=root)
+    renamed = broken.with_name("0" * 12)
+    broken.rename(renamed)
+    (renamed / "DONE").write_text("x\n")
+    with pytest.raises(ValueError, match="hashes to .*not to its folder name"):
+        ledger.admit(renamed, {}, root=root)
+
+
+def test_served_from_the_ledger_without_training(admitted, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rec, entry, root = admitted
+    monkeypatch.setenv("QDM_LEDGER_DIR", str(root))
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a config in the ledger must not be trained")
+
+    monkeypatch.setattr(runner, "train", no_training)
+    served = run_experiment(tiny_experiment(), results_root=tmp_path / "fresh", progress=False)
+    assert served.reused and served.run_dir == entry.path and served.metrics == rec.metrics
+    assert served.losses == rec.losses
+    assert torch.equal(run_samples(served), torch.from_numpy(entry.samples()).float() / 255)
+    with pytest.raises(runner.RunStoreError, match="ledger entry, which keeps no weights"):
+        runner.load_trained_model(served)
+    assert not (tmp_path / "fresh" / "tiny-runner").exists()
+
+
+def test_not_served_for_other_data(admitted, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, entry, root = admitted
+    identity = json.loads((entry.path / "identity.json").read_text())
+    identity["data"]["train"]["md5"] = "f" * 32
+    (entry.path / "identity.json").write_text(json.dumps(identity))
+    monkeypatch.setenv("QDM_LEDGER_DIR", str(root))
+    again = run_experiment(tiny_experiment(), results_root=tmp_path / "fresh", progress=False)
+    assert not again.reused and again.run_dir != entry.path
+
+
+def test_stale_entries_are_listed(tmp_path: Path) -> None:
+    current = config_hash(get_preset("koelle2024", "smoke"))
+    for digest in (current, "0123456789ab"):
+        path = tmp_path / "koelle2024" / digest
+        path.mkdir(parents=True)
+        (path / ledger.LEDGER_RECORD).write_text(json.dumps({"preset": "koelle2024", "profile": "smoke"}))
+        (path / "DONE").write_text("x\n")
+    stale = ledger.stale_entries(tmp_path)
+    assert [(e.config_hash, now) for e, now in stale] == [("0123456789ab", current)]
+
+
+# ----------------------------------------------------------------------------------- the committed ledger
+
+
+def _committed() -> list[ledger.LedgerEntry]:
+    return ledger.entries(REPO_LEDGER)
+
+
+def test_committed_ledger_is_current_and_small() -> None:
+    assert repo_root() is not None
+    stale = ledger.stale_entries(REPO_LEDGER)
+    assert not stale, [f"{e.experiment}/{e.config_hash} is stale (now {now})" for e, now in stale]
+    for entry in _committed():
+        cfg = from_dict(json.loads((entry.path / "config.json").read_text()))
+        assert config_hash(cfg) == entry.config_hash
+    size = sum(p.stat().st_size for p in REPO_LEDGER.rglob("*") if p.is_file()) if REPO_LEDGER.is_dir() else 0
+    assert size < 30 * 2**20
+
+
+SMOKE = [e for e in _committed() if e.made_by.get("profile") == "smoke"]
+
+
+@pytest.mark.skipif(not SMOKE, reason="the ledger holds no smoke-profile entry")
+@pytest.mark.parametrize("entry", SMOKE[:1], ids=lambda e: f"{e.experiment}-{e.config_hash}")
+def test_smoke_entry_reproduces_bit_for_bit(entry: ledger.LedgerEntry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QDM_LEDGER_DIR", "none")
+    made = entry.made_by
+    cfg = resolve_config(made["preset"], [f"profile={made['profile']}", *made.get("overrides", [])])
+    torch.set_num_threads(entry.identity["torch_threads"])
+    try:
+        fresh = run_experiment(cfg, results_root=tmp_path, progress=False)
+    finally:
+        torch.set_num_threads(1)
+    assert not fresh.reused
+    assert fresh.metrics == entry.metrics
