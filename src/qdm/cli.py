@@ -4,6 +4,9 @@
 
     qdm run <experiment> [key=value ...] [--results DIR] [--force] [--quiet] [--workers N] [--seeds 0,1,2]
                                          [--engine local|dask|ray] [--address ADDR]
+    qdm reproduce <chapter|all> [--profile book] [--seeds 0,1,2] [--workers N] [--admit] [--list]
+    qdm ledger list|stale
+    qdm ledger admit RUN_DIR... --preset NAME --profile NAME [--override KEY=VALUE]
     qdm list
     qdm show <experiment> [key=value ...] [--results DIR]
     qdm audit chen2025 [--seeds 0,1,2] [--profile smoke|cpu|paper] [--dataset mnist|pathmnist] [--workers N]
@@ -118,6 +121,23 @@ def build_parser() -> argparse.ArgumentParser:
                        help="real images of the estimator-bias table: the held-out set (free) or 2·max(n) training images")
     audit.add_argument("--set", dest="audit_overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override for every variant, repeatable: --set data.classes=6, --set data.images_per_class=null")
+    rep = sub.add_parser("reproduce", help="run every job a chapter of the book needs (finished ones are reused)")
+    rep.add_argument("chapter", help="a chapter of qdm.chapters.jobs (pqc, hybrid, pathmnist, ano) or all")
+    rep.add_argument("--profile", default="book", help="preset profile (default: book)")
+    rep.add_argument("--seeds", default="0,1,2", help="seeds, e.g. 0,1,2 or 0-4 (default 0,1,2)")
+    rep.add_argument("--results", default="results", help="results root folder (default: results)")
+    rep.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
+    rep.add_argument("--engine", choices=("local", "dask", "ray"), default="local", help="where jobs run")
+    rep.add_argument("--address", default=None, help="Dask scheduler / Ray cluster address (engine dask|ray)")
+    rep.add_argument("--quiet", action="store_true", help="no progress bars")
+    rep.add_argument("--admit", action="store_true", help="move finished runs into the ledger after checking them")
+    rep.add_argument("--list", action="store_true", help="print the jobs and their run folders; run nothing")
+    led = sub.add_parser("ledger", help="the committed results ledger: list entries, find stale ones, admit runs")
+    led.add_argument("action", choices=("list", "stale", "admit"))
+    led.add_argument("run_dirs", nargs="*", metavar="RUN_DIR", help="finished run folders to admit")
+    led.add_argument("--preset", default=None, help="admit: the preset the runs were made from")
+    led.add_argument("--profile", default=None, help="admit: the profile the runs were made at")
+    led.add_argument("--override", action="append", default=[], metavar="KEY=VALUE", help="admit: overrides used")
     sub.add_parser("list", help="list experiments, families and presets")
     show = sub.add_parser("show", help="print the resolved config, its hash and its results folder")
     show.add_argument("experiment")
@@ -233,6 +253,77 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _ledger_root() -> Path:
+    """The ledger folder to write into: $QDM_LEDGER_DIR, else <repo>/ledger (created)."""
+    from qdm import ledger
+    from qdm.provenance import repo_root
+
+    root = ledger.ledger_root()
+    if root is None:
+        repo = repo_root()
+        if repo is None:
+            raise ValueError("no ledger folder: set QDM_LEDGER_DIR to one")
+        root = repo / "ledger"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    """Run a chapter's jobs (qdm.chapters.jobs) and, with --admit, move the finished local runs into the ledger."""
+    from qdm import ledger
+    from qdm.chapters.jobs import chapter_jobs
+    from qdm.runner import run_dir_for, run_many
+
+    _check_results(args.results)
+    if args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    jobs = chapter_jobs(args.chapter, args.profile, parse_seeds(args.seeds))
+    if args.list:
+        for job, seed, cfg in jobs:
+            print(f"{job.preset} {' '.join(job.overrides)} seed={seed} -> {run_dir_for(cfg, args.results)}".replace("  ", " "))
+        return 0
+    root = _ledger_root() if args.admit else None
+    outcomes = run_many([cfg for _, _, cfg in jobs], workers=args.workers, engine=args.engine, address=args.address,
+                        results_root=args.results, progress=not args.quiet)
+    failed = 0
+    for (job, seed, cfg), out in zip(jobs, outcomes, strict=True):
+        if not out.ok:
+            failed += 1
+            print(f"FAILED {job.preset} seed={seed} {out.run_dir}: {out.error}", file=sys.stderr)
+            continue
+        where = out.run_dir
+        if root is not None and Path(out.run_dir).resolve().parent.parent != root.resolve():
+            made_by = {"preset": job.preset, "profile": args.profile, "overrides": [*job.overrides, f"train.seed={seed}"],
+                       "chapter": args.chapter}
+            where = str(ledger.admit(out.run_dir, made_by, root=root).path)
+        print(f"{'reused' if out.reused else 'done':<6} {job.preset} seed={seed} {where}")
+    return 1 if failed else 0
+
+
+def _cmd_ledger(args: argparse.Namespace) -> int:
+    """List the ledger, list its stale entries (exit 1 if any), or admit finished run folders."""
+    from qdm import ledger
+
+    if args.action == "admit":
+        if not args.run_dirs or args.preset is None or args.profile is None:
+            raise ValueError("ledger admit needs RUN_DIR... --preset NAME --profile NAME")
+        root = _ledger_root()
+        for run_dir in args.run_dirs:
+            made_by = {"preset": args.preset, "profile": args.profile, "overrides": list(args.override)}
+            print(f"admitted {ledger.admit(run_dir, made_by, root=root).path}")
+        return 0
+    if args.action == "stale":
+        stale = ledger.stale_entries()
+        for entry, now in stale:
+            print(f"stale {entry.experiment}/{entry.config_hash}: {entry.made_by} now resolves to {now}")
+        return 1 if stale else 0
+    for entry in ledger.entries():
+        m = entry.made_by
+        print(f"{entry.experiment}/{entry.config_hash} {m.get('preset')}@{m.get('profile')} {' '.join(m.get('overrides', []))} "
+              f"admitted {m.get('admitted')} commit {str(m.get('commit'))[:10]}")
+    return 0
+
+
 def _cmd_audit(args: argparse.Namespace) -> int:
     """Run qdm.audits.chen2025.audit_chen2025 and print the markdown report's path and summary table (exit 1 if a run failed)."""
     if args.workers < 1:
@@ -321,6 +412,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_show(args)
         if args.command == "audit":
             return _cmd_audit(args)
+        if args.command == "reproduce":
+            return _cmd_reproduce(args)
+        if args.command == "ledger":
+            return _cmd_ledger(args)
         return _cmd_run(args)
     except (_UsageError, ValueError) as err:
         _report(err, debug)

@@ -6,6 +6,6 @@
   :mod:`qdm.chapters.hybrid` (04).
 """
 
-from qdm.chapters import common, depolarizing, hybrid, pqc, theory
+from qdm.chapters import common, depolarizing, hybrid, jobs, pqc, theory
 
-__all__ = ["common", "depolarizing", "hybrid", "pqc", "theory"]
+__all__ = ["common", "depolarizing", "hybrid", "jobs", "pqc", "theory"]
