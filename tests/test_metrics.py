@@ -355,7 +355,7 @@ def test_bad_inputs_raise_value_errors_naming_the_parameter(mnist_test: np.ndarr
 def test_feature_cache_keys_on_pixels_and_skips_the_network(tmp_path, monkeypatch):
     calls = []
 
-    def fake_features(view, batch_size, device):
+    def fake_features(view, batch_size, device, progress=False):
         calls.append(view.shape[0])
         return view.flatten(1).sum(1, keepdim=True).repeat(1, 2048)
 
