@@ -4,7 +4,7 @@ It answers the questions FID cannot: is a sample the digit it should be (the fra
 as the intended label and the mean confidence, per label and as a confusion matrix for
 conditioned models), and it gives a cheap feature space (its 128-d penultimate layer) for an FID
 that can be evaluated at every run and checkpoint (the Fréchet distance of Heusel et al. 2017 on
-other features; the "classifier FID" of Dhariwal & Nichol 2021 uses the same idea).
+other features, heusel2017fid).
 
 **Network** (:class:`DigitCNN`): three 3x3 conv + ReLU blocks (16, 32, 64 channels; 2x2 max-pool after
 the first two), a 128-unit ReLU layer (the *features*) and a linear read-out; about 2.3 M

@@ -3,11 +3,11 @@
 For every generated image, the Euclidean pixel distance (images in ``[0, 1]``, flattened) to its
 nearest training image is compared with the same distance for *held-out* real images, which the
 model never saw (Meehan, Chaudhuri & Dasgupta 2020, Sec. 3: generated-to-training against
-test-to-training distances).
+test-to-training distances; meehan2020datacopying).
 
 - ``copy_rate``: the fraction of samples closer to a training image than any held-out image ever
-  is, i.e. below the minimum held-out nearest distance (the copy notion of Carlini et al. 2023,
-  Definition 1, with the threshold set by the data instead of by hand). A perfect copy of the
+  is, i.e. below the minimum held-out nearest distance (the copy notion of Carlini et al. 2023
+  (carlini2023extracting), Definition 1, with the threshold set by the data instead of by hand). A perfect copy of the
   training set has copy rate 1; a model that generalises like fresh data has copy rate about
   ``1/(n_heldout + 1)`` per sample.
 - ``closer_fraction``: the Mann-Whitney probability P(d_sample < d_heldout) over all pairs (Meehan

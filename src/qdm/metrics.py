@@ -834,9 +834,9 @@ class KIDJackknife:
 
 
 def kid_jackknife(f_real: Tensor | np.ndarray, f_fake: Tensor | np.ndarray) -> KIDJackknife:
-    """Bińkowski et al. (2018) eq. 2 (unbiased MMD^2, cubic kernel) on all images, with a jackknife standard error.
+    """Bińkowski et al. (2018, binkowski2018kid): KID = unbiased MMD^2 (cubic kernel) on all images, with a jackknife standard error.
 
-    The error is an uncertainty over the images drawn: Arvesen's (1969) two-sample jackknife
+    The error is an uncertainty over the images drawn: Arvesen's (1969, arvesen1969jackknife) two-sample jackknife
     SE = sqrt((m-1)/m sum_i (t_-i - mean)^2 + (n-1)/n sum_j (t_-j - mean)^2), the leave-one-out
     estimates t_-i (one real image left out) and t_-j (one generated image left out) taken in
     closed form from the kernel row sums, so the cost is that of the three kernel matrices.
