@@ -6,10 +6,9 @@ Issue 16 section 2.
   variant, interleaved round by round, as ms per image and as a ratio to ``before``:
 
   - ``before``: the network as loaded, ``torch.no_grad``, contiguous NCHW, batch 64 (the earlier path);
-  - ``after``: the frozen network, ``torch.inference_mode``, channels-last input, batch 64 (the default now);
-  - ``after-b16``: the same with batch 16;
-  - ``bf16-amx``: ``after`` under CPU autocast to bfloat16 (AMX tiles where the CPU has them): **not
-    used by qdm** (its features differ from float32 by the relative error printed), shown for scale.
+  - ``after``: batch norm folded into the convolutions, traced, frozen and optimised
+    (:mod:`qdm.inception_fold`), ``torch.inference_mode``, channels-last input, batch 64 (the default now);
+  - ``after-b16``: the same with batch 16.
 
   The arithmetic floor: Inception-v3 at 299x299 is about 5.7 G multiply-adds per image
   (Szegedy et al. 2016, Table 1 counts 5.72 G); the script times a float32 GEMM on the same
@@ -72,10 +71,7 @@ def _variant(name: str):  # noqa: ANN202 - a small factory of feature functions
             return metrics._features_of_view(x, 64, "cpu", fast=False)  # noqa: SLF001
         if name == "after":
             return metrics._features_of_view(x, 64, "cpu", fast=True)  # noqa: SLF001
-        if name == "after-b16":
-            return metrics._features_of_view(x, 16, "cpu", fast=True)  # noqa: SLF001
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            return metrics._features_of_view(x, 64, "cpu", fast=True)  # noqa: SLF001
+        return metrics._features_of_view(x, 16, "cpu", fast=True)  # noqa: SLF001
 
     return run
 
@@ -83,7 +79,7 @@ def _variant(name: str):  # noqa: ANN202 - a small factory of feature functions
 def bench_features(n_images: int, rounds: int, threads: int) -> tuple[list[dict], dict]:
     """Per-image time of each variant (interleaved rounds), ratios to ``before`` and the largest feature deviations."""
     torch.set_num_threads(threads)
-    names = ["before", "after", "after-b16", "bf16-amx"]
+    names = ["before", "after", "after-b16"]
     fns = {n: _variant(n) for n in names}
     images = torch.rand(n_images, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     feats = {n: fns[n](images[:4]) for n in names}  # warm-up (loads and freezes the network)
