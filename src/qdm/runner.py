@@ -8,6 +8,7 @@ A run lives in ``<results_root>/<experiment>/<config-hash>/`` and holds
 ``losses.csv``     ``step,loss,grad_norm`` for every optimisation step
 ``samples.pt``     the generated images, float (n, C, H, W) in [0, 1]
 ``samples.png``    the same images as a grid
+``nearest_pairs.png`` memorisation: the samples closest to a training image, each beside it
 ``metrics.json``   metrics (with image counts and protocol names); ``metrics.csv``: the same as rows
 ``timing.json``    training / sampling / evaluation seconds, steps per second, resume point
 ``provenance.json`` qdm/torch/python versions, git commit and dirty flag, data file and md5
