@@ -12,9 +12,10 @@ def test_fold_conv_bn_equals_conv_then_batch_norm():
     g = torch.Generator().manual_seed(0)
     w, x = torch.randn(4, 3, 3, 3, generator=g), torch.randn(2, 3, 9, 9, generator=g)
     mean, var, beta = torch.randn(4, generator=g), torch.rand(4, generator=g) + 0.1, torch.randn(4, generator=g)
-    expected = F_bn = torch.nn.functional.batch_norm(torch.conv2d(x, w), mean, var, None, beta, False, 0.1, 1e-3)
+    expected = torch.nn.functional.batch_norm(torch.conv2d(x, w), mean, var, None, beta, False, 0.1, 1e-3)
     w2, b2 = fold_conv_bn(w, mean, var, beta)
-    assert torch.allclose(torch.conv2d(x, w2, b2), F_bn, atol=1e-5) and expected.shape == (2, 4, 7, 7)
+    assert expected.shape == (2, 4, 7, 7) and torch.allclose(torch.conv2d(x, w2, b2), expected, atol=1e-5)
+    assert not torch.allclose(torch.conv2d(x, w2), expected, atol=1e-2)  # the bias carries the shift
 
 
 def test_folded_network_matches_the_file_for_odd_batch_sizes():
