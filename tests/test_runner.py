@@ -262,7 +262,7 @@ def test_fid_and_kid_share_one_feature_pass_per_image_set(monkeypatch: pytest.Mo
     calls: list[int] = []
 
     def pixel_features(
-        images: torch.Tensor, batch_size: int = 64, device: str = "cpu", cache_dir: object = None
+        images: torch.Tensor, batch_size: int = 64, device: str = "cpu", cache_dir: object = None, progress: bool = False
     ) -> torch.Tensor:
         calls.append(images.shape[0])  # a cheap stand-in for Inception: the pixels themselves
         return images.flatten(1).double()
@@ -270,13 +270,22 @@ def test_fid_and_kid_share_one_feature_pass_per_image_set(monkeypatch: pytest.Mo
     monkeypatch.setattr(metrics, "inception_features", pixel_features)
     g = torch.Generator().manual_seed(0)
     real, fake = torch.rand(12, 1, 8, 8, generator=g), torch.rand(10, 1, 8, 8, generator=g) ** 2
-    ecfg = EvalConfig(n_samples=10, metrics=("fid", "kid", "ssim"), ssim_pairing="nearest", ssim_convention="torchmetrics")
+    ecfg = EvalConfig(
+        n_samples=10, metrics=("fid", "kid", "ssim", "precision_recall"), ssim_pairing="nearest", ssim_convention="torchmetrics"
+    )
     out = compute_image_metrics(fake, real, ecfg, seed=3)
     assert calls == [12, 10]
     f_real, f_fake = real.flatten(1).double(), fake.flatten(1).double()
     assert out["fid"] == pytest.approx(metrics.fid_from_features(f_real, f_fake), rel=1e-12) and out["fid"] > 0
-    assert (out["fid_n_real"], out["fid_n_fake"], out["kid_n_real"], out["kid_subset_size"]) == (12, 10, 12, 10)
-    assert out["kid"] == metrics.kid_from_features(f_real, f_fake, generator=3).mean
+    assert (out["fid_n_reference"], out["fid_n_generated"], out["kid_n_reference"], out["kid_n_generated"]) == (12, 10, 12, 10)
+    jack = metrics.kid_jackknife(f_real, f_fake)
+    assert (out["kid"], out["kid_se"]) == (jack.value, jack.se) and out["kid_se"] > 0 and "kid_std" not in out
+    assert out["kid_se_method"] == "two-sample jackknife over images"
+    from qdm.precision_recall import precision_recall
+
+    pr = precision_recall(f_real, f_fake)
+    assert (out["pr_inception_precision"], out["pr_inception_recall"], out["pr_inception_k"]) == (pr.precision, pr.recall, 3)
+    assert (out["pr_inception_n_reference"], out["pr_inception_n_generated"]) == (12, 10)
     same = compute_image_metrics(real, real, dataclasses.replace(ecfg, metrics=("fid", "ssim")), seed=3)
     assert abs(same["fid"]) < 1e-6 and same["ssim"] == pytest.approx(1.0)  # a set against itself
 

@@ -11,8 +11,10 @@ before it, and no import circle exists: ``tests/test_layering.py`` checks both o
 4. ``quantum`` (state-vector and density-matrix engines)
 5. ``circuits``
 6. ``models`` (networks and circuits as torch modules; no config, no trainer)
-7. ``metrics`` (FID, KID, SSIM maths)
-8. ``config`` (typed experiment configs), then ``train`` (the one trainer)
+7. ``metrics`` (FID, KID, SSIM maths; ``inception_fold`` below it, the folded TF-Inception), then
+   ``precision_recall``, ``memorisation`` and ``classifier`` (qdm's own MNIST / PathMNIST CNN)
+8. ``config`` (typed experiment configs), then ``train`` (the one trainer) and ``run_metrics`` (a run's
+   classifier and memorisation metrics)
 9. ``families`` (the family protocol and the built-in families, registered on import)
 10. ``presets`` (published configs, profiles, the named CPU experiments)
 11. ``protocols`` (the metric protocols: reference images, feature cache, KID ± SE, seed summaries)
@@ -34,8 +36,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("qdm.quantum",),
     ("qdm.circuits",),
     ("qdm.models",),
-    ("qdm.metrics",),
-    ("qdm.config", "qdm.train"),
+    ("qdm.inception_fold", "qdm.metrics", "qdm.precision_recall", "qdm.memorisation", "qdm.classifier"),
+    ("qdm.config", "qdm.train", "qdm.run_metrics"),
     ("qdm.families",),
     ("qdm.presets",),
     ("qdm.protocols",),

@@ -79,7 +79,7 @@ Dataset = Literal["mnist", "pathmnist"]
 Split = Literal["train", "val", "test"]
 Optimizer = Literal["adam", "adamw"]
 Device = Literal["cpu", "cuda"]
-Metric = Literal["fid", "kid", "ssim"]
+Metric = Literal["fid", "kid", "ssim", "precision_recall", "classifier", "memorisation"]
 Sampler = Literal["ddpm", "ddim"]
 SSIMPairing = Literal["index", "nearest"]
 SSIMConvention = Literal["skimage", "torchmetrics"]
@@ -178,7 +178,7 @@ class EvalConfig:
     """
 
     n_samples: int = 64
-    metrics: tuple[Metric, ...] = ("fid", "kid", "ssim")
+    metrics: tuple[Metric, ...] = ("fid", "kid", "ssim", "precision_recall", "classifier", "memorisation")
     sampler: Sampler | None = None
     sample_steps: int | None = None
     fid_real_images: int | None = 1000

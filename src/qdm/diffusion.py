@@ -30,8 +30,10 @@ functions and lives here, beside the maths it steps; :mod:`qdm.schedules` sits b
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -42,6 +44,7 @@ from qdm.schedules import NoiseSchedule
 
 __all__ = [
     "DDPMScheduler",
+    "sampling_progress",
     "EpsFn",
     "NOISINGS",
     "NoiseFn",
@@ -425,13 +428,31 @@ def _initial_noise(
     return x_T
 
 
+_SAMPLING_PROGRESS: contextvars.ContextVar[bool] = contextvars.ContextVar("qdm_sampling_progress", default=False)
+
+
+@contextlib.contextmanager
+def sampling_progress(show: bool) -> Iterator[None]:
+    """Within the block, samplers called with ``progress=None`` show (or hide) their tqdm bar (the runner's ``--quiet``)."""
+    token = _SAMPLING_PROGRESS.set(bool(show))
+    try:
+        yield
+    finally:
+        _SAMPLING_PROGRESS.reset(token)
+
+
+def _show(progress: bool | None) -> bool:
+    """An explicit ``progress`` flag, or the ambient :func:`sampling_progress` setting when None."""
+    return _SAMPLING_PROGRESS.get() if progress is None else bool(progress)
+
+
 def p_sample_loop(
     eps_fn: EpsFn,
     shape: Sequence[int],
     schedule: NoiseSchedule,
     generator: torch.Generator | None,
     clip_x0: bool = False,
-    progress: bool = False,
+    progress: bool | None = None,
     return_trajectory: bool = False,
     *,
     dtype: torch.dtype = torch.float32,
@@ -451,7 +472,7 @@ def p_sample_loop(
     trajectory = [x] if return_trajectory else []
     steps = range(schedule.T, 0, -1)
     with torch.no_grad():
-        for t in tqdm(steps, desc="DDPM sampling", disable=not progress):
+        for t in tqdm(steps, desc="DDPM sampling", disable=not _show(progress)):
             x = p_sample(eps_fn, x, t, schedule, generator, clip_x0, variance_type, noise_fn)
             if return_trajectory:
                 trajectory.append(x)
@@ -522,7 +543,7 @@ def ddim_sample_loop(
     generator: torch.Generator | None,
     eta: float = 0.0,
     clip_x0: bool = False,
-    progress: bool = False,
+    progress: bool | None = None,
     *,
     dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
@@ -535,7 +556,7 @@ def ddim_sample_loop(
     x = _initial_noise(shape, generator, dtype, device, x_T)
     pairs = list(zip(reversed(taus), reversed([0] + taus[:-1])))
     with torch.no_grad():
-        for t, t_prev in tqdm(pairs, desc="DDIM sampling", disable=not progress):
+        for t, t_prev in tqdm(pairs, desc="DDIM sampling", disable=not _show(progress)):
             eps = _check_eps_output(eps_fn(x, _batch_t(t, x)), x)
             x = ddim_step(eps, x, t, t_prev, schedule, generator, eta, clip_x0).prev_sample
     return x

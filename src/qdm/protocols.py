@@ -224,6 +224,7 @@ def cached_features(
     features: FeatureFn | None = None,
     n: int | None = None,
     device: str | torch.device = "cpu",
+    progress: bool = False,
 ) -> Tensor:
     """Features of ``images[:n]`` (all when ``n`` is None), kept in ``cache_dir`` under the sha256 of the pixels.
 
@@ -236,7 +237,7 @@ def cached_features(
     if n is not None:
         _check_count(n, 1)
     head = images if n is None else images[:n]
-    fn = features if features is not None else (lambda x: metrics.inception_features(x, device=device))
+    fn = features if features is not None else (lambda x: metrics.inception_features(x, device=device, progress=progress))
     if cache_dir is None:
         return fn(head)
     folder = Path(cache_dir)
@@ -269,27 +270,9 @@ def _as_features(f: Tensor | np.ndarray, name: str, min_rows: int) -> Tensor:
 
 
 def kid_with_se(f_real: Tensor | np.ndarray, f_fake: Tensor | np.ndarray) -> tuple[float, float]:
-    """KID [binkowski2018kid] (their eq. 2): unbiased MMD² with the cubic kernel (x·y/d + 1)³ on the full sets, and its jackknife SE.
-
-    Leave-one-out estimates θ₋ᵢ come from kernel row sums in closed form; the SE is Arvesen's (1969)
-    two-sample jackknife √((m−1)/m Σᵢ(θ₋ᵢ − θ̄)² + (n−1)/n Σⱼ(θ₋ⱼ − θ̄)²).
-    """
-    x = _as_features(f_real, "f_real", 3)
-    y = _as_features(f_fake, "f_fake", 3)
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(f"f_real and f_fake must have the same feature dimension, got {x.shape[1]} and {y.shape[1]}")
-    m, n = x.shape[0], y.shape[0]
-    kxx, kyy, kxy = poly_kernel(x, x), poly_kernel(y, y), poly_kernel(x, y)
-    off_xx = kxx.sum() - kxx.diagonal().sum()
-    off_yy = kyy.sum() - kyy.diagonal().sum()
-    s_xy = kxy.sum()
-    theta = off_xx / (m * (m - 1)) + off_yy / (n * (n - 1)) - 2 * s_xy / (m * n)
-    rows_xx = kxx.sum(1) - kxx.diagonal()
-    rows_yy = kyy.sum(1) - kyy.diagonal()
-    loo_x = (off_xx - 2 * rows_xx) / ((m - 1) * (m - 2)) + off_yy / (n * (n - 1)) - 2 * (s_xy - kxy.sum(1)) / ((m - 1) * n)
-    loo_y = off_xx / (m * (m - 1)) + (off_yy - 2 * rows_yy) / ((n - 1) * (n - 2)) - 2 * (s_xy - kxy.sum(0)) / (m * (n - 1))
-    var = (m - 1) / m * (loo_x - loo_x.mean()).square().sum() + (n - 1) / n * (loo_y - loo_y.mean()).square().sum()
-    return float(theta), float(var.sqrt())
+    """KID [binkowski2018kid] with its jackknife standard error, as (value, se): :func:`qdm.metrics.kid_jackknife`."""
+    result = metrics.kid_jackknife(_as_features(f_real, "f_real", 3), _as_features(f_fake, "f_fake", 3))
+    return result.value, result.se
 
 
 @dataclass(frozen=True)

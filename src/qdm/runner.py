@@ -8,6 +8,7 @@ A run lives in ``<results_root>/<experiment>/<config-hash>/`` and holds
 ``losses.csv``     ``step,loss,grad_norm`` for every optimisation step
 ``samples.pt``     the generated images, float (n, C, H, W) in [0, 1]
 ``samples.png``    the same images as a grid
+``nearest_pairs.png`` memorisation: the samples closest to a training image, each beside it
 ``metrics.json``   metrics (with image counts and protocol names); ``metrics.csv``: the same as rows
 ``timing.json``    training / sampling / evaluation seconds, steps per second, resume point
 ``provenance.json`` qdm/torch/python versions, git commit and dirty flag, data file and md5
@@ -236,23 +237,34 @@ def compute_image_metrics(
     seed: int = 0,
     device: str = "cpu",
     feature_cache: str | os.PathLike[str] | None = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
-    """FID (Heusel 2017), KID (Bińkowski 2018; subsets drawn with ``seed``) and paired SSIM (Wang 2004) via qdm.metrics.
+    """FID (Heusel 2017), KID ± jackknife SE (Bińkowski 2018), Inception precision/recall (Kynkäänniemi 2019), paired SSIM (Wang 2004).
 
     ``feature_cache``: a folder where the reference set's Inception features are kept (keyed by its pixels),
-    so runs that share a reference set pass it through Inception once.
+    so runs that share a reference set pass it through Inception once. Each metric names its image
+    counts (``*_n_reference``, ``*_n_generated``). ``seed`` is kept for callers; no metric here draws subsets.
     """
     metrics = _metrics_module(ecfg.metrics)
     out: dict[str, Any] = {}
-    if {"fid", "kid"} & set(ecfg.metrics):
-        # Inception features once per image set, shared by FID and KID
-        f_real = protocols.cached_features(reference, feature_cache, device=device)
-        f_fake = metrics.inception_features(samples, device=device)
+    if {"fid", "kid", "precision_recall"} & set(ecfg.metrics):
+        # Inception features once per image set, shared by FID, KID and precision/recall
+        f_real = protocols.cached_features(reference, feature_cache, device=device, progress=progress)
+        f_fake = metrics.inception_features(samples, device=device, progress=progress)
+        counts = {"n_reference": int(f_real.shape[0]), "n_generated": int(f_fake.shape[0])}
         if "fid" in ecfg.metrics:
             out["fid"] = float(metrics.fid_from_features(f_real, f_fake))
-            out["fid_n_real"], out["fid_n_fake"] = int(f_real.shape[0]), int(f_fake.shape[0])
-        if "kid" in ecfg.metrics:
-            out.update(_flatten("kid", metrics.kid_from_features(f_real, f_fake, generator=seed)))
+            out.update({f"fid_{k}": v for k, v in counts.items()})
+        if "kid" in ecfg.metrics and min(counts.values()) >= 3:
+            result = metrics.kid_jackknife(f_real, f_fake)
+            out.update({"kid": result.value, "kid_se": result.se, "kid_se_method": "two-sample jackknife over images"})
+            out.update({f"kid_{k}": v for k, v in counts.items()})
+        if "precision_recall" in ecfg.metrics and min(counts.values()) >= 4:
+            from qdm.precision_recall import precision_recall
+
+            pr = precision_recall(f_real, f_fake)
+            out.update({"pr_inception_precision": pr.precision, "pr_inception_recall": pr.recall, "pr_inception_k": pr.k})
+            out.update({f"pr_inception_{k}": v for k, v in counts.items()})
     if "ssim" in ecfg.metrics:
         if ecfg.ssim_pairing == "index" and reference.shape[0] < samples.shape[0]:
             raise ValueError(
@@ -585,11 +597,13 @@ def _run_locked(
         progress=progress,
         resume=True,
     )
-    samples, sample_wall = _sample(cfg, family, result.sampling_model)
+    samples, sample_wall = _sample(cfg, family, result.sampling_model, progress)
     _save_samples(samples, run_dir)
     t0 = time.perf_counter()
     # results/<experiment>/<hash>/ -> results/.cache/inception: reference features shared across runs
-    metrics = _evaluate(cfg, family, result.sampling_model, samples, run_dir.parents[1] / FEATURE_CACHE, reference)
+    metrics = _evaluate(
+        cfg, family, result.sampling_model, samples, run_dir.parents[1] / FEATURE_CACHE, reference, progress, run_dir
+    )
     eval_wall = time.perf_counter() - t0
     timing = {
         "started": started,
@@ -624,12 +638,16 @@ def _run_locked(
     )
 
 
-def _sample(cfg: ExperimentConfig, family: Family, model: torch.nn.Module) -> tuple[torch.Tensor, float]:
+def _sample(
+    cfg: ExperimentConfig, family: Family, model: torch.nn.Module, progress: bool = False
+) -> tuple[torch.Tensor, float]:
     """``eval.n_samples`` images from the (EMA) model in eval mode, with a generator seeded from ``train.seed``; seconds."""
+    from qdm.diffusion import sampling_progress
+
     t0 = time.perf_counter()
     model.eval()
     generator = torch.Generator(device=torch.device(cfg.train.device)).manual_seed(cfg.train.seed + SAMPLING_SEED_OFFSET)
-    with torch.no_grad(), deterministic_mode(cfg.train.deterministic):
+    with torch.no_grad(), deterministic_mode(cfg.train.deterministic), sampling_progress(progress):
         samples = _validate_samples(family.sample(model, cfg.eval.n_samples, cfg, generator), cfg.eval.n_samples, family)
     return samples, time.perf_counter() - t0
 
@@ -649,10 +667,13 @@ def _evaluate(
     samples: torch.Tensor,
     feature_cache: Path | None = None,
     reference: torch.Tensor | None = None,
+    progress: bool = False,
+    run_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Image metrics against the reference set (with counts and protocol) plus the family's own metrics.
 
     ``reference``: the real images loaded by :func:`check_before_work` (matched to the samples here).
+    ``nearest_pairs.png`` (memorisation: each sample beside its nearest training image) goes into ``run_dir``.
     """
     metrics: dict[str, Any] = {"n_samples": cfg.eval.n_samples, "protocol": cfg.eval.protocol}
     if cfg.eval.metrics:
@@ -664,8 +685,19 @@ def _evaluate(
             else protocols.reference_note(cfg.data, cfg.eval.protocol, int(reference.shape[0]))
         )
         metrics.update(
-            compute_image_metrics(samples, reference, cfg.eval, cfg.train.seed, cfg.train.device, feature_cache)
+            compute_image_metrics(samples, reference, cfg.eval, cfg.train.seed, cfg.train.device, feature_cache, progress)
         )
+        if {"classifier", "memorisation"} & set(cfg.eval.metrics):
+            from qdm import run_metrics
+
+            if "classifier" in cfg.eval.metrics:
+                with_pr = "precision_recall" in cfg.eval.metrics
+                metrics.update(run_metrics.classifier_metrics(cfg, samples, reference, with_pr))
+            if "memorisation" in cfg.eval.metrics:
+                found, pairs = run_metrics.memorisation_metrics(cfg, samples)
+                metrics.update(found)
+                if pairs is not None and run_dir is not None:
+                    save_image_grid(pairs, run_dir / "nearest_pairs.png", nrow=2)
     if family.evaluate is not None:
         extra = _flatten_extra(family.evaluate(model, samples, cfg))
         clash = sorted(set(extra) & set(metrics))
