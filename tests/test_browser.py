@@ -192,6 +192,10 @@ class Site:
 
     def screenshot(self, relpath: str, path: Path) -> Path:
         self.open(relpath)
+        fragment = urllib.parse.urlparse(relpath).fragment
+        if fragment:
+            self.driver.execute_script("document.getElementById(arguments[0]).scrollIntoView();", fragment)
+            time.sleep(0.3)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.driver.save_screenshot(str(path))
         return path
