@@ -362,7 +362,11 @@ if os.environ.get(BOOK_ENV):
             plain = re.sub(r"<[^>]+>", "", text)
             assert f'href="../_notebooks/{Path(page).stem}.ipynb"' in text, page
             assert f"python -m qdm.nb run notebooks/{Path(page).stem}.py" in plain, page
-            figures = re.findall(r'<figure class="[^"]*" id="(fig-[^"]+)">(.*?)</figure>', text, re.S)
+            every = re.findall(r'<figure[^>]*?(?:id="([^"]*)")?>(.*?)</figure>', text, re.S)
+            for name, body in every:  # numbered, with a stable name as its anchor (not Sphinx's id1, id2...)
+                assert re.fullmatch(r"(fig|tab)-[a-z0-9-]+", name), f"{page}: figure without a stable name: {name!r}"
+                assert '<span class="caption-number">' in body, f"{page}#{name}: not numbered"
+            figures = [(name, body) for name, body in every if name.startswith("fig-")]
             assert figures, page
             for name, body in figures:
                 for ext in ("png", "svg", "csv", "json"):
