@@ -134,7 +134,7 @@ def _site(tmp_path: Path, names: list[str]) -> Path:
     (src / "conf.py").write_text('extensions = ["qdm.publishing"]\nnumfig = True\nexclude_patterns = ["_build"]\n')
     _save(tmp_path / "shot", "fig-a")
     (src / "a.png").write_bytes((tmp_path / "shot" / "fig-a.png").read_bytes())
-    figures = "\n".join(f".. figure:: /a.png\n   :name: {n}\n\n   Caption of {n}. Second sentence.\n" for n in names)
+    figures = "\n".join(f".. figure:: /a.png\n   :name: {n}\n\n   Caption of {n} at :math:`t_0`. Second.\n" for n in names)
     (src / "index.rst").write_text(f"Title\n=====\n\n.. toctree::\n\n   page\n\n{figures}\n")
     (src / "page.rst").write_text("Page\n====\n\n.. figure:: /a.png\n   :name: other-image\n\n   Not a fig- name.\n")
     return src
@@ -154,7 +154,8 @@ def test_sphinx_site_gets_figure_links_citation_and_copies(tmp_path: Path, monke
     assert "Cite this figure" in figure
     commit = json.loads(saved["json"].read_text())["git"]["commit"]
     number = re.search(r'<span class="caption-number">Fig\. (\d+) </span>', figure).group(1)
-    assert f"Figure {number}: Caption of fig-a. In: qdm contributors (2025)." in figure  # the caption's number
+    # the caption's number, and its maths as $TeX$
+    assert f"Figure {number}: Caption of fig-a at $t_0$. In: qdm contributors (2025)." in figure
     assert "index.html#fig-a" in figure and (commit[:12] in figure or "no git commit recorded" in figure)
     assert "Cite this figure" not in (out / "page.html").read_text(encoding="utf-8")
     assert html.count("const THEBE_JS_URL") <= 1

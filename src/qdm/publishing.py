@@ -208,6 +208,19 @@ def _add_run_box(app: Any, doctree: Any, docname: str, source: str) -> None:
         section.insert(1 if section.children and isinstance(section[0], nodes.title) else 0, box)
 
 
+def _caption_text(caption: Any) -> str:
+    """A caption as plain text, its maths kept as ``$TeX$`` (so that a copied citation still reads right)."""
+    from docutils import nodes  # noqa: PLC0415
+
+    parts: list[str] = []
+    for node in caption.findall(lambda n: isinstance(n, (nodes.Text, nodes.math))):
+        if isinstance(node, nodes.math):
+            parts.append(f"${node.astext()}$")
+        elif not isinstance(node.parent, nodes.math):
+            parts.append(node.astext())
+    return "".join(parts)
+
+
 def _figure_name(node: Any) -> str | None:
     for name in list(node.get("names", [])) + list(node.get("ids", [])):
         if name.startswith("fig-") and _NAME_RE.match(name):
@@ -244,7 +257,7 @@ def _add_figure_files(app: Any, doctree: Any, docname: str, producer: str | None
         record = json.loads(files["json"].read_text(encoding="utf-8"))
         number = numbers.get(figure["ids"][0]) if figure.get("ids") else None
         captions = [c for c in figure.children if isinstance(c, nodes.caption)]
-        title = figure_title(captions[0].astext()) if captions else name
+        title = figure_title(_caption_text(captions[0])) if captions else name
         page = app.builder.get_target_uri(docname)
         url = f"{base_url}/{page}#{name}" if base_url else f"{page}#{name}"
         cite = figure_citation(".".join(map(str, number)) if number else None, title, url, record)
