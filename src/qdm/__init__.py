@@ -19,7 +19,8 @@ before it, and no import circle exists: ``tests/test_layering.py`` checks both o
 10. ``presets`` (published configs, profiles, the named CPU experiments)
 11. ``protocols`` (the metric protocols: reference images, feature cache, KID ± SE, seed summaries)
 12. ``ledger`` (the committed record of finished runs), then ``runner`` (run store, sampling, evaluation)
-13. the book's helpers: ``plotting``, ``nb``, then ``audits`` (one module per audited paper and circuit
+13. the book's helpers: ``plotting``, ``nb``, ``publishing`` (the Sphinx extension for figure files,
+    citations and notebook downloads), then ``audits`` (one module per audited paper and circuit
     checks), ``chapters`` (one module per notebook), and ``cli`` on top
 """
 
@@ -42,5 +43,5 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("qdm.presets",),
     ("qdm.protocols",),
     ("qdm.ledger", "qdm.runner"),
-    ("qdm.plotting", "qdm.nb", "qdm.audits", "qdm.chapters", "qdm.cli"),
+    ("qdm.plotting", "qdm.nb", "qdm.publishing", "qdm.audits", "qdm.chapters", "qdm.cli"),
 )

@@ -1,0 +1,79 @@
+"""How many training steps a profile needs: one run trained in stages, its samples scored at every stage.
+
+The ``book`` profile is chosen by this measurement, not by taste: train a preset once (resuming its own
+checkpoint at each stage, so stage k continues stage k-1 exactly), and after each stage draw samples with the
+(EMA) sampling model and score them with qdm's classifier (:mod:`qdm.classifier`): the fraction classified as
+the intended digit, the mean confidence, and the classifier-feature FID against held-out images of the class
+(:func:`qdm.classifier.classifier_fid`). The criterion of the book profile is that the classical twin's samples
+are recognisably the digit: at least :data:`RECOGNISED` of them classified as intended.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from qdm import protocols
+from qdm.classifier import classifier_fid, classifier_scores, load_classifier
+from qdm.config import ExperimentConfig
+from qdm.families import get_family
+from qdm.runner import SAMPLING_SEED_OFFSET
+from qdm.train import deterministic_mode, seed_everything, train
+
+__all__ = ["RECOGNISED", "budget_curve", "knee"]
+
+#: The book profile's criterion: this fraction of the classical twin's samples classified as the intended digit.
+RECOGNISED = 0.9
+
+
+def budget_curve(
+    cfg: ExperimentConfig, stages: Sequence[int], n_samples: int, work_dir: str | Path, progress: bool = False
+) -> pd.DataFrame:
+    """Train ``cfg`` to each of ``stages`` (increasing step counts) and score ``n_samples`` samples after each.
+
+    Columns: steps, wall_s (training so far), accuracy (classified as intended), confidence, classifier_fid
+    (against up to 1,000 held-out images of the class), n_samples, n_reference.
+    """
+    stages = sorted(int(s) for s in stages)
+    if not stages or stages[0] < 1:
+        raise ValueError(f"stages must be step counts >= 1, got {list(stages)}")
+    if len(cfg.data.classes) != 1:
+        raise ValueError(f"budget_curve scores an unconditioned one-digit model; data.classes={cfg.data.classes}")
+    family = get_family(cfg.family)
+    classifier = load_classifier(cfg.data.dataset, data_dir=cfg.data.data_dir)
+    reference = protocols.to_unit(protocols.reference_images(cfg.data, "qdm", 1000))
+    data = family.prepare_data(cfg)
+    rows, wall = [], 0.0
+    for steps in stages:
+        stage = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=steps))
+        seed_everything(cfg.train.seed)
+        t0 = time.perf_counter()
+        result = train(family.build(stage), data, lambda m, b, g: family.loss(m, b, stage, g), stage.train,
+                       checkpoint_dir=work_dir, progress=progress, resume=True)
+        wall += time.perf_counter() - t0
+        model = result.sampling_model.eval()
+        generator = torch.Generator().manual_seed(cfg.train.seed + SAMPLING_SEED_OFFSET)
+        with torch.no_grad(), deterministic_mode(cfg.train.deterministic):
+            samples = family.sample(model, n_samples, stage, generator)
+        scores = classifier_scores(classifier, samples, [cfg.data.classes[0]] * n_samples)
+        rows.append({
+            "steps": steps, "wall_s": wall, "accuracy": scores.accuracy, "confidence": scores.mean_confidence,
+            "classifier_fid": classifier_fid(classifier, reference, samples),
+            "n_samples": n_samples, "n_reference": int(reference.shape[0]),
+        })
+    return pd.DataFrame(rows)
+
+
+def knee(curve: pd.DataFrame, threshold: float = RECOGNISED) -> int | None:
+    """The fewest steps whose samples reach ``threshold`` accuracy and keep it at every later stage (None if none)."""
+    ok = (curve.sort_values("steps")["accuracy"] >= threshold).tolist()
+    steps = curve.sort_values("steps")["steps"].tolist()
+    for i, step in enumerate(steps):
+        if all(ok[i:]):
+            return int(step)
+    return None
