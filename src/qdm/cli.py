@@ -206,16 +206,22 @@ def _check_results(value: str) -> str:
 
 
 def _interrupted_note(cfgs: Sequence[ExperimentConfig], results: str) -> str:
-    """What an interrupted ``qdm run`` leaves: the checkpoints a re-run of the same command resumes from."""
+    """What an interrupted ``qdm run`` leaves: the checkpoints (and their steps) a re-run of the same command resumes."""
     from qdm.runner import run_dir_for
-    from qdm.train import CHECKPOINT_NAME
+    from qdm.train import CHECKPOINT_NAME, load_checkpoint
 
-    kept = [run_dir_for(c, results) / CHECKPOINT_NAME for c in cfgs]
-    kept = [p for p in kept if p.is_file()]
+    kept = []
+    for cfg in cfgs:
+        path = run_dir_for(cfg, results) / CHECKPOINT_NAME
+        if path.is_file():
+            try:
+                kept.append(f"{path} (step {int(load_checkpoint(path)['step'])})")
+            except ValueError:
+                kept.append(f"{path} (unreadable)")
     if not kept:
         return "qdm: interrupted before any checkpoint was written; nothing to resume"
-    where = ", ".join(str(p) for p in kept[:3]) + (f" and {len(kept) - 3} more" if len(kept) > 3 else "")
-    return f"qdm: interrupted; re-run the same command to resume from the checkpoint(s) {where}"
+    where = ", ".join(kept[:3]) + (f" and {len(kept) - 3} more" if len(kept) > 3 else "")
+    return f"qdm: interrupted; re-run the same command to resume from {where}"
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
