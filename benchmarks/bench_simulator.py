@@ -31,24 +31,24 @@ import os
 # (/work/shared/docs/performance.md); this must be set before torch or lightning is imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import argparse  # noqa: E402
-import gc  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import platform  # noqa: E402
-import resource  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from dataclasses import asdict, dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import gc
+import json
+import math
+import platform
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
-import psutil  # noqa: E402
-import torch  # noqa: E402
+import psutil
+import torch
 
-from qdm import circuits as C  # noqa: E402
-from qdm.quantum import sim  # noqa: E402
+from qdm import circuits as C
+from qdm.quantum import sim
 
 BASELINE = "default.qubit"
 HEADLINE = dict(circuit="sel", n_qubits=8, n_layers=4, batch=64, mode="fwd_bwd")

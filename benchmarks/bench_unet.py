@@ -38,26 +38,26 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see bench_simulator.py
 
-import argparse  # noqa: E402
-import dataclasses  # noqa: E402
-import json  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from dataclasses import asdict, dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import dataclasses
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
-import torch  # noqa: E402
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_simulator import machine_info, peak_rss_mib, rss_growth_of  # noqa: E402
+from bench_simulator import machine_info, peak_rss_mib, rss_growth_of
 
-from qdm.circuits import QuantumLayer  # noqa: E402
-from qdm.diffusion import ddim_sample_loop, l_simple  # noqa: E402
-from qdm.families.hybrid import COSINE_MIN_BETA, make_noise_fn  # noqa: E402
-from qdm.models import GateConfig, TinyUNet, UNetConfig, build_unet  # noqa: E402
-from qdm.schedules import make_schedule  # noqa: E402
+from qdm.circuits import QuantumLayer
+from qdm.diffusion import ddim_sample_loop, l_simple
+from qdm.families.hybrid import COSINE_MIN_BETA, make_noise_fn
+from qdm.models import GateConfig, TinyUNet, UNetConfig, build_unet
+from qdm.schedules import make_schedule
 
 CLASSICAL = "classical"
 #: candidate name -> (gate kind, backend, ansatz).  The published ansatz ("rz_cnot": RZ + CNOT chain

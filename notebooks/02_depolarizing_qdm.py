@@ -67,7 +67,6 @@ cfgs = params.configs  # "ancilla": depolarizing-qdm, "unitary": depolarizing-qd
 
 import pandas as pd
 import torch
-from myst_nb import glue
 
 from qdm import plotting, provenance, quantum, runner
 from qdm.chapters import common

@@ -18,7 +18,6 @@ import functools
 import html.parser
 import json
 import os
-import shutil
 import threading
 import time
 import urllib.parse
@@ -72,8 +71,8 @@ class Site:
     """A static site served on 127.0.0.1 and a headless Chromium to open its pages."""
 
     def __init__(self, root: Path) -> None:
-        from selenium import webdriver  # noqa: PLC0415
-        from selenium.webdriver.chrome.service import Service  # noqa: PLC0415
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
 
         for binary in (CHROMIUM, CHROMEDRIVER):
             if not Path(binary).is_file():
@@ -265,10 +264,10 @@ def fake_site(tmp_path: Path) -> Iterator[tuple[Site, Path]]:
 
 def _png(path: Path) -> None:
     """A 4×3 PNG written by matplotlib (a real image file for the fake site)."""
-    import matplotlib  # noqa: PLC0415
+    import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
     plt.imsave(path, [[0.0, 0.5, 1.0, 0.2]] * 3)
 
@@ -359,7 +358,7 @@ if os.environ.get(BOOK_ENV):
             assert path.stat().st_size > 10_000  # a real rendering, not a blank page
 
     def test_book_figures_offer_their_files_and_a_citation() -> None:
-        import re  # noqa: PLC0415
+        import re
 
         for page in (p for p in _pages() if p.startswith("notebooks/")):
             text = (BOOK / page).read_text(encoding="utf-8")

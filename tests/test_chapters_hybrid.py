@@ -6,18 +6,15 @@ import dataclasses
 import math
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 import torch
 
-from qdm import provenance, runner
+from qdm import runner
 from qdm.chapters import common, depolarizing, hybrid, pqc
-from qdm.config import EvalConfig, ExperimentConfig, TrainConfig, config_hash, get_experiment
+from qdm.config import EvalConfig, TrainConfig, config_hash, get_experiment
 from qdm.models.bottleneck import GateConfig
-from qdm.models.depolarizing import DepolarizingQDM, DepolarizingQDMConfig, report_along_t, target_states
-from qdm.models.pqc_denoiser import PQCDenoiser, PQCDenoiserConfig, circuit_parameter_count, normalise
-from qdm.runner import JobOutcome, RunRecord, run_experiment
+from qdm.runner import RunRecord, run_experiment
 
 
 def _tiny_depol(tmp_path: Path, seed: int = 0) -> RunRecord:

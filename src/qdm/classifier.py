@@ -182,7 +182,7 @@ def cache_root() -> Path:
     env = os.environ.get(CACHE_ENV_VAR, "").strip()
     if env:
         return Path(env).expanduser()
-    import platformdirs  # noqa: PLC0415 - only needed for the fallback
+    import platformdirs  # only needed for the fallback
 
     return Path(platformdirs.user_cache_dir("qdm"))
 

@@ -371,7 +371,7 @@ def torch_threads() -> int:
     return torch.get_num_threads()
 
 
-def _run_audit(args: argparse.Namespace, backends: tuple[str, ...]):  # noqa: ANN202 - AuditReport, imported lazily
+def _run_audit(args: argparse.Namespace, backends: tuple[str, ...]):  # AuditReport, imported lazily
     """audit_chen2025 with the command line's settings."""
     from qdm.audits.chen2025 import audit_chen2025
 

@@ -95,7 +95,7 @@ class _Block(nn.Module):
         for name, child in module.named_children():
             setattr(self, name, _convert(child))
         namespace = dict(_NAMESPACE)
-        exec(module.code, namespace)  # noqa: S102 - the network's own printed TorchScript forward
+        exec(module.code, namespace)  # the network's own printed TorchScript forward
         self._forward = namespace["forward"]
 
     def forward(self, x: Tensor) -> Tensor:

@@ -51,7 +51,7 @@ from torch import Tensor
 from qdm.config import DataConfig
 from qdm.data import load_dataset
 from qdm import metrics
-from qdm.metrics import fid_from_features, fid_kid_vs_n, poly_kernel, ssim_paired
+from qdm.metrics import fid_from_features, fid_kid_vs_n, ssim_paired
 
 __all__ = [
     "PROTOCOLS",

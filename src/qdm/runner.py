@@ -391,7 +391,7 @@ def run_identity(cfg: ExperimentConfig) -> dict[str, Any]:
     step 1 by ~1e-7), so the same config with ``--workers 1`` (all cores) and ``--workers 2`` (half each) gives
     different bytes. A stored run is served only for an equal identity.
     """
-    from qdm.data import load_dataset  # noqa: PLC0415 - the data layer is only needed for a run
+    from qdm.data import load_dataset  # the data layer is only needed for a run
 
     splits = {cfg.data.split} | ({_reference_split(cfg)} if cfg.eval.metrics else set())
     data = {}
@@ -442,7 +442,7 @@ class _RunLock:
 
     def __enter__(self) -> _RunLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "a+")  # noqa: SIM115 - held for the whole run
+        self._fh = open(self.path, "a+")  # held for the whole run
         try:
             fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
