@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 
 # Two OpenMP runtimes (torch's and lightning's) fight over the cores unless waiting threads sleep
-# (/work/shared/docs/performance.md); this must be set before torch or lightning is imported.
+# (a measured slowdown otherwise); this must be set before torch or lightning is imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
@@ -390,7 +390,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=15, help="max timed rounds per case")
     parser.add_argument("--budget", type=float, default=20.0, help="seconds per case (fewer rounds for slow cases)")
     parser.add_argument("--runs", type=int, default=3, help="independent headline runs")
-    parser.add_argument("--calls", type=int, default=4, help="consecutive calls per candidate in a headline round (>= 2 for a steady ratio)")
+    parser.add_argument("--calls", type=int, default=4, help="consecutive calls per candidate in a headline round "
+                        "(>= 2 for a steady ratio)")
     parser.add_argument("--no-lightning", action="store_true", help="skip lightning.qubit")
     args = parser.parse_args(argv)
 
@@ -434,7 +435,12 @@ def main(argv: list[str] | None = None) -> int:
 
     df = pd.DataFrame(rows)
     if not df.empty:
-        for key, value in (("cpu_model", info["cpu_model"]), ("logical_cores", info["logical_cores"]), ("torch", info["torch"]), ("torch_threads", info["torch_threads"])):
+        for key, value in (
+            ("cpu_model", info["cpu_model"]),
+            ("logical_cores", info["logical_cores"]),
+            ("torch", info["torch"]),
+            ("torch_threads", info["torch_threads"]),
+        ):
             df[key] = value
         df.to_csv(args.out / "simulator.csv", index=False)
         plot(df, args.out / "simulator.png")

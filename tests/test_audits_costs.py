@@ -12,7 +12,9 @@ from qdm.audits.costs import preset_costs
 def test_preset_costs_counts_parameters_and_times_steps(tmp_path, capsys):
     from qdm.cli import main
 
-    table = preset_costs(["cacioppo2023-cond-latent", "chen2025-classical"], backends=("torch", "pennylane"), n_steps=1, profile="smoke")
+    table = preset_costs(
+        ["cacioppo2023-cond-latent", "chen2025-classical"], backends=("torch", "pennylane"), n_steps=1, profile="smoke"
+    )
     rows = table.set_index(["preset", "backend"])
     assert rows.loc[("cacioppo2023-cond-latent", "torch"), "params_circuit"] == 1110
     assert rows.loc[("chen2025-classical", "torch"), "params_circuit"] == 0

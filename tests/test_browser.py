@@ -211,7 +211,10 @@ const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
 while (walker.nextNode()) {
   const node = walker.currentNode;
   let el = node.parentElement, skipped = false;
-  while (el) { if (skip.has(el.tagName.toUpperCase()) || el.classList.contains('highlight')) { skipped = true; break; } el = el.parentElement; }
+  while (el) {
+    if (skip.has(el.tagName.toUpperCase()) || el.classList.contains('highlight')) { skipped = true; break; }
+    el = el.parentElement;
+  }
   if (skipped) continue;
   const t = node.textContent;
   for (const tok of ['$$', '\\(', '\\[']) {
@@ -299,8 +302,10 @@ def test_page_whose_mathjax_file_is_missing_is_caught(fake_site: tuple[Site, Pat
 def test_broken_image_link_anchor_console_error_and_overflow_are_caught(fake_site: tuple[Site, Path]) -> None:
     site, root = fake_site
     (root / "other.html").write_text(_PAGE.format(head="", body="<p>no anchors</p>"), encoding="utf-8")
-    body = ('<img src="missing.png"><a href="gone.html">a</a> <a href="other.html#nowhere">b</a>'
-            '<div id="wide" style="width: 900px">wide</div><script>console.error("boom")</script>')
+    body = (
+        '<img src="missing.png"><a href="gone.html">a</a> <a href="other.html#nowhere">b</a>'
+        '<div id="wide" style="width: 900px">wide</div><script>console.error("boom")</script>'
+    )
     (root / "index.html").write_text(_PAGE.format(head="", body=body), encoding="utf-8")
     found = site.problems("index.html")
     assert any(p.startswith("image not loaded:") and "missing.png" in p for p in found), found
@@ -324,8 +329,11 @@ if os.environ.get(BOOK_ENV):
         if not (BOOK / "searchindex.js").is_file():
             raise RuntimeError(f"{BOOK_ENV}={BOOK} is not a built book (no searchindex.js); build it first")
         skip = {"genindex.html", "search.html", "index.html"}  # index.html only redirects to the intro
-        return sorted(p.relative_to(BOOK).as_posix() for p in BOOK.rglob("*.html")
-                      if not p.relative_to(BOOK).parts[0].startswith("_") and p.name not in skip)
+        return sorted(
+            p.relative_to(BOOK).as_posix()
+            for p in BOOK.rglob("*.html")
+            if not p.relative_to(BOOK).parts[0].startswith("_") and p.name not in skip
+        )
 
     @pytest.fixture(scope="module")
     def book() -> Iterator[Site]:

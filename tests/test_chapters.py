@@ -59,7 +59,7 @@ def test_depolarizing_chapter(tmp_path: Path, data_dir: Path, monkeypatch: pytes
     values, results = _run("02_depolarizing_qdm", small, tmp_path, data_dir, monkeypatch)
     d = 2
     assert _num(values, "d") == d and _num(values, "steps") == 40
-    # forward process: seed eq. 8 on the ensemble; the bound is attained by the top eigenvector
+    # forward process: jo2025qamp eq. 8 on the ensemble; the bound is attained by the top eigenvector
     assert _num(values, "forward-fidelity-error") < 1e-12 and _num(values, "forward-purity-error") < 1e-12
     assert values["forward-valid"] == "True" and _num(values, "bound-attained-error") < 1e-12
     # unitary control: stays at I/d whatever it is trained on
@@ -118,12 +118,12 @@ def test_hybrid_chapter(tmp_path: Path, data_dir: Path, monkeypatch: pytest.Monk
     assert _num(values, "params-quantum-core") == _num(values, "params-matched-core") == 2 * 4
     assert _num(values, "params-classical-core") == 4 * 4 + 4 and _num(values, "params-none-core") == 0
     assert _num(values, "params-gate-linear") == 128 * 4 + 4 + 4 * 128 + 128
-    # papers.md C1 property 2: <Z> independent of the RZ weights and equal to the product of cosines
+    # chen2025quantum's circuit: <Z> independent of the RZ weights and equal to the product of cosines
     assert _num(values, "pub-change") < 1e-12 and _num(values, "pub-grad") < 1e-12 and _num(values, "pub-closed-form") < 1e-12
     assert _num(values, "ctl-change") > 1e-3
     # two CNOT chains: Z_k -> prod_{i<=k} Z_i^(k-i+1), i.e. wires i with k - i even (derived by hand)
     assert values["wire-sets"] == "'S_0 = {0}; S_1 = {1}; S_2 = {0, 2}; S_3 = {1, 3}'"
-    # papers.md C1 property 1 and the dead weights: frozen during training, the output layer moved
+    # chen2025quantum's detached gate input and the dead weights: frozen during training, the output layer moved
     assert _num(values, "drift-proj-in") == 0 and _num(values, "drift-circuit") < 1e-6
     assert _num(values, "drift-proj-out-min") > 0 and "stayed at their initial values" in values["drift-verdict"]
     assert _num(values, "n-runs") == 4

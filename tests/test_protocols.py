@@ -86,7 +86,9 @@ def test_chen2025_reference_is_official_order():
     train = load_dataset("pathmnist", "train")
     order = np.argsort(np.asarray(train.index))
     firsts = order[np.asarray(train.labels)[order] == 1][:5]
-    assert path.shape == (5, 3, 28, 28) and torch.equal(path, torch.from_numpy(np.asarray(train.images)[firsts]).permute(0, 3, 1, 2))
+    assert path.shape == (5, 3, 28, 28) and torch.equal(
+        path, torch.from_numpy(np.asarray(train.images)[firsts]).permute(0, 3, 1, 2)
+    )
 
 
 def test_chen2025_protocol_pairs_by_index_with_skimage_ssim():
@@ -95,7 +97,9 @@ def test_chen2025_protocol_pairs_by_index_with_skimage_ssim():
     result = chen2025_protocol(gen, real, features=_pixel_features)
     want = np.mean([structural_similarity(gen[i, 0].numpy(), real[i, 0].numpy(), data_range=255) for i in range(5)])
     assert result.ssim == pytest.approx(want, abs=1e-9) and result.n_generated == 5
-    assert result.fid == pytest.approx(fid_from_features(_pixel_features(real[:5] / 255.0), _pixel_features(gen[:5] / 255.0)), rel=1e-9)
+    assert result.fid == pytest.approx(
+        fid_from_features(_pixel_features(real[:5] / 255.0), _pixel_features(gen[:5] / 255.0)), rel=1e-9
+    )
     same = chen2025_protocol(real, real, features=_pixel_features)
     assert same.ssim == pytest.approx(1.0) and abs(same.fid) < 1e-6
     changed = gen.clone()

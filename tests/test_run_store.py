@@ -114,7 +114,9 @@ def test_failure_before_training_leaves_no_folder(tmp_path: Path) -> None:
         (("data.split=test",), r"trains on the very images the qdm protocol scores against"),
     ],
 )
-def test_checks_run_before_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, overrides: tuple[str, ...], message: str) -> None:
+def test_checks_run_before_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, overrides: tuple[str, ...], message: str
+) -> None:
     def no_training(*args, **kwargs):
         raise AssertionError("train() must not start before the checks")
 

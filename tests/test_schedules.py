@@ -87,7 +87,7 @@ def test_cosine_matches_cos2_closed_form_where_unclipped(T):
 
 
 def test_cosine_chen_clipping_to_min_beta():
-    # papers.md C1: betas clipped to [1e-4, 0.999]; the unclipped beta_1 ~ 4.1e-5 < 1e-4.
+    # chen2025quantum's public code: betas clipped to [1e-4, 0.999]; the unclipped beta_1 ~ 4.1e-5 < 1e-4.
     unclipped = 1 - _cosine_f(1, 1000, 0.008) / _cosine_f(0, 1000, 0.008)
     assert unclipped < 1e-4
     sched = cosine_schedule(1000, min_beta=1e-4)
@@ -129,7 +129,7 @@ def test_constant_golden_values(t):
 
 
 def test_from_betas_keeps_values_and_products():
-    betas = [0.004 + k * (0.4 - 0.004) / 8 for k in range(9)]  # papers.md A1 linspace(4e-3, 4e-1, 9)
+    betas = [0.004 + k * (0.4 - 0.004) / 8 for k in range(9)]  # cacioppo2023qdm's public code linspace(4e-3, 4e-1, 9)
     sched = from_betas(betas, name="qdm_pennylane")
     assert sched.T == 9 and sched.name == "qdm_pennylane"
     assert sched.betas.tolist() == betas

@@ -207,7 +207,7 @@ REGISTRY_NAMES: tuple[str, ...] = ("mnist", "mnist_t10k_images", "mnist_t10k_lab
 
 @functools.cache
 def _medmnist_entry(flag: str) -> RegistryEntry:
-    """papers.md / MedMNIST v2: the official ``<flag>.npz`` entry from ``medmnist.INFO``."""
+    """MedMNIST v2 (yang2023medmnist): the official ``<flag>.npz`` entry from ``medmnist.INFO``."""
     try:
         from medmnist.info import INFO  # deliberately lazy
     except ImportError as err:  # pragma: no cover - medmnist is a declared dependency

@@ -239,7 +239,8 @@ def compute_image_metrics(
     feature_cache: str | os.PathLike[str] | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
-    """FID (Heusel 2017), KID ± jackknife SE (Bińkowski 2018), Inception precision/recall (Kynkäänniemi 2019), paired SSIM (Wang 2004).
+    """FID (Heusel 2017), KID ± jackknife SE (Bińkowski 2018), Inception precision/recall (Kynkäänniemi 2019), paired SSIM
+    (Wang 2004).
 
     ``feature_cache``: a folder where the reference set's Inception features are kept (keyed by its pixels),
     so runs that share a reference set pass it through Inception once. Each metric names its image
@@ -546,7 +547,8 @@ def _validate_samples(samples: Any, n: int, family: Family) -> torch.Tensor:
 def run_experiment(
     cfg: ExperimentConfig, results_root: str | os.PathLike[str] = "results", force: bool = False, progress: bool = True
 ) -> RunRecord:
-    """Train, sample and evaluate ``cfg`` into ``<results_root>/<experiment>/<hash>/``; reuse a finished run, resume an unfinished one."""
+    """Train, sample and evaluate ``cfg`` into ``<results_root>/<experiment>/<hash>/``; reuse a finished run,
+    resume an unfinished one."""
     if not isinstance(cfg, ExperimentConfig):
         raise ValueError(f"cfg must be an ExperimentConfig, got {type(cfg).__name__}")
     family = get_family(cfg.family)

@@ -326,7 +326,8 @@ def _ranges_overlap(rows: pd.DataFrame, metric: str, a: str, b: str) -> bool:
 
 
 def ssim_table(samples: Mapping[str, Tensor], reference: Tensor, convention: str, pairing: str) -> pd.DataFrame:
-    """SSIM (Wang et al. 2004) of each labelled image set against ``reference``, convention and pairing named ([chen2025quantum])."""
+    """SSIM (Wang et al. 2004) of each labelled image set against ``reference``, convention and pairing named
+    ([chen2025quantum])."""
     if not isinstance(samples, Mapping) or not samples:
         raise ValueError("samples must be a non-empty mapping label -> images (n, C, H, W) in [0, 1]")
     rows = []

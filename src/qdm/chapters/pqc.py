@@ -165,7 +165,8 @@ def pqc_parameter_table(configs: Mapping[str, PQCDenoiserConfig]) -> pd.DataFram
 
 
 def noised_fidelity_approx(alpha_bar: Tensor, d: int, noise: str, noising: str = "ddpm", std: float = 1.0) -> Tensor:
-    """Forward noising (eq. 4 of [ho2020ddpm]) in state space: E|⟨x0|x_t⟩|² ≈ (a² + κσ²b²)/(a² + κσ²b²d), κ = 1 real, 2 complex noise.
+    """Forward noising (eq. 4 of [ho2020ddpm]) in state space: E|⟨x0|x_t⟩|² ≈ (a² + κσ²b²)/(a² + κσ²b²d), κ = 1 real,
+    2 complex noise.
 
     a = √ᾱ and b = √(1−ᾱ) ("ddpm") or 1−ᾱ ("as_coded", the authors' code of [cacioppo2023qdm]).
 
@@ -189,7 +190,8 @@ def noising_fidelity_frame(
     generator: torch.Generator | None,
     noises: Sequence[str] = ("real", "complex"),
 ) -> pd.DataFrame:
-    """Forward noising (eq. 4 of [ho2020ddpm]) on amplitude-encoded states: Monte-Carlo E|⟨x0|x̂_t⟩|² (x̂ normalised) per level t and noise kind.
+    """Forward noising (eq. 4 of [ho2020ddpm]) on amplitude-encoded states: Monte-Carlo E|⟨x0|x̂_t⟩|²
+    (x̂ normalised) per level t and noise kind.
 
     Columns: noise, t, alpha_bar (at schedule time t + offset), fidelity (mean over images × draws), stderr,
     approx (:func:`noised_fidelity_approx`) and imag_weight, the mean Σ_j (Im x̂_j)² (0 for real noise).
@@ -227,7 +229,8 @@ def noising_fidelity_frame(
 def noised_images(
     x0: Tensor, cfg: PQCDenoiserConfig, levels: Sequence[int], noise: str, generator: torch.Generator | None
 ) -> dict[int, Tensor]:
-    """Forward noising (eq. 4 of [ho2020ddpm]) at the given levels with one ε per image shared by all levels, decoded as |x̂_t|/max (N, 1, s, s)."""
+    """Forward noising (eq. 4 of [ho2020ddpm]) at the given levels with one ε per image shared by all levels,
+    decoded as |x̂_t|/max (N, 1, s, s)."""
     if not isinstance(x0, Tensor) or x0.ndim != 2 or x0.shape[1] != cfg.state_dim:
         raise ValueError(f"x0 must be unit amplitude vectors (B, {cfg.state_dim}), got {getattr(x0, 'shape', x0)!r}")
     if not levels or any(isinstance(t, bool) or not isinstance(t, int) or not 0 <= t <= cfg.T for t in levels):

@@ -1,4 +1,4 @@
-"""Density matrices, the depolarizing channel and quantum distances in torch (seed 000 §1.3.5-1.3.8).
+"""Density matrices, the depolarizing channel and quantum distances in torch (jo2025qamp §1.3.5-1.3.8).
 
 Conventions
 -----------
@@ -407,11 +407,11 @@ def depolarizing_schedule(
     s: float = 0.008,
     max_p: float = 0.999,
 ) -> Tensor:
-    """Depolarizing probabilities p_1..p_T (float64, shape (T,)) for seed eq. 7.
+    """Depolarizing probabilities p_1..p_T (float64, shape (T,)) for jo2025qamp eq. 7.
 
     * ``linear``: p_t evenly spaced from ``p_start`` to ``p_end`` (Ho et al. 2020's beta range by default).
     * ``cosine``: p_t = 1 - abar_t / abar_{t-1}, abar_t = f(t)/f(0), f(t) = cos^2(((t/T + s)/(1 + s)) pi/2),
-      clipped to ``max_p`` (Nichol & Dhariwal 2021, eq. 17); then alpha_t of seed eq. 8 equals abar_t.
+      clipped to ``max_p`` (Nichol & Dhariwal 2021, eq. 17); then alpha_t of jo2025qamp eq. 8 equals abar_t.
     * ``constant``: p_t = ``p`` (so alpha_t = (1 - p)^t).
     """
     steps = _check_int(T, "T", 1)
@@ -479,7 +479,7 @@ def _check_unit_norm(psi: Tensor, name: str, tol: float) -> None:
 
 
 def state_fidelity(psi: Tensor, phi: Tensor, atol: float | None = None) -> Tensor:
-    """Pure-state fidelity |<psi|phi>|^2 for unit vectors (the infidelity loss of Cacioppo et al., papers.md A)."""
+    """Pure-state fidelity |<psi|phi>|^2 for unit vectors (the infidelity loss of Cacioppo et al., cacioppo2023qdm)."""
     psi, phi = _check_pair(psi, phi, "psi", "phi", kind="vector")
     tol = _atol(atol, psi.dtype)
     _check_unit_norm(psi, "psi", tol)
@@ -588,7 +588,8 @@ def measure_reset_ancilla(rho: Tensor, n_system: int, n_ancilla: int) -> Tensor:
 
 
 def postselect_ancilla(rho: Tensor, n_system: int, n_ancilla: int, outcome: int = 0) -> tuple[Tensor, Tensor]:
-    """papers.md A (post-select the ancilla): system state given ancilla outcome |k>, and the probability of k.
+    """cacioppo2023qdm's follow-up code (post-select the ancilla): system state given ancilla outcome |k>,
+    and the probability of k.
 
     Returns ((I ⊗ <k|) rho (I ⊗ |k>) / p_k, p_k); a non-linear, trace-decreasing-then-renormalised map.
     """
