@@ -61,6 +61,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from qdm.inception_fold import folded_inception
+from qdm.validation import check_choice
 
 __all__ = [
     "DEFAULT_NS",
@@ -163,13 +164,6 @@ def _check_positive_int(value: object, name: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or int(value) < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
-
-
-def _check_choice(value: object, name: str, allowed: tuple[str, ...]) -> str:
-    """Check that ``value`` is one of the allowed strings."""
-    if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-    return value
 
 
 def _check_data_range(data_range: object) -> float:
@@ -731,7 +725,7 @@ def _prepare_ssim(
     x: ImageInput, y: ImageInput, convention: object, data_range: object, name_x: str, name_y: str
 ) -> tuple[Tensor, Tensor, _Window, float]:
     """Validate SSIM arguments and return [0,1] NCHW float64 images, the window and L."""
-    conv = _check_choice(convention, "convention", get_args(SSIMConvention))
+    conv = check_choice(convention, "convention", get_args(SSIMConvention))
     rng = _check_data_range(data_range)
     xt = to_unit_nchw(x, name_x)
     yt = to_unit_nchw(y, name_y)
@@ -784,7 +778,7 @@ def ssim_paired(
     ``"index"``: SSIM(gen[i], real[i]) for i < len(gen) (real needs at least len(gen) images; the
     first ones are used, as Chen et al.'s code does). ``"nearest"``: max_j SSIM(gen[i], real[j]).
     """
-    pairing = _check_choice(pairing, "pairing", get_args(Pairing))
+    pairing = check_choice(pairing, "pairing", get_args(Pairing))
     gen_t, real_t, _, _ = _prepare_ssim(gen, real, convention, data_range, "gen", "real")
     n = gen_t.shape[0]
     if pairing == "index":
