@@ -10,6 +10,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
+from _helpers import assert_rejects
 
 from qdm import nb as qnb
 
@@ -43,17 +44,6 @@ def _check_figures(values: dict[str, str], folder: Path, names: tuple[str, ...],
             assert (folder / f"{name}.{ext}").is_file(), f"{name}.{ext}"
 
 
-def _rejects(name: str, parameter: str, value: object) -> None:
-    """The cell after the parameters cell raises ValueError naming ``parameter`` (as after papermill's injection)."""
-    notebook = qnb.read_notebook((NOTEBOOKS / f"{name}.py").read_text())
-    code = [c for c in notebook.cells if c.cell_type == "code"]
-    index = next(i for i, c in enumerate(code) if "parameters" in c.metadata.get("tags", []))
-    namespace: dict = {}
-    exec(code[index].source + f"\n{parameter} = {value!r}\n", namespace)
-    with pytest.raises(ValueError, match=rf"^{parameter} must"):
-        exec(code[index + 1].source, namespace)
-
-
 def test_depolarizing_chapter(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     small = {"n_qubits": 1, "T": 3, "n_layers": 1, "n_states": 8, "steps": 40, "n_trajectories": 64, "seed": 1}
     values, results = _run("02_depolarizing_qdm", small, tmp_path, data_dir, monkeypatch)
@@ -76,7 +66,7 @@ def test_depolarizing_chapter(tmp_path: Path, data_dir: Path, monkeypatch: pytes
     names = ("fig-depol-forward", "fig-depol-loss", "fig-depol-along-t", "fig-depol-states")
     _check_figures(values, folder, names, "notebooks/02_depolarizing_qdm.py", small)
     assert (results / "depolarizing-qdm").is_dir() and (results / "depolarizing-qdm-unitary").is_dir()
-    _rejects("02_depolarizing_qdm", "n_qubits", 7)
+    assert_rejects(NOTEBOOKS / "02_depolarizing_qdm.py", "n_qubits", 7)
 
 
 def test_pqc_chapter(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -105,7 +95,7 @@ def test_pqc_chapter(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyP
     _check_figures(values, folder, names, "notebooks/03_pqc_denoiser.py", small)
     record = json.loads((folder / "fig-pqc-encoding.json").read_text())
     assert record["data"] and record["data"][0]["name"].startswith("mnist")
-    _rejects("03_pqc_denoiser", "image_size", 12)
+    assert_rejects(NOTEBOOKS / "03_pqc_denoiser.py", "image_size", 12)
 
 
 def test_hybrid_chapter(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -136,6 +126,6 @@ def test_hybrid_chapter(tmp_path: Path, data_dir: Path, monkeypatch: pytest.Monk
     folder = results / "figures" / "04_hybrid_ddpm"
     _check_figures(values, folder, ("fig-hybrid-loss", "fig-hybrid-samples"), "notebooks/04_hybrid_ddpm.py", small)
     assert len(list((results / "hybrid-mnist").iterdir())) == 4  # one run folder per variant and seed
-    _rejects("04_hybrid_ddpm", "variants", "quantum,photonic")
+    assert_rejects(NOTEBOOKS / "04_hybrid_ddpm.py", "variants", "quantum,photonic")
     executed = nbformat.read(tmp_path / "04_hybrid_ddpm.ipynb", as_version=4)
     assert not any(o.get("output_type") == "error" for c in executed.cells for o in c.get("outputs", []))
