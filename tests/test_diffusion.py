@@ -23,14 +23,6 @@ from qdm.diffusion import (
 )
 from qdm.schedules import NoiseSchedule, cosine_schedule, linear_schedule, tailored_schedule
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Run this module's many small tensor ops on one thread (2 OpenMP threads thrash on a busy 2-core box)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 SCHEDULE_BUILDERS = {"linear": linear_schedule, "cosine": cosine_schedule, "tailored": tailored_schedule}
 

@@ -21,14 +21,6 @@ from qdm.train import CHECKPOINT_NAME
 from test_runner import tiny_experiment  # the tiny real family (an MLP DDPM on 8x8 MNIST)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture()
 def data_copy(tmp_path: Path, data_dir: Path) -> Path:
     """A private copy of the MNIST folder, so a test may damage it."""

@@ -143,15 +143,6 @@ def tiny_experiment() -> ExperimentConfig:
 register_experiment("tiny-runner", tiny_experiment)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny models: one intra-op thread is fastest on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # ----------------------------------------------------------------------------------- runner
 
 

@@ -20,15 +20,6 @@ from qdm.schedules import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Run this module's many small tensor ops on one thread (2 OpenMP threads thrash on a busy 2-core box)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _prod_alpha(betas: list[float], t: int) -> float:
     """alpha_bar_t = prod_{s<=t} (1 - beta_s) in plain Python floats (independent of torch)."""
     return math.prod(1.0 - b for b in betas[:t])
