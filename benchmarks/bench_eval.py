@@ -61,17 +61,17 @@ def gemm_gflops(threads: int, size: int = 2048, repeats: int = 5) -> float:
     return 2 * size**3 / best / 1e9
 
 
-def _variant(name: str):  # noqa: ANN202 - a small factory of feature functions
+def _variant(name: str):  # a small factory of feature functions
     """images (N, 1, 28, 28) -> (N, 2048) features, one function per variant."""
-    view = metrics._nchw_view  # noqa: SLF001 - the benchmark times the module's own path
+    view = metrics._nchw_view  # the benchmark times the module's own path
 
     def run(images: torch.Tensor) -> torch.Tensor:
         x = view(images, "images", 1)
         if name == "before":
-            return metrics._features_of_view(x, 64, "cpu", fast=False)  # noqa: SLF001
+            return metrics._features_of_view(x, 64, "cpu", fast=False)
         if name == "after":
-            return metrics._features_of_view(x, 64, "cpu", fast=True)  # noqa: SLF001
-        return metrics._features_of_view(x, 16, "cpu", fast=True)  # noqa: SLF001
+            return metrics._features_of_view(x, 64, "cpu", fast=True)
+        return metrics._features_of_view(x, 16, "cpu", fast=True)
 
     return run
 
@@ -117,8 +117,8 @@ def bench_run(preset: str, profile: str, overrides: list[str], quiet: bool) -> d
     family = get_family(cfg.family)
     reference = eval_reference(cfg, family, samples)
     t0 = time.perf_counter()
-    f_real = metrics._features_of_view(metrics._nchw_view(reference, "r", 2), 64, "cpu", fast=False)  # noqa: SLF001
-    f_fake = metrics._features_of_view(metrics._nchw_view(samples, "s", 2), 64, "cpu", fast=False)  # noqa: SLF001
+    f_real = metrics._features_of_view(metrics._nchw_view(reference, "r", 2), 64, "cpu", fast=False)
+    f_fake = metrics._features_of_view(metrics._nchw_view(samples, "s", 2), 64, "cpu", fast=False)
     t_features = time.perf_counter() - t0
     old_fid = metrics.fid_from_features(f_real, f_fake)
     old_kid = metrics.kid_from_features(f_real, f_fake, generator=cfg.train.seed)

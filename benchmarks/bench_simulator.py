@@ -28,27 +28,27 @@ from __future__ import annotations
 import os
 
 # Two OpenMP runtimes (torch's and lightning's) fight over the cores unless waiting threads sleep
-# (/work/shared/docs/performance.md); this must be set before torch or lightning is imported.
+# (a measured slowdown otherwise); this must be set before torch or lightning is imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import argparse  # noqa: E402
-import gc  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import platform  # noqa: E402
-import resource  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from dataclasses import asdict, dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import gc
+import json
+import math
+import platform
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
-import psutil  # noqa: E402
-import torch  # noqa: E402
+import psutil
+import torch
 
-from qdm import circuits as C  # noqa: E402
-from qdm.quantum import sim  # noqa: E402
+from qdm import circuits as C
+from qdm.quantum import sim
 
 BASELINE = "default.qubit"
 HEADLINE = dict(circuit="sel", n_qubits=8, n_layers=4, batch=64, mode="fwd_bwd")
@@ -390,7 +390,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=15, help="max timed rounds per case")
     parser.add_argument("--budget", type=float, default=20.0, help="seconds per case (fewer rounds for slow cases)")
     parser.add_argument("--runs", type=int, default=3, help="independent headline runs")
-    parser.add_argument("--calls", type=int, default=4, help="consecutive calls per candidate in a headline round (>= 2 for a steady ratio)")
+    parser.add_argument("--calls", type=int, default=4, help="consecutive calls per candidate in a headline round "
+                        "(>= 2 for a steady ratio)")
     parser.add_argument("--no-lightning", action="store_true", help="skip lightning.qubit")
     args = parser.parse_args(argv)
 
@@ -434,7 +435,12 @@ def main(argv: list[str] | None = None) -> int:
 
     df = pd.DataFrame(rows)
     if not df.empty:
-        for key, value in (("cpu_model", info["cpu_model"]), ("logical_cores", info["logical_cores"]), ("torch", info["torch"]), ("torch_threads", info["torch_threads"])):
+        for key, value in (
+            ("cpu_model", info["cpu_model"]),
+            ("logical_cores", info["logical_cores"]),
+            ("torch", info["torch"]),
+            ("torch_threads", info["torch_threads"]),
+        ):
             df[key] = value
         df.to_csv(args.out / "simulator.csv", index=False)
         plot(df, args.out / "simulator.png")

@@ -2,8 +2,8 @@
 
 Issue 5 "Measure": what the quantum gate costs inside the model, not only in isolation.
 
-* ``train_step``: one optimisation step (seed eq. 6 loss, backward, Adam) of the tiny U-Net of
-  papers.md C1 with the quantum gate (``torch`` backend = qdm's fused simulator, ``pennylane`` =
+* ``train_step``: one optimisation step (jo2025qamp eq. 6 loss, backward, Adam) of the tiny U-Net of
+  chen2025quantum's code with the quantum gate (``torch`` backend = qdm's fused simulator, ``pennylane`` =
   default.qubit/backprop) and with the identical classical twin (bottleneck ``"classical"``:
   the same Linear(C, n) → core → Linear(n, C) gate, core = a classical layer), interleaved round by
   round; reported as the ratio quantum / classical (target ≤ 1.5×).
@@ -38,31 +38,31 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see bench_simulator.py
 
-import argparse  # noqa: E402
-import dataclasses  # noqa: E402
-import json  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from dataclasses import asdict, dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import dataclasses
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
-import torch  # noqa: E402
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_simulator import machine_info, peak_rss_mib, rss_growth_of  # noqa: E402
+from bench_simulator import machine_info, peak_rss_mib, rss_growth_of
 
-from qdm.circuits import QuantumLayer  # noqa: E402
-from qdm.diffusion import ddim_sample_loop, l_simple  # noqa: E402
-from qdm.families.hybrid import COSINE_MIN_BETA, make_noise_fn  # noqa: E402
-from qdm.models import GateConfig, TinyUNet, UNetConfig, build_unet  # noqa: E402
-from qdm.schedules import make_schedule  # noqa: E402
+from qdm.circuits import QuantumLayer
+from qdm.diffusion import ddim_sample_loop, l_simple
+from qdm.families.hybrid import COSINE_MIN_BETA, make_noise_fn
+from qdm.models import GateConfig, TinyUNet, UNetConfig, build_unet
+from qdm.schedules import make_schedule
 
 CLASSICAL = "classical"
 #: candidate name -> (gate kind, backend, ansatz).  The published ansatz ("rz_cnot": RZ + CNOT chain
 #: after an RY embedding) is evaluated by the torch backend in its exact Heisenberg form (no state
-#: vector, papers.md C1 property 2); "quantum-torch-sel" puts StronglyEntanglingLayers in the gate
+#: vector: RZ is diagonal, a CNOT permutes basis states); "quantum-torch-sel" puts StronglyEntanglingLayers in the gate
 #: instead, so that the full 2**n state-vector simulation is what is timed.
 CANDIDATES: dict[str, tuple[str, str, str]] = {
     "quantum-torch": ("quantum", "torch", "rz_cnot"),
@@ -85,7 +85,7 @@ class UNetCase:
 
 
 def build_model(kind: str, backend: str, n_qubits: int, seed: int = 0, ansatz: str = "rz_cnot") -> TinyUNet:
-    """papers.md C1: the tiny U-Net with the given gate, built from the same seed for every candidate."""
+    """chen2025quantum's public code: the tiny U-Net with the given gate, built from the same seed for every candidate."""
     torch.manual_seed(seed)
     name, _, contraction = ansatz.partition("-")
     model = build_unet(UNetConfig(), GateConfig(kind=kind, n_qubits=n_qubits, backend=backend, ansatz=name))
@@ -234,15 +234,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=None, help="training batch (default 32; quick 4)")
     parser.add_argument("--sample-images", type=int, default=None, help="images per DDIM run (default 16; quick 2)")
     parser.add_argument("--sample-steps", type=int, default=None, help="DDIM steps (default 20; quick 2)")
-    parser.add_argument("--ddim-images", type=int, default=None, help="images of the many-image DDIM case (default 1000; quick 8; 0 skips it)")
+    parser.add_argument("--ddim-images", type=int, default=None, help="images of the many-image DDIM case "
+                        "(default 1000; quick 8; 0 skips it)")
     parser.add_argument("--ddim-steps", type=int, default=2, help="DDIM steps of the many-image case")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--repeats", type=int, default=11, help="max timed rounds per case")
     parser.add_argument("--budget", type=float, default=30.0, help="seconds per case")
     parser.add_argument("--rss-steps", type=int, default=60, help="training steps of the RSS check (> 10)")
     parser.add_argument("--no-pennylane", action="store_true", help="skip the pennylane-backend gate")
-    parser.add_argument("--candidates", nargs="+", default=None, choices=[c for c in CANDIDATES if c != CLASSICAL],
-                        help="quantum candidates to time (default all; the classical twin always runs)")
+    parser.add_argument(
+        "--candidates",
+        nargs="+",
+        default=None,
+        choices=[c for c in CANDIDATES if c != CLASSICAL],
+        help="quantum candidates to time (default all; the classical twin always runs)",
+    )
     args = parser.parse_args(argv)
     qubits = args.qubits or ([4, 8] if args.quick else [8, 16])
     batch = args.batch or (4 if args.quick else 32)
@@ -275,7 +281,11 @@ def main(argv: list[str] | None = None) -> int:
             rows += bench_sample(n, many, args.ddim_steps, 3, args.budget, many_names, "sample_many")
         for r in rows:
             if r["n_qubits"] == n:
-                print(f"{r['task']} n={n} {r['candidate']}: {r['median_s'] * 1e3:.1f} ms ({r['ratio_vs_classical']:.2f}x classical)", flush=True)
+                print(
+                    f"{r['task']} n={n} {r['candidate']}: {r['median_s'] * 1e3:.1f} ms "
+                    f"({r['ratio_vs_classical']:.2f}x classical)",
+                    flush=True,
+                )
     memory = rss_growth(qubits[0], batch, args.rss_steps)
     print(f"RSS check: {memory}", flush=True)
     info["load_average_end"] = os.getloadavg()

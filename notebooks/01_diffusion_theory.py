@@ -208,7 +208,8 @@ glue("tab-moments", moments_df.drop(columns="mean path error").style.format(prec
 #
 # $$
 # q(x_{t-1}\mid x_t, x_0) = \mathcal{N}\!\left(x_{t-1};\ \tilde\mu_t(x_t, x_0),\ \tilde\beta_t\mathbf{I}\right),\quad
-# \tilde\mu_t = \frac{\sqrt{\bar\alpha_{t-1}}\,\beta_t}{1-\bar\alpha_t}x_0 + \frac{\sqrt{\alpha_t}\,(1-\bar\alpha_{t-1})}{1-\bar\alpha_t}x_t,\quad
+# \tilde\mu_t = \frac{\sqrt{\bar\alpha_{t-1}}\,\beta_t}{1-\bar\alpha_t}x_0
+# + \frac{\sqrt{\alpha_t}\,(1-\bar\alpha_{t-1})}{1-\bar\alpha_t}x_t,\quad
 # \tilde\beta_t = \frac{1-\bar\alpha_{t-1}}{1-\bar\alpha_t}\beta_t .
 # $$ (eq-posterior)
 #
@@ -275,7 +276,8 @@ glue_value("oracle-mean-error", float((diffusion.p_mean_variance(oracle_eps, x_t
 # it reduces to a weighted squared error on the noise. Ho et al. drop the weights (seed eq. 6):
 #
 # $$
-# L_{\text{simple}}(\theta) = \mathbb{E}_{t,x_0,\epsilon}\Big[\big\|\epsilon - \epsilon_\theta\big(\sqrt{\bar\alpha_t}x_0 + \sqrt{1-\bar\alpha_t}\epsilon,\ t\big)\big\|^2\Big].
+# L_{\text{simple}}(\theta) = \mathbb{E}_{t,x_0,\epsilon}\Big[\big\|\epsilon - \epsilon_\theta\big(\sqrt{\bar\alpha_t}x_0
+# + \sqrt{1-\bar\alpha_t}\epsilon,\ t\big)\big\|^2\Big].
 # $$ (eq-lsimple)
 #
 # Two predictors bracket every learned one. Predicting $\epsilon_\theta = 0$ gives

@@ -67,7 +67,6 @@ cfgs = params.configs  # "ancilla": depolarizing-qdm, "unitary": depolarizing-qd
 
 import pandas as pd
 import torch
-from myst_nb import glue
 
 from qdm import plotting, provenance, quantum, runner
 from qdm.chapters import common
@@ -101,7 +100,8 @@ for key, value in params.as_dict().items():
 # **Reverse process** (seed eq. 9, §1.3.7). Step $t$ maps level $t$ to level $t-1$ with the channel
 #
 # $$
-# \mathcal{D}_t(\rho) = \operatorname{tr}_{\text{anc}}\!\Big[U(\theta_t)\,\big(\rho\otimes|0\rangle\langle0|^{\otimes k}\big)\,U(\theta_t)^\dagger\Big],
+# \mathcal{D}_t(\rho) = \operatorname{tr}_{\text{anc}}\!\Big[U(\theta_t)\,\big(\rho\otimes|0\rangle\langle0|^{\otimes
+# k}\big)\,U(\theta_t)^\dagger\Big],
 # $$ (eq-ancilla-channel)
 #
 # where $U(\theta_t)$ is a {glue:text}`n_layers`-layer StronglyEntangling circuit on the $n$ system

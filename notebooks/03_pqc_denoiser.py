@@ -142,7 +142,8 @@ glue_figure("fig-pqc-encoding", common.plot_image_rows(rows), record, encode_df,
 # The noise is classical. Each amplitude vector is noised as in DDPM (seed eq. 2) and renormalised,
 #
 # $$
-# |x_t\rangle = \frac{\sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\epsilon}{\big\lVert \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\epsilon\big\rVert_2},
+# |x_t\rangle = \frac{\sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\epsilon}{\big\lVert \sqrt{\bar\alpha_t}\,x_0
+# + \sqrt{1-\bar\alpha_t}\,\epsilon\big\rVert_2},
 # $$ (eq-state-noising)
 #
 # with either **real** noise $\epsilon \sim \mathcal{N}(0, I)$ or **complex** noise
@@ -153,7 +154,8 @@ glue_figure("fig-pqc-encoding", common.plot_image_rows(rows), record, encode_df,
 # $|\langle x_0|\cdot\rangle|^2$ and of the squared norm gives the fidelity to the clean state,
 #
 # $$
-# \mathbb{E}\,|\langle x_0|x_t\rangle|^2 \approx \frac{\bar\alpha_t + \kappa(1-\bar\alpha_t)}{\bar\alpha_t + \kappa(1-\bar\alpha_t)\,d},
+# \mathbb{E}\,|\langle x_0|x_t\rangle|^2 \approx \frac{\bar\alpha_t + \kappa(1-\bar\alpha_t)}{\bar\alpha_t
+# + \kappa(1-\bar\alpha_t)\,d},
 # \qquad \kappa = 1 \text{ (real)},\ 2 \text{ (complex)},
 # $$ (eq-noised-fidelity)
 #
@@ -252,7 +254,9 @@ glue_value("infid-identity", float(mean_per_map["identity (no denoising)"]))
 glue_value("infid-zero", float(zero_per_t[zero_per_t["map"] == "trained circuit"]["infidelity"].mean()))
 glue_value("infid-identity-1", float(wide.loc[1, "identity (no denoising)"]))
 glue_value("steps-beating-identity", int((wide["trained circuit"] < wide["identity (no denoising)"]).sum()))
-glue_value("model-vs-identity", "lower" if mean_per_map["trained circuit"] < mean_per_map["identity (no denoising)"] else "higher")
+glue_value(
+    "model-vs-identity", "lower" if mean_per_map["trained circuit"] < mean_per_map["identity (no denoising)"] else "higher"
+)
 glue_value("n-test", int(test_states.shape[0]))
 
 # %% [markdown]

@@ -228,7 +228,8 @@ else:
 # draws is {glue:text}`pub-change:.1e` and the largest gradient with respect to a weight
 # {glue:text}`pub-grad:.1e`; the outputs match the closed form $\prod_{j\in S_k}\cos z_j$ to
 # {glue:text}`pub-closed-form:.1e` (nan when the ansatz has gates other than diagonal ones and
-# CNOTs, where no such closed form exists); the wire sets are {glue:text}`wire-sets`. The StronglyEntangling control changes by {glue:text}`ctl-change:.2f`
+# CNOTs, where no such closed form exists); the wire sets are {glue:text}`wire-sets`. The StronglyEntangling control changes by
+# {glue:text}`ctl-change:.2f`
 # (largest gradient {glue:text}`ctl-grad:.2f`). So, in the published configuration, the "quantum
 # layer" is a fixed trigonometric function of $z = W_{\text{in}}\overline h + b_{\text{in}}$, and
 # because of property 1 $W_{\text{in}}$ stays at its random initialisation: the only trainable

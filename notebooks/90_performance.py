@@ -78,8 +78,8 @@ from qdm.nb import glue_figure, glue_value
 
 repo = provenance.repo_root() or Path.cwd().parent
 sys.path.insert(0, str(repo / "benchmarks"))
-import bench_simulator as bs  # noqa: E402
-import bench_unet as bu  # noqa: E402
+import bench_simulator as bs
+import bench_unet as bu
 
 torch.set_num_threads(1)
 plotting.set_style()

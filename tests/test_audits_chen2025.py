@@ -3,42 +3,15 @@
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pytest
 import torch
-from skimage.metrics import structural_similarity
 
 from qdm.audits.chen2025 import audit_chen2025, audit_slug, chen2025_audit_configs
-from qdm.audits.circuits import (
-    circuit_weight_gradient,
-    closed_form_deviation,
-    dead_weight_mask,
-    proj_in_gradient_norm,
-    weight_effect,
-)
-from qdm.audits.costs import preset_costs
-from qdm.audits.pqc import ancilla_measurement_check, label_block_norms
-from qdm.config import DataConfig
-from qdm.protocols import (
-    chen2025_protocol,
-    estimator_bias_table,
-    kid_with_se,
-    qdm_protocol,
-    quantise_uint8,
-    reference_images,
-    reference_note,
-    summarize_seeds,
-)
-from qdm.circuits import AngleEmbedding, QuantumLayer, StronglyEntangling, TrainableRYRZChain, zexpval_wire_sets
 from qdm.config import apply_overrides, from_dict
 from qdm.data import load_dataset
 from qdm.families import get_family
-from qdm.families.hybrid import build_hybrid
-from qdm.metrics import fid_from_features, mmd2_unbiased
-from qdm.circuits import RYCNOTChain
-from qdm.models.pqc_denoiser import PQCDenoiser, circuit_parameter_count
 from qdm.presets import get_preset
 from qdm.runner import run_experiment
 
@@ -78,7 +51,9 @@ def test_audit_configs_take_overrides_for_other_digits_and_all_images():
     cfgs = chen2025_audit_configs([0, 1], "cpu", overrides=["data.classes=6", "data.images_per_class=null"])
     assert len(cfgs) == 8 and {c.data.classes for c in cfgs} == {(6,)}
     assert {c.data.images_per_class for c in cfgs} == {None} and [c.train.seed for c in cfgs[:2]] == [0, 1]
-    assert {c.preset for c in cfgs} == {f"{v}@cpu" for v in ("chen2025", "chen2025-trainable", "chen2025-classical", "chen2025-matched")}
+    assert {c.preset for c in cfgs} == {
+        f"{v}@cpu" for v in ("chen2025", "chen2025-trainable", "chen2025-classical", "chen2025-matched")
+    }
     assert audit_slug("mnist", "cpu", ["data.classes=6"]) == "chen2025-mnist-cpu-data.classes=6"
     with pytest.raises(ValueError, match="train.seed"):
         chen2025_audit_configs([0], "cpu", overrides=["train.seed=3"])
@@ -89,15 +64,24 @@ def test_audit_configs_take_overrides_for_other_digits_and_all_images():
 def test_audit_runs_end_to_end_on_another_digit(tmp_path, data_dir):
     """Four variants x one seed on digit 6 (tiny budget, pixel features instead of Inception): both protocols filled in."""
     report = audit_chen2025(
-        seeds=(0,), profile="smoke", results_root=tmp_path, workers=1, time_backends=("torch",), time_steps=1,
-        features=_pixel_features, overrides=["data.classes=6", "train.steps=2", "eval.n_samples=6", "eval.sample_steps=2"],
+        seeds=(0,),
+        profile="smoke",
+        results_root=tmp_path,
+        workers=1,
+        time_backends=("torch",),
+        time_steps=1,
+        features=_pixel_features,
+        overrides=["data.classes=6", "train.steps=2", "eval.n_samples=6", "eval.sample_steps=2"],
     )
     runs = report.runs
     assert list(runs.variant) == ["chen2025", "chen2025-trainable", "chen2025-classical", "chen2025-matched"]
     assert (runs.n_generated == 6).all() and np.isfinite(runs[["chen_fid", "qdm_fid", "qdm_kid", "qdm_ssim"]].to_numpy()).all()
     assert list(runs.params_circuit[:2]) == [48, 48] and runs.params_circuit[2] == 0
     assert runs.published_fid.isna().all()  # the published numbers are for digit 0, not digit 6
-    assert report.paths["markdown"].parent.name == "chen2025-mnist-smoke-data.classes=6-train.steps=2-eval.n_samples=6-eval.sample_steps=2"
+    assert (
+        report.paths["markdown"].parent.name
+        == "chen2025-mnist-smoke-data.classes=6-train.steps=2-eval.n_samples=6-eval.sample_steps=2"
+    )
     text = report.paths["markdown"].read_text()
     assert "class (6,)" in text and "published FID" in text
     bias = __import__("pandas").read_csv(report.paths["bias"])
@@ -107,16 +91,28 @@ def test_audit_runs_end_to_end_on_another_digit(tmp_path, data_dir):
     assert runs.n_real_qdm[0] == min(64, int((np.asarray(held.labels) == 6).sum()))
     # the same finished runs, re-scored with a pool of training images for the bias table
     again = audit_chen2025(
-        seeds=(0,), profile="smoke", results_root=tmp_path, out_dir=tmp_path / "train-pool", time_backends=(),
-        features=_pixel_features, bias_pool="train", bias_ns=(5,),
+        seeds=(0,),
+        profile="smoke",
+        results_root=tmp_path,
+        out_dir=tmp_path / "train-pool",
+        time_backends=(),
+        features=_pixel_features,
+        bias_pool="train",
+        bias_ns=(5,),
         overrides=["data.classes=6", "train.steps=2", "eval.n_samples=6", "eval.sample_steps=2"],
     )
     assert again.runs.qdm_fid.tolist() == pytest.approx(runs.qdm_fid.tolist())
     assert "training images of class (6,)" in again.paths["markdown"].read_text()
     # the qdm protocol on the first 5 samples: the cached features of all 6 are sliced, the count recorded
     first5 = audit_chen2025(
-        seeds=(0,), profile="smoke", results_root=tmp_path, time_backends=(), features=_pixel_features, qdm_images=5,
-        bias_ns=(), overrides=["data.classes=6", "train.steps=2", "eval.n_samples=6", "eval.sample_steps=2"],
+        seeds=(0,),
+        profile="smoke",
+        results_root=tmp_path,
+        time_backends=(),
+        features=_pixel_features,
+        qdm_images=5,
+        bias_ns=(),
+        overrides=["data.classes=6", "train.steps=2", "eval.n_samples=6", "eval.sample_steps=2"],
     )
     assert (first5.runs.n_generated == 5).all() and first5.runs.chen_fid.tolist() == pytest.approx(runs.chen_fid.tolist())
     with pytest.raises(ValueError, match="qdm_images"):

@@ -1,4 +1,4 @@
-"""The A1 autoencoder (papers.md A1): positive unit latents, the published shapes, Huber loss, training by the one trainer."""
+"""The autoencoder of cacioppo2023qdm's public code: positive unit latents, the published shapes, Huber loss, the one trainer."""
 
 from __future__ import annotations
 

@@ -10,13 +10,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import nbformat  # noqa: E402
-import pandas as pd  # noqa: E402
-import papermill  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import nbformat
+import pandas as pd
+import papermill
+import pytest
 
-from qdm import provenance, publishing  # noqa: E402
+from qdm import provenance, publishing
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.py"))
@@ -78,7 +78,7 @@ def test_figure_files_finds_the_saved_set_and_only_it(tmp_path: Path) -> None:
 
 
 def test_figure_files_prefers_the_newest_record(tmp_path: Path) -> None:
-    import os  # noqa: PLC0415
+    import os
 
     old = _save(tmp_path / "figures" / "old", "fig-a")
     new = _save(tmp_path / "figures" / "new", "fig-a")
@@ -123,7 +123,7 @@ def test_rerun_commands() -> None:
 
 
 def _build(src: Path, out: Path, warnings: Path) -> int:
-    from sphinx.cmd.build import build_main  # noqa: PLC0415
+    from sphinx.cmd.build import build_main
 
     return build_main(["-b", "html", "-q", "-W", "--keep-going", "-w", str(warnings), str(src), str(out)])
 
@@ -170,7 +170,7 @@ def test_sphinx_build_fails_on_a_figure_without_saved_files(tmp_path: Path, monk
 
 
 def test_unique_scripts_drops_repeated_inline_scripts() -> None:
-    from sphinx.builders.html._assets import _JavaScript  # noqa: PLC0415
+    from sphinx.builders.html._assets import _JavaScript
 
     scripts = [_JavaScript(None, body="const A = 1"), _JavaScript("", body="const A = 1"),
                _JavaScript("x.js"), _JavaScript("", body="const B = 2"), _JavaScript("x.js")]

@@ -18,7 +18,6 @@ import functools
 import html.parser
 import json
 import os
-import shutil
 import threading
 import time
 import urllib.parse
@@ -72,8 +71,8 @@ class Site:
     """A static site served on 127.0.0.1 and a headless Chromium to open its pages."""
 
     def __init__(self, root: Path) -> None:
-        from selenium import webdriver  # noqa: PLC0415
-        from selenium.webdriver.chrome.service import Service  # noqa: PLC0415
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
 
         for binary in (CHROMIUM, CHROMEDRIVER):
             if not Path(binary).is_file():
@@ -212,7 +211,10 @@ const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
 while (walker.nextNode()) {
   const node = walker.currentNode;
   let el = node.parentElement, skipped = false;
-  while (el) { if (skip.has(el.tagName.toUpperCase()) || el.classList.contains('highlight')) { skipped = true; break; } el = el.parentElement; }
+  while (el) {
+    if (skip.has(el.tagName.toUpperCase()) || el.classList.contains('highlight')) { skipped = true; break; }
+    el = el.parentElement;
+  }
   if (skipped) continue;
   const t = node.textContent;
   for (const tok of ['$$', '\\(', '\\[']) {
@@ -265,10 +267,10 @@ def fake_site(tmp_path: Path) -> Iterator[tuple[Site, Path]]:
 
 def _png(path: Path) -> None:
     """A 4×3 PNG written by matplotlib (a real image file for the fake site)."""
-    import matplotlib  # noqa: PLC0415
+    import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
     plt.imsave(path, [[0.0, 0.5, 1.0, 0.2]] * 3)
 
@@ -300,8 +302,10 @@ def test_page_whose_mathjax_file_is_missing_is_caught(fake_site: tuple[Site, Pat
 def test_broken_image_link_anchor_console_error_and_overflow_are_caught(fake_site: tuple[Site, Path]) -> None:
     site, root = fake_site
     (root / "other.html").write_text(_PAGE.format(head="", body="<p>no anchors</p>"), encoding="utf-8")
-    body = ('<img src="missing.png"><a href="gone.html">a</a> <a href="other.html#nowhere">b</a>'
-            '<div id="wide" style="width: 900px">wide</div><script>console.error("boom")</script>')
+    body = (
+        '<img src="missing.png"><a href="gone.html">a</a> <a href="other.html#nowhere">b</a>'
+        '<div id="wide" style="width: 900px">wide</div><script>console.error("boom")</script>'
+    )
     (root / "index.html").write_text(_PAGE.format(head="", body=body), encoding="utf-8")
     found = site.problems("index.html")
     assert any(p.startswith("image not loaded:") and "missing.png" in p for p in found), found
@@ -325,8 +329,11 @@ if os.environ.get(BOOK_ENV):
         if not (BOOK / "searchindex.js").is_file():
             raise RuntimeError(f"{BOOK_ENV}={BOOK} is not a built book (no searchindex.js); build it first")
         skip = {"genindex.html", "search.html", "index.html"}  # index.html only redirects to the intro
-        return sorted(p.relative_to(BOOK).as_posix() for p in BOOK.rglob("*.html")
-                      if not p.relative_to(BOOK).parts[0].startswith("_") and p.name not in skip)
+        return sorted(
+            p.relative_to(BOOK).as_posix()
+            for p in BOOK.rglob("*.html")
+            if not p.relative_to(BOOK).parts[0].startswith("_") and p.name not in skip
+        )
 
     @pytest.fixture(scope="module")
     def book() -> Iterator[Site]:
@@ -359,7 +366,7 @@ if os.environ.get(BOOK_ENV):
             assert path.stat().st_size > 10_000  # a real rendering, not a blank page
 
     def test_book_figures_offer_their_files_and_a_citation() -> None:
-        import re  # noqa: PLC0415
+        import re
 
         for page in (p for p in _pages() if p.startswith("notebooks/")):
             text = (BOOK / page).read_text(encoding="utf-8")

@@ -194,7 +194,10 @@ def test_bad_input_is_rejected() -> None:
     with pytest.raises(ValueError, match="contraction must be one of"):
         C.RYCNOTChain(3, contraction="tn")
     with pytest.raises(ValueError, match="contraction='mps' needs a product-state start"):
-        C.run_expval(C.AmplitudeEmbedding(), C.RYCNOTChain(2, contraction="mps"), torch.rand(2, 3, dtype=F64), torch.rand(2, 2, dtype=F64), 2)
+        C.run_expval(
+            C.AmplitudeEmbedding(), C.RYCNOTChain(2, contraction="mps"), torch.rand(2, 3, dtype=F64),
+            torch.rand(2, 2, dtype=F64), 2,
+        )
     with pytest.raises(ValueError, match="factors must have shape"):
         chain_mps.chain_expval_z(torch.rand(2, 3, dtype=F64), torch.rand(1, 3, 2, 2, dtype=F64))
     with pytest.raises(ValueError, match="mats must have shape"):

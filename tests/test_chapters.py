@@ -10,6 +10,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
+from _helpers import assert_rejects
 
 from qdm import nb as qnb
 
@@ -43,23 +44,12 @@ def _check_figures(values: dict[str, str], folder: Path, names: tuple[str, ...],
             assert (folder / f"{name}.{ext}").is_file(), f"{name}.{ext}"
 
 
-def _rejects(name: str, parameter: str, value: object) -> None:
-    """The cell after the parameters cell raises ValueError naming ``parameter`` (as after papermill's injection)."""
-    notebook = qnb.read_notebook((NOTEBOOKS / f"{name}.py").read_text())
-    code = [c for c in notebook.cells if c.cell_type == "code"]
-    index = next(i for i, c in enumerate(code) if "parameters" in c.metadata.get("tags", []))
-    namespace: dict = {}
-    exec(code[index].source + f"\n{parameter} = {value!r}\n", namespace)
-    with pytest.raises(ValueError, match=rf"^{parameter} must"):
-        exec(code[index + 1].source, namespace)
-
-
 def test_depolarizing_chapter(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     small = {"n_qubits": 1, "T": 3, "n_layers": 1, "n_states": 8, "steps": 40, "n_trajectories": 64, "seed": 1}
     values, results = _run("02_depolarizing_qdm", small, tmp_path, data_dir, monkeypatch)
     d = 2
     assert _num(values, "d") == d and _num(values, "steps") == 40
-    # forward process: seed eq. 8 on the ensemble; the bound is attained by the top eigenvector
+    # forward process: jo2025qamp eq. 8 on the ensemble; the bound is attained by the top eigenvector
     assert _num(values, "forward-fidelity-error") < 1e-12 and _num(values, "forward-purity-error") < 1e-12
     assert values["forward-valid"] == "True" and _num(values, "bound-attained-error") < 1e-12
     # unitary control: stays at I/d whatever it is trained on
@@ -76,7 +66,7 @@ def test_depolarizing_chapter(tmp_path: Path, data_dir: Path, monkeypatch: pytes
     names = ("fig-depol-forward", "fig-depol-loss", "fig-depol-along-t", "fig-depol-states")
     _check_figures(values, folder, names, "notebooks/02_depolarizing_qdm.py", small)
     assert (results / "depolarizing-qdm").is_dir() and (results / "depolarizing-qdm-unitary").is_dir()
-    _rejects("02_depolarizing_qdm", "n_qubits", 7)
+    assert_rejects(NOTEBOOKS / "02_depolarizing_qdm.py", "n_qubits", 7)
 
 
 def test_pqc_chapter(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -105,7 +95,7 @@ def test_pqc_chapter(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyP
     _check_figures(values, folder, names, "notebooks/03_pqc_denoiser.py", small)
     record = json.loads((folder / "fig-pqc-encoding.json").read_text())
     assert record["data"] and record["data"][0]["name"].startswith("mnist")
-    _rejects("03_pqc_denoiser", "image_size", 12)
+    assert_rejects(NOTEBOOKS / "03_pqc_denoiser.py", "image_size", 12)
 
 
 def test_hybrid_chapter(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -118,12 +108,12 @@ def test_hybrid_chapter(tmp_path: Path, data_dir: Path, monkeypatch: pytest.Monk
     assert _num(values, "params-quantum-core") == _num(values, "params-matched-core") == 2 * 4
     assert _num(values, "params-classical-core") == 4 * 4 + 4 and _num(values, "params-none-core") == 0
     assert _num(values, "params-gate-linear") == 128 * 4 + 4 + 4 * 128 + 128
-    # papers.md C1 property 2: <Z> independent of the RZ weights and equal to the product of cosines
+    # chen2025quantum's circuit: <Z> independent of the RZ weights and equal to the product of cosines
     assert _num(values, "pub-change") < 1e-12 and _num(values, "pub-grad") < 1e-12 and _num(values, "pub-closed-form") < 1e-12
     assert _num(values, "ctl-change") > 1e-3
     # two CNOT chains: Z_k -> prod_{i<=k} Z_i^(k-i+1), i.e. wires i with k - i even (derived by hand)
     assert values["wire-sets"] == "'S_0 = {0}; S_1 = {1}; S_2 = {0, 2}; S_3 = {1, 3}'"
-    # papers.md C1 property 1 and the dead weights: frozen during training, the output layer moved
+    # chen2025quantum's detached gate input and the dead weights: frozen during training, the output layer moved
     assert _num(values, "drift-proj-in") == 0 and _num(values, "drift-circuit") < 1e-6
     assert _num(values, "drift-proj-out-min") > 0 and "stayed at their initial values" in values["drift-verdict"]
     assert _num(values, "n-runs") == 4
@@ -136,6 +126,6 @@ def test_hybrid_chapter(tmp_path: Path, data_dir: Path, monkeypatch: pytest.Monk
     folder = results / "figures" / "04_hybrid_ddpm"
     _check_figures(values, folder, ("fig-hybrid-loss", "fig-hybrid-samples"), "notebooks/04_hybrid_ddpm.py", small)
     assert len(list((results / "hybrid-mnist").iterdir())) == 4  # one run folder per variant and seed
-    _rejects("04_hybrid_ddpm", "variants", "quantum,photonic")
+    assert_rejects(NOTEBOOKS / "04_hybrid_ddpm.py", "variants", "quantum,photonic")
     executed = nbformat.read(tmp_path / "04_hybrid_ddpm.ipynb", as_version=4)
     assert not any(o.get("output_type") == "error" for c in executed.cells for o in c.get("outputs", []))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -12,11 +11,9 @@ import pytest
 import torch
 
 from qdm import provenance, runner
-from qdm.chapters import common, depolarizing, hybrid, pqc
-from qdm.config import EvalConfig, ExperimentConfig, TrainConfig, config_hash, get_experiment
-from qdm.models.bottleneck import GateConfig
-from qdm.models.depolarizing import DepolarizingQDM, DepolarizingQDMConfig, report_along_t, target_states
-from qdm.models.pqc_denoiser import PQCDenoiser, PQCDenoiserConfig, circuit_parameter_count, normalise
+from qdm.chapters import common
+from qdm.config import EvalConfig, ExperimentConfig, TrainConfig, get_experiment
+from qdm.models.pqc_denoiser import circuit_parameter_count
 from qdm.runner import JobOutcome, RunRecord, run_experiment
 
 

@@ -3,37 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import math
-from pathlib import Path
 
 import matplotlib.pyplot as plt
-import pandas as pd
 import pytest
 import torch
 
-from qdm import provenance, runner
-from qdm.chapters import common, depolarizing, hybrid, pqc
-from qdm.config import EvalConfig, ExperimentConfig, TrainConfig, config_hash, get_experiment
-from qdm.models.bottleneck import GateConfig
+from qdm.chapters import depolarizing
 from qdm.models.depolarizing import DepolarizingQDM, DepolarizingQDMConfig, report_along_t, target_states
-from qdm.models.pqc_denoiser import PQCDenoiser, PQCDenoiserConfig, circuit_parameter_count, normalise
-from qdm.runner import JobOutcome, RunRecord, run_experiment
-
-
-def _tiny_depol(tmp_path: Path, seed: int = 0) -> RunRecord:
-    base = get_experiment("depolarizing-qdm")
-    cfg = dataclasses.replace(
-        base,
-        model=dataclasses.replace(base.model, n_qubits=1, T=2, n_layers=1, n_states=4),
-        train=TrainConfig(steps=3, batch_size=4, lr=0.1, seed=seed, checkpoint_every=None),
-        eval=EvalConfig(n_samples=2, metrics=()),
-    )
-    return run_experiment(cfg, results_root=tmp_path, progress=False)
-
-
-def _summary(values: dict[str, list[float]]) -> pd.DataFrame:
-    rows = [{"label": k, "seed": i, "fid": v} for k, vs in values.items() for i, v in enumerate(vs)]
-    return common.seed_summary(pd.DataFrame(rows), ["fid"])
 
 
 def test_depol_experiments_apply_the_chapter_values() -> None:

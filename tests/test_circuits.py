@@ -58,14 +58,18 @@ def _expval_and_grads(ansatz, embedding, x, w, n, backend, dtype, coef):
     return out.detach().double(), gx.double(), gw.double()
 
 
-@pytest.mark.parametrize("ansatz,embedding,n,batch", CASES, ids=lambda c: getattr(c, "__class__").__name__ if not isinstance(c, int) else str(c))
+@pytest.mark.parametrize(
+    "ansatz,embedding,n,batch", CASES, ids=lambda c: getattr(c, "__class__").__name__ if not isinstance(c, int) else str(c)
+)
 def test_torch_backend_equals_pennylane_outputs_and_gradients(ansatz, embedding, n: int, batch: int) -> None:
     x = make_inputs(embedding, n, batch, seed=n * 10 + batch)
     w = torch.rand(ansatz.weight_shape(n), generator=gen(n), dtype=F64) * 2 * math.pi
     coef = torch.randn(batch, n, generator=gen(99), dtype=F64)
     ref = _expval_and_grads(ansatz, embedding, x, w, n, "pennylane", torch.complex128, coef)
     for dtype, tol in ((torch.complex128, 1e-6), (torch.complex64, 1e-4)):
-        got = _expval_and_grads(ansatz, embedding, x.to(sim.real_dtype_of(dtype)), w.to(sim.real_dtype_of(dtype)), n, "torch", dtype, coef)
+        got = _expval_and_grads(
+            ansatz, embedding, x.to(sim.real_dtype_of(dtype)), w.to(sim.real_dtype_of(dtype)), n, "torch", dtype, coef
+        )
         assert got[0].shape == (batch, n)
         for a, b in zip(got, ref):
             torch.testing.assert_close(a, b, atol=tol, rtol=0)
@@ -132,7 +136,7 @@ def test_ansatz_unitary_is_unitary_and_acts_like_the_circuit() -> None:
 
 
 # ------------------------------------------------------------------------------------------------
-# papers.md C1: the RZ + CNOT-chain ansatz has weight-independent <Z>
+# chen2025quantum's code: the RZ + CNOT-chain ansatz has weight-independent <Z>
 # ------------------------------------------------------------------------------------------------
 def test_zexpval_wire_sets_by_hand() -> None:
     # one layer, chain (0->1), (1->2): Z0 -> Z0, Z1 -> Z0 Z1, Z2 -> Z0 Z1 Z2

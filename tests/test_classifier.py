@@ -58,7 +58,9 @@ def test_training_is_deterministic_and_the_cache_returns_the_same_weights(tiny, 
 def test_cache_key_follows_data_and_config_and_missing_entries_are_not_invented(tmp_path):
     md5 = "0" * 32
     assert classifier_key(TINY, md5) != classifier_key(TINY, "1" * 32)
-    assert classifier_key(TINY, md5) != classifier_key(ClassifierConfig(dataset="mnist", epochs=1, n_train=2000, n_test=2000, seed=1), md5)
+    assert classifier_key(TINY, md5) != classifier_key(
+        ClassifierConfig(dataset="mnist", epochs=1, n_train=2000, n_test=2000, seed=1), md5
+    )
     with pytest.raises(FileNotFoundError, match="python -m qdm.classifier"):
         load_classifier(TINY, cache_dir=tmp_path, build=False)
 

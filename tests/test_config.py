@@ -130,8 +130,14 @@ def _cfg(**model_kw: object) -> ExperimentConfig:
         (lambda: EvalConfig(sampler="euler"), "EvalConfig.sampler must be one of 'ddpm', 'ddim' or None"),
         (lambda: ExperimentConfig(experiment="a b", family="cfg_test", model=CfgTestModel()), "ExperimentConfig.experiment"),
         (lambda: ExperimentConfig(experiment="x", family="nope", model=CfgTestModel()), "family must be one of"),
-        (lambda: ExperimentConfig(experiment="x", family="cfg_test", model=DataConfig()), "ExperimentConfig.model must be a CfgTestModel"),
-        (lambda: ExperimentConfig(experiment="x", family="cfg_test", model=CfgTestModel(), train=EvalConfig()), "ExperimentConfig.train"),
+        (
+            lambda: ExperimentConfig(experiment="x", family="cfg_test", model=DataConfig()),
+            "ExperimentConfig.model must be a CfgTestModel",
+        ),
+        (
+            lambda: ExperimentConfig(experiment="x", family="cfg_test", model=CfgTestModel(), train=EvalConfig()),
+            "ExperimentConfig.train",
+        ),
     ],
 )
 def test_invalid_values_fail_at_construction_naming_the_field(make, needle) -> None:

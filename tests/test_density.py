@@ -1,4 +1,4 @@
-"""Maths and physics of qdm.quantum.density: states, the depolarizing channel (seed eqs. 7-8), measures, maps."""
+"""Maths and physics of qdm.quantum.density: states, the depolarizing channel (jo2025qamp eqs. 7-8), measures, maps."""
 
 from __future__ import annotations
 

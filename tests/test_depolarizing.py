@@ -1,4 +1,4 @@
-"""The depolarizing QDM (seed 000 §1.3.5–1.3.8, papers.md B): channels, forward process, losses, training, family."""
+"""The depolarizing QDM (jo2025qamp §1.3.5–1.3.8): channels, forward process, losses, training, family."""
 
 from __future__ import annotations
 
@@ -253,7 +253,8 @@ def test_losses_are_their_definitions():
             target = rho1
             out = model.step(rho2, 2)
             # qubit fidelity: F = tr(ρσ) + 2 sqrt(det ρ det σ)
-            terms.append(torch.trace(out @ target).real + 2 * torch.sqrt(torch.linalg.det(out).real * torch.linalg.det(target).real))
+            det_product = torch.linalg.det(out).real * torch.linalg.det(target).real
+            terms.append(torch.trace(out @ target).real + 2 * torch.sqrt(det_product))
         assert float(depolarizing_loss(step_model, psi)) == pytest.approx(1 - float(torch.stack(terms).mean()), abs=1e-10)
 
 

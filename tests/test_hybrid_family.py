@@ -1,4 +1,4 @@
-"""The "hybrid_ddpm" family (papers.md C, C1): loss and samplers against qdm.diffusion, configs, and learning on real MNIST."""
+"""The "hybrid_ddpm" family (chen2025quantum): loss and samplers against qdm.diffusion, configs, learning on real MNIST."""
 
 from __future__ import annotations
 

@@ -148,7 +148,8 @@ def test_importing_a_layer_loads_nothing_above_it():
     import sys
 
     code = (
-        "import sys, qdm.config, qdm.models, qdm.models.pqc_denoiser, qdm.models.depolarizing, qdm.models.autoencoder, qdm.models.ano\n"
+        "import sys, qdm.config, qdm.models, qdm.models.pqc_denoiser, qdm.models.depolarizing, qdm.models.autoencoder, "
+        "qdm.models.ano\n"
         "bad = sorted(m for m in sys.modules if m.startswith(('qdm.families', 'qdm.train', 'qdm.presets', 'qdm.runner')))\n"
         "assert not bad, bad\n"
         "from qdm.registry import FAMILIES\n"

@@ -61,7 +61,9 @@ def test_unknown_parameter_refused_before_executing(notebook: Path, tmp_path: Pa
     assert not out.exists()
 
 
-def test_error_inside_notebook_is_one_line_and_leaves_no_output(notebook: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_error_inside_notebook_is_one_line_and_leaves_no_output(
+    notebook: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "o.ipynb"
     assert qnb.main(["run", str(notebook), str(out), "-p", "steps", "0"]) == 2
     err = capsys.readouterr().err
@@ -85,7 +87,12 @@ def test_debug_flag_shows_traceback(notebook: Path, tmp_path: Path, capsys: pyte
     ],
 )
 def test_bad_paths_are_one_line_errors(
-    notebook: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+    notebook: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    message: str,
 ) -> None:
     (tmp_path / "tiny.txt").write_text("x = 1\n")
     monkeypatch.chdir(tmp_path)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from _helpers import assert_rejects
 import torch
 
 from qdm import nb as qnb
@@ -94,26 +95,14 @@ def test_theory_notebook_runs_with_small_parameters(tmp_path: Path, data_dir: Pa
     _check_figures(values, results, data_dir)
 
 
-def _validation_source() -> tuple[str, str]:
-    """Sources of the parameters cell and of the code cell right after it."""
-    nb = qnb.read_notebook(THEORY.read_text())
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    index = next(i for i, c in enumerate(code) if "parameters" in c.metadata.get("tags", []))
-    return code[index].source, code[index + 1].source
-
-
 @pytest.mark.parametrize(("name", "value"), [("T", -5), ("schedule", "nope"), ("n_qubits", 0)])
 def test_validation_cell_rejects_bad_parameter(name: str, value: object) -> None:
-    defaults, validation = _validation_source()
-    namespace: dict = {}
-    exec(defaults + f"\n{name} = {value!r}\n", namespace)  # what papermill's injected cell does
-    with pytest.raises(ValueError, match=rf"^{name} must be"):
-        exec(validation, namespace)
+    assert_rejects(THEORY, name, value, match=rf"^{name} must be")
 
 
 def test_papermill_run_fails_fast_naming_parameter(tmp_path: Path) -> None:
     out = tmp_path / "bad.ipynb"
-    with pytest.raises(qnb.NotebookError, match=r"ValueError: T must be an integer >= 2, got -5$") as info:
+    with pytest.raises(qnb.NotebookError, match=r"ValueError: T must be an int >= 2, got -5$") as info:
         qnb.run(THEORY, out, {"T": -5})
     assert type(info.value.__cause__).__name__ == "PapermillExecutionError"
     failed = info.value.__cause__

@@ -1,4 +1,4 @@
-"""The PQC-as-denoiser QDM (papers.md A, A1, A2, D): forward process, circuit, non-unitary steps, training, family."""
+"""The PQC-as-denoiser QDM (cacioppo2023qdm, its follow-up, koelle2024qddm): forward process, circuit, steps, training."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ from qdm.train import train
 
 C128 = torch.complex128
 
-#: papers.md A1, the authors' conditioned latent model (config values for the cacioppo2023-cond-latent preset).
+#: cacioppo2023qdm's public code, the authors' conditioned latent model (config values for the cacioppo2023-cond-latent preset).
 A1_COND_LATENT = PQCDenoiserConfig(
     n_qubits=3,
     image_size=28,
@@ -83,7 +83,7 @@ def norms(x: torch.Tensor) -> torch.Tensor:
 
 
 def test_a1_conditioned_latent_has_exactly_1110_parameters():
-    # 15·7·3 + 20·8·3 + 15·7·3 = 1110 (papers.md A1, the number the paper reports)
+    # 15·7·3 + 20·8·3 + 15·7·3 = 1110 (cacioppo2023qdm's public code, the number the paper reports)
     assert circuit_parameter_count(A1_COND_LATENT) == 1110
     torch.manual_seed(0)
     model = PQCDenoiser(A1_COND_LATENT)
@@ -157,13 +157,13 @@ def test_as_coded_and_ddpm_differ_exactly_by_the_square_roots():
     ab = schedule.alpha_bar_at(k, allow_zero=True)[:, None]
     torch.testing.assert_close(ddpm - coded, ((1 - ab).sqrt() - (1 - ab)) * eps, rtol=0, atol=1e-14)
     torch.testing.assert_close(ddpm[0], x0[0].to(C128), rtol=0, atol=0)  # level 0 is x0 (alpha_bar_0 = 1)
-    torch.testing.assert_close(ddpm[1:], q_sample(x0[1:], k[1:], eps[1:], schedule))  # seed eq. 2
+    torch.testing.assert_close(ddpm[1:], q_sample(x0[1:], k[1:], eps[1:], schedule))  # jo2025qamp eq. 2
     kk = torch.tensor([1, 2, 3, 4, 5])
     s_ddpm = forward_step(x0, kk, eps, schedule, offset, "ddpm")
     s_coded = forward_step(x0, kk, eps, schedule, offset, "as_coded")
     beta = schedule.beta_at(kk)[:, None]
     torch.testing.assert_close(s_ddpm - s_coded, (beta.sqrt() - beta) * eps, rtol=0, atol=1e-14)
-    torch.testing.assert_close(s_ddpm, q_step(x0, kk, eps, schedule))  # seed eq. 1
+    torch.testing.assert_close(s_ddpm, q_step(x0, kk, eps, schedule))  # jo2025qamp eq. 1
 
 
 @pytest.mark.parametrize("target", ["previous", "posterior_mean"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -10,16 +9,6 @@ import pytest
 import torch
 from skimage.metrics import structural_similarity
 
-from qdm.audits.chen2025 import audit_chen2025, audit_slug, chen2025_audit_configs
-from qdm.audits.circuits import (
-    circuit_weight_gradient,
-    closed_form_deviation,
-    dead_weight_mask,
-    proj_in_gradient_norm,
-    weight_effect,
-)
-from qdm.audits.costs import preset_costs
-from qdm.audits.pqc import ancilla_measurement_check, label_block_norms
 from qdm.config import DataConfig
 from qdm.protocols import (
     chen2025_protocol,
@@ -32,16 +21,11 @@ from qdm.protocols import (
     cached_features,
     summarize_seeds,
 )
-from qdm.circuits import AngleEmbedding, QuantumLayer, StronglyEntangling, TrainableRYRZChain, zexpval_wire_sets
-from qdm.config import apply_overrides, from_dict
+from qdm.config import apply_overrides
 from qdm.data import load_dataset
 from qdm.families import get_family
-from qdm.families.hybrid import build_hybrid
 from qdm.metrics import fid_from_features, mmd2_unbiased
-from qdm.circuits import RYCNOTChain
-from qdm.models.pqc_denoiser import PQCDenoiser, circuit_parameter_count
 from qdm.presets import get_preset
-from qdm.runner import run_experiment
 
 
 def _pixel_features(images: torch.Tensor) -> torch.Tensor:
@@ -102,7 +86,9 @@ def test_chen2025_reference_is_official_order():
     train = load_dataset("pathmnist", "train")
     order = np.argsort(np.asarray(train.index))
     firsts = order[np.asarray(train.labels)[order] == 1][:5]
-    assert path.shape == (5, 3, 28, 28) and torch.equal(path, torch.from_numpy(np.asarray(train.images)[firsts]).permute(0, 3, 1, 2))
+    assert path.shape == (5, 3, 28, 28) and torch.equal(
+        path, torch.from_numpy(np.asarray(train.images)[firsts]).permute(0, 3, 1, 2)
+    )
 
 
 def test_chen2025_protocol_pairs_by_index_with_skimage_ssim():
@@ -111,7 +97,9 @@ def test_chen2025_protocol_pairs_by_index_with_skimage_ssim():
     result = chen2025_protocol(gen, real, features=_pixel_features)
     want = np.mean([structural_similarity(gen[i, 0].numpy(), real[i, 0].numpy(), data_range=255) for i in range(5)])
     assert result.ssim == pytest.approx(want, abs=1e-9) and result.n_generated == 5
-    assert result.fid == pytest.approx(fid_from_features(_pixel_features(real[:5] / 255.0), _pixel_features(gen[:5] / 255.0)), rel=1e-9)
+    assert result.fid == pytest.approx(
+        fid_from_features(_pixel_features(real[:5] / 255.0), _pixel_features(gen[:5] / 255.0)), rel=1e-9
+    )
     same = chen2025_protocol(real, real, features=_pixel_features)
     assert same.ssim == pytest.approx(1.0) and abs(same.fid) < 1e-6
     changed = gen.clone()
@@ -156,7 +144,6 @@ def test_estimator_bias_table_shows_fid_bias_and_unbiased_kid():
 @pytest.mark.parametrize("protocol", ["qdm", "chen2025"])
 def test_runner_and_audit_get_the_same_reference_images(data_dir, dataset, classes, protocol):
     from qdm.audits.chen2025 import audit_references
-    from qdm.families import get_family
     from qdm.runner import eval_reference
 
     cfg = apply_overrides(

@@ -12,14 +12,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
 
-import qdm  # noqa: E402
-from qdm import provenance  # noqa: E402
-from qdm.chapters.theory import THEORY_SCHEDULES, TheoryParams  # noqa: E402
+import qdm
+from qdm import provenance
+from qdm.chapters.theory import THEORY_SCHEDULES, TheoryParams
 
 MNIST_MD5 = "f12e07c371f4a59f000a3d87fcdc3f4d"  # shared/data/PROVENANCE.md
 

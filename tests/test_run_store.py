@@ -21,14 +21,6 @@ from qdm.train import CHECKPOINT_NAME
 from test_runner import tiny_experiment  # the tiny real family (an MLP DDPM on 8x8 MNIST)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture()
 def data_copy(tmp_path: Path, data_dir: Path) -> Path:
     """A private copy of the MNIST folder, so a test may damage it."""
@@ -114,7 +106,9 @@ def test_failure_before_training_leaves_no_folder(tmp_path: Path) -> None:
         (("data.split=test",), r"trains on the very images the qdm protocol scores against"),
     ],
 )
-def test_checks_run_before_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, overrides: tuple[str, ...], message: str) -> None:
+def test_checks_run_before_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, overrides: tuple[str, ...], message: str
+) -> None:
     def no_training(*args, **kwargs):
         raise AssertionError("train() must not start before the checks")
 

@@ -32,7 +32,16 @@ from qdm.config import (
 )
 from qdm.data import load_dataset
 from qdm.families import Family, register_family
-from qdm.runner import DONE_NAME, compute_image_metrics, eval_reference, load_run, run_dir_for, run_experiment, run_many, save_image_grid
+from qdm.runner import (
+    DONE_NAME,
+    compute_image_metrics,
+    eval_reference,
+    load_run,
+    run_dir_for,
+    run_experiment,
+    run_many,
+    save_image_grid,
+)
 from qdm.train import CHECKPOINT_NAME, load_checkpoint
 
 # ----------------------------------------------------------------------------------- a tiny real family
@@ -134,15 +143,6 @@ def tiny_experiment() -> ExperimentConfig:
 register_experiment("tiny-runner", tiny_experiment)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny models: one intra-op thread is fastest on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # ----------------------------------------------------------------------------------- runner
 
 
@@ -198,7 +198,7 @@ def test_unfinished_run_resumes_from_its_checkpoint(tmp_path: Path, monkeypatch:
 def test_eval_reference_protocols_pick_the_right_real_images(data_dir: Path) -> None:
     like = torch.zeros(2, 1, 28, 28)
     with np.load(data_dir / "mnist" / "mnist.npz") as f:
-        x_train, y_train, x_test, y_test = f["x_train"], f["y_train"], f["x_test"], f["y_test"]
+        x_test, y_test = f["x_test"], f["y_test"]
     chen = dataclasses.replace(tiny_experiment(), eval=EvalConfig(protocol="chen2025", fid_real_images=5, metrics=()))
     from qdm.families import get_family
 

@@ -20,15 +20,6 @@ from qdm.schedules import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Run this module's many small tensor ops on one thread (2 OpenMP threads thrash on a busy 2-core box)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _prod_alpha(betas: list[float], t: int) -> float:
     """alpha_bar_t = prod_{s<=t} (1 - beta_s) in plain Python floats (independent of torch)."""
     return math.prod(1.0 - b for b in betas[:t])
@@ -87,7 +78,7 @@ def test_cosine_matches_cos2_closed_form_where_unclipped(T):
 
 
 def test_cosine_chen_clipping_to_min_beta():
-    # papers.md C1: betas clipped to [1e-4, 0.999]; the unclipped beta_1 ~ 4.1e-5 < 1e-4.
+    # chen2025quantum's public code: betas clipped to [1e-4, 0.999]; the unclipped beta_1 ~ 4.1e-5 < 1e-4.
     unclipped = 1 - _cosine_f(1, 1000, 0.008) / _cosine_f(0, 1000, 0.008)
     assert unclipped < 1e-4
     sched = cosine_schedule(1000, min_beta=1e-4)
@@ -129,7 +120,7 @@ def test_constant_golden_values(t):
 
 
 def test_from_betas_keeps_values_and_products():
-    betas = [0.004 + k * (0.4 - 0.004) / 8 for k in range(9)]  # papers.md A1 linspace(4e-3, 4e-1, 9)
+    betas = [0.004 + k * (0.4 - 0.004) / 8 for k in range(9)]  # cacioppo2023qdm's public code linspace(4e-3, 4e-1, 9)
     sched = from_betas(betas, name="qdm_pennylane")
     assert sched.T == 9 and sched.name == "qdm_pennylane"
     assert sched.betas.tolist() == betas

@@ -162,7 +162,8 @@ def test_amplitude_embedding_pads_and_normalises() -> None:
     state = sim.amplitude_embedding(v, n_qubits=2, pad_with=0.0)
     torch.testing.assert_close(state[0], torch.tensor([0.6, 0.8, 0, 0], dtype=C128))
     torch.testing.assert_close(torch.linalg.vector_norm(state, dim=1), torch.ones(2, dtype=torch.float64))
-    torch.testing.assert_close(sim.amplitude_embedding(v[:1], pad_with=1.0), torch.tensor([[3, 4, 0, 1]], dtype=C128) / math.sqrt(26))
+    padded = torch.tensor([[3, 4, 0, 1]], dtype=C128) / math.sqrt(26)
+    torch.testing.assert_close(sim.amplitude_embedding(v[:1], pad_with=1.0), padded)
     with pytest.raises(ValueError, match="unit L2 norm"):
         sim.amplitude_embedding(v, n_qubits=2, normalize=False)
     with pytest.raises(ValueError, match="more than"):
@@ -230,7 +231,9 @@ def _reference_layers(state: sim.State, weights: torch.Tensor, gate: str, cnots)
 
 
 @pytest.mark.parametrize("gate", ["rot", "ryrz"])
-@pytest.mark.parametrize("n,n_layers,batch,group_size", [(1, 2, 3, None), (3, 3, 1, 2), (6, 2, 5, None), (7, 3, 4, 3), (8, 4, 3, None)])
+@pytest.mark.parametrize(
+    "n,n_layers,batch,group_size", [(1, 2, 3, None), (3, 3, 1, 2), (6, 2, 5, None), (7, 3, 4, 3), (8, 4, 3, None)]
+)
 @pytest.mark.parametrize("start", ["product", "dense"])
 def test_fused_layers_equal_op_by_op_autograd(gate: str, n: int, n_layers: int, batch: int, group_size, start: str) -> None:
     g = gen(12 + n)
@@ -435,7 +438,9 @@ def test_circuit_unitary_is_unitary_and_reproduces_the_circuit() -> None:
     per_col = sim.repeat_for_columns(wb, n)
     ub = sim.circuit_unitary(lambda s: sim.strongly_entangling_layers(s, per_col), n, batch_size=3)
     assert_unitary(ub)
-    torch.testing.assert_close(ub[1], sim.circuit_unitary(lambda s: sim.strongly_entangling_layers(s, wb[1]), n), atol=1e-13, rtol=0)
+    torch.testing.assert_close(
+        ub[1], sim.circuit_unitary(lambda s: sim.strongly_entangling_layers(s, wb[1]), n), atol=1e-13, rtol=0
+    )
 
 
 def test_apply_unitary_density_preserves_state_properties() -> None:
@@ -493,7 +498,9 @@ def test_bad_inputs_raise_value_errors() -> None:
 def test_product_z_strings_equal_dense_z_string_expectations() -> None:
     n, batch = 4, 3
     g = gen(11)
-    f = torch.complex(torch.randn(batch, n, 2, generator=g, dtype=torch.float64), torch.randn(batch, n, 2, generator=g, dtype=torch.float64))
+    f = torch.complex(
+        torch.randn(batch, n, 2, generator=g, dtype=torch.float64), torch.randn(batch, n, 2, generator=g, dtype=torch.float64)
+    )
     f = f / torch.linalg.vector_norm(f, dim=-1, keepdim=True)
     state = sim.ProductState(f)
     sets = [(0,), (1, 3), (0, 1, 2, 3), (0, 2)]

@@ -62,15 +62,6 @@ def ddpm_sample(model: nn.Module, n: int, g: torch.Generator) -> torch.Tensor:
     return ((x.clamp(-1, 1) + 1) / 2).clamp(0, 1)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny models: one intra-op thread is fastest and avoids contention on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def digits(data_dir: Path) -> torch.Tensor:
     """32 real MNIST zeros, downsampled to 8x8, in [-1, 1]."""

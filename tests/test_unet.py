@@ -1,4 +1,4 @@
-"""The hybrid DDPM's tiny U-Net and its bottleneck gates (papers.md C1): maths, gradients, parameter counts."""
+"""The hybrid DDPM's tiny U-Net and its bottleneck gates (chen2025quantum's public code): maths, gradients, parameter counts."""
 
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ def test_gate_is_a_channelwise_multiplier():
     torch.testing.assert_close(gate(h), h)
 
 
-# --- the published gate's two properties (papers.md C1) ---------------------------------------
+# --- the published gate's two properties (chen2025quantum's public code) ---------------------------------------
 
 
 def test_published_gate_detach_and_rz_weights_get_exactly_zero_gradient():

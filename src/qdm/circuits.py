@@ -9,9 +9,9 @@ A circuit is an *embedding* (how classical inputs become a state) followed by an
   (the fast path, used in training).
 
 Tests hold one backend against the other (outputs and gradients).  Sources of the ansätze:
-papers.md A1 (StronglyEntanglingLayers, Cacioppo et al.), A2 (Rot layers + CNOT ladder),
-C1 (RY embedding, RZ layers + CNOT chain, Chen et al.).  This module also holds the
-quantum-generated noise of the hybrid paper (papers.md C: no published formula; the
+the public code of cacioppo2023qdm (A1: StronglyEntanglingLayers) and of its follow-up (A2: Rot layers + CNOT
+ladder), and chen2025quantum's public code (C1: RY embedding, RZ layers + CNOT chain).  This module also holds the
+quantum-generated noise of chen2025quantum (no published formula; the
 construction used here is stated in :class:`ExpvalSampler`).
 """
 
@@ -79,7 +79,7 @@ def _check_n_qubits(n_qubits: int) -> None:
 # ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class AngleEmbedding:
-    """PennyLane AngleEmbedding: R_rotation(x_i) on wire i of |0…0> (papers.md C1 uses rotation "Y")."""
+    """PennyLane AngleEmbedding: R_rotation(x_i) on wire i of |0…0> (chen2025quantum's code uses rotation "Y")."""
 
     rotation: Literal["X", "Y", "Z"] = "Y"
 
@@ -104,7 +104,8 @@ class AngleEmbedding:
 
 @dataclass(frozen=True)
 class AmplitudeEmbedding:
-    """PennyLane AmplitudeEmbedding: pad to 2**n with ``pad_with``, L2-normalise (papers.md A1, A2, D)."""
+    """PennyLane AmplitudeEmbedding: pad to 2**n with ``pad_with``, L2-normalise (the codes of cacioppo2023qdm,
+    its follow-up and koelle2024qddm)."""
 
     normalize: bool = True
     pad_with: float | None = 0.0
@@ -153,7 +154,7 @@ def _emit_cnots(cnot_layer: Sequence[tuple[int, int]], wires: Sequence[int]) -> 
 class StronglyEntangling:
     """PennyLane StronglyEntanglingLayers (CNOT imprimitive): Rot on every wire, then CNOT(i → i+r_l mod n).
 
-    papers.md A1: Cacioppo et al. use ``ranges=[1]*L``; ``ranges=None`` is PennyLane's default.
+    cacioppo2023qdm's code uses ``ranges=[1]*L``; ``ranges=None`` is PennyLane's default.
     """
 
     n_layers: int
@@ -217,7 +218,7 @@ class _CNOTChainLayers:
 
 @dataclass(frozen=True)
 class RZCNOTChain(_CNOTChainLayers):
-    """papers.md C1 (Chen et al.): per layer RZ(w_{l,i}) on every wire, then CNOT(i → i+1), i = 0..n-2.
+    """chen2025quantum's public code: per layer RZ(w_{l,i}) on every wire, then CNOT(i → i+1), i = 0..n-2.
 
     RZ is diagonal and CNOTs permute basis states, so ⟨Z_k⟩ does not depend on the weights
     (see :func:`zexpval_wire_sets`).
@@ -235,7 +236,7 @@ class RZCNOTChain(_CNOTChainLayers):
 
     def torch_expval(self, state: sim.State, weights: Tensor) -> Tensor:
         """⟨Z_i⟩ (B, n) of :meth:`torch`'s state; on a product-state start the exact Heisenberg form
-        ⟨Z_k⟩ = Π_{j∈S_k} ⟨Z_j⟩ (papers.md C1 property 2, :func:`zexpval_wire_sets`), O(n²) per sample.
+        ⟨Z_k⟩ = Π_{j∈S_k} ⟨Z_j⟩ (RZ diagonal, CNOTs permutations: :func:`zexpval_wire_sets`), O(n²) per sample.
 
         The RZ weights drop out exactly; they stay in the graph with an exactly zero gradient.
         """
@@ -307,7 +308,8 @@ def _check_contraction(contraction: str) -> None:
 
 @dataclass(frozen=True)
 class RotCNOTLadder(_FusedRotationChain):
-    """papers.md A2: per layer Rot(φ,θ,ω) on every wire, then the CNOT ladder i → i+1 (i = 0..n-2).
+    """cacioppo2023qdm's follow-up code (IJCNN 2025): per layer Rot(φ,θ,ω) on every wire,
+    then the CNOT ladder i → i+1 (i = 0..n-2).
 
     The exact ladder of the authors' follow-up could not be read here; this is the open
     nearest-neighbour ladder (``closed=True`` adds CNOT(n-1 → 0)).
@@ -345,7 +347,7 @@ class RotCNOTLadder(_FusedRotationChain):
 
 @dataclass(frozen=True)
 class TrainableRYRZChain(_FusedRotationChain):
-    """A trainable variant of C1's ansatz: per layer RY(a_{l,i}) then RZ(b_{l,i}) on every wire, then the
+    """A trainable variant of chen2025quantum's ansatz: per layer RY(a_{l,i}) then RZ(b_{l,i}) on every wire, then the
     CNOT chain i → i+1.  Unlike :class:`RZCNOTChain` its weights do change ⟨Z⟩ (through the RY angles)."""
 
     n_layers: int
@@ -377,7 +379,7 @@ class TrainableRYRZChain(_FusedRotationChain):
 
 @dataclass(frozen=True)
 class RYCNOTChain(_CNOTChainLayers, _FusedRotationChain):
-    """papers.md C1's ansatz with RZ → RY: per layer RY(w_{l,i}) on every wire, then CNOT(i → i+1).
+    """chen2025quantum's ansatz with RZ → RY: per layer RY(w_{l,i}) on every wire, then CNOT(i → i+1).
 
     Same 3 × n weights as the published RZ chain, but every weight changes ⟨Z⟩ (an RY does not
     commute with the Z read-out, whereas the final RZ of ``TrainableRYRZChain`` / StronglyEntangling
@@ -536,7 +538,7 @@ def ansatz_unitary(ansatz: Ansatz, weights: Tensor, n_qubits: int, dtype: torch.
 
 
 # ----------------------------------------------------------------------------------------------
-# closed form for diagonal + CNOT ansätze (papers.md C1, property 2)
+# closed form for diagonal + CNOT ansätze (chen2025quantum's published circuit is one)
 # ----------------------------------------------------------------------------------------------
 def zexpval_wire_sets(ansatz: Ansatz, n_qubits: int) -> tuple[frozenset[int], ...]:
     """For each wire k, the set S_k with U† Z_k U = Π_{j∈S_k} Z_j, for ansätze of diagonal gates and CNOTs.
@@ -569,7 +571,7 @@ def _sorted_wire_sets(ansatz: Ansatz, n_qubits: int) -> tuple[tuple[int, ...], .
 
 
 def zexpval_product_of_cos(inputs: Tensor, wire_sets: Sequence[frozenset[int]]) -> Tensor:
-    """Closed form ⟨Z_k⟩ = Π_{j∈S_k} cos(x_j) after an RX/RY angle embedding (papers.md C1): (B, n)."""
+    """Closed form ⟨Z_k⟩ = Π_{j∈S_k} cos(x_j) after an RX/RY angle embedding (chen2025quantum's circuit): (B, n)."""
     if inputs.ndim != 2:
         raise ValueError(f"inputs must have shape (B, n), got {tuple(inputs.shape)}")
     cos = torch.cos(inputs)
@@ -580,9 +582,9 @@ def zexpval_product_of_cos(inputs: Tensor, wire_sets: Sequence[frozenset[int]]) 
 # torch module
 # ----------------------------------------------------------------------------------------------
 class QuantumLayer(nn.Module):
-    """Real inputs (..., k) -> ⟨Z_i⟩ (..., n) of embedding + ansatz with trainable weights (papers.md C1's bottleneck).
+    """Real inputs (..., k) -> ⟨Z_i⟩ (..., n) of embedding + ansatz with trainable weights (chen2025quantum's bottleneck).
 
-    ``init="uniform_2pi"`` draws weights in [0, 2π) (PennyLane TorchLayer's default, papers.md A1);
+    ``init="uniform_2pi"`` draws weights in [0, 2π) (PennyLane TorchLayer's default, cacioppo2023qdm's code);
     ``init="normal"`` draws N(0, init_scale²).  Output dtype follows a floating input (float32 -> float32).
     """
 
@@ -630,7 +632,7 @@ class QuantumLayer(nn.Module):
 
 
 # ----------------------------------------------------------------------------------------------
-# quantum-generated noise (papers.md C: the paper gives no formula; this construction is qdm's)
+# quantum-generated noise (chen2025quantum gives no formula; this construction is qdm's)
 # ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ExpvalSampler:

@@ -182,7 +182,7 @@ def cache_root() -> Path:
     env = os.environ.get(CACHE_ENV_VAR, "").strip()
     if env:
         return Path(env).expanduser()
-    import platformdirs  # noqa: PLC0415 - only needed for the fallback
+    import platformdirs  # only needed for the fallback
 
     return Path(platformdirs.user_cache_dir("qdm"))
 
@@ -273,7 +273,9 @@ def load_classifier(
     elif isinstance(dataset_or_config, str) and dataset_or_config in DEFAULT_CLASSIFIERS:
         config = DEFAULT_CLASSIFIERS[dataset_or_config]
     else:
-        raise ValueError(f"dataset_or_config must be a ClassifierConfig or one of {tuple(DEFAULT_CLASSIFIERS)}, got {dataset_or_config!r}")
+        raise ValueError(
+            f"dataset_or_config must be a ClassifierConfig or one of {tuple(DEFAULT_CLASSIFIERS)}, got {dataset_or_config!r}"
+        )
     from qdm.data import load_dataset
 
     md5 = str(load_dataset(config.dataset, "train", data_dir=data_dir).source.md5)
@@ -341,7 +343,9 @@ class ClassifierScores:
     confusion: tuple[tuple[int, ...], ...]
 
 
-def classifier_scores(classifier: TrainedClassifier, images: Any, intended: Sequence[int] | Tensor | np.ndarray) -> ClassifierScores:
+def classifier_scores(
+    classifier: TrainedClassifier, images: Any, intended: Sequence[int] | Tensor | np.ndarray
+) -> ClassifierScores:
     """Fraction of ``images`` classified as their intended label, mean probability given to it, per label and confusion.
 
     ``intended``: one label per image (an unconditioned single-class model passes its class N times).
@@ -375,7 +379,8 @@ def classifier_scores(classifier: TrainedClassifier, images: Any, intended: Sequ
 
 
 def classifier_fid(classifier: TrainedClassifier, real: Any, fake: Any) -> float:
-    """Heusel et al. (2017) Fréchet distance on the classifier's 128-d penultimate features (:func:`qdm.metrics.fid_from_features`)."""
+    """Heusel et al. (2017) Fréchet distance on the classifier's 128-d penultimate features
+    (:func:`qdm.metrics.fid_from_features`)."""
     from qdm.metrics import fid_from_features
 
     return fid_from_features(classifier_features(classifier, real), classifier_features(classifier, fake))

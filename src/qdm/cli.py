@@ -116,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--time-steps", type=int, default=2, help="training steps timed per circuit backend (0: no timing)")
     audit.add_argument("--backends", default="torch,pennylane", help="circuit backends to time (default torch,pennylane)")
     audit.add_argument("--qdm-images", type=int, default=None,
-                       help="score the qdm protocol on the first N samples of each run (default: all; the protocol asks for >= 1000)")
+                       help="score the qdm protocol on the first N samples of each run "
+                       "(default: all; the protocol asks for >= 1000)")
     audit.add_argument("--bias-pool", choices=("heldout", "train"), default="heldout",
                        help="real images of the estimator-bias table: the held-out set (free) or 2·max(n) training images")
     audit.add_argument("--set", dest="audit_overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -377,7 +378,7 @@ def torch_threads() -> int:
     return torch.get_num_threads()
 
 
-def _run_audit(args: argparse.Namespace, backends: tuple[str, ...]):  # noqa: ANN202 - AuditReport, imported lazily
+def _run_audit(args: argparse.Namespace, backends: tuple[str, ...]):  # AuditReport, imported lazily
     """audit_chen2025 with the command line's settings."""
     from qdm.audits.chen2025 import audit_chen2025
 

@@ -207,9 +207,9 @@ REGISTRY_NAMES: tuple[str, ...] = ("mnist", "mnist_t10k_images", "mnist_t10k_lab
 
 @functools.cache
 def _medmnist_entry(flag: str) -> RegistryEntry:
-    """papers.md / MedMNIST v2: the official ``<flag>.npz`` entry from ``medmnist.INFO``."""
+    """MedMNIST v2 (yang2023medmnist): the official ``<flag>.npz`` entry from ``medmnist.INFO``."""
     try:
-        from medmnist.info import INFO  # noqa: PLC0415 - deliberately lazy
+        from medmnist.info import INFO  # deliberately lazy
     except ImportError as err:  # pragma: no cover - medmnist is a declared dependency
         raise DataError(
             f"the official {flag} registry entry needs medmnist's INFO table (url, md5): "
@@ -322,7 +322,7 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     env = os.environ.get(ENV_VAR, "").strip()
     if env:
         return Path(env).expanduser()
-    import platformdirs  # noqa: PLC0415 - only needed for the fallback
+    import platformdirs  # only needed for the fallback
 
     return Path(platformdirs.user_cache_dir("qdm"))
 
@@ -708,7 +708,7 @@ class ImageDataset:
         """Float32 tensor (N, C, H, W): ``unit`` = x/255 in [0, 1]; ``minus_one_one`` = 2x/255 - 1 (DDPM range)."""
         if scale not in _SCALES:
             raise ValueError(f"scale must be one of {_SCALES}, got {scale!r}")
-        import torch  # noqa: PLC0415
+        import torch
 
         x = torch.from_numpy(np.array(self.images, dtype=np.float32)) / 255.0
         x = x.unsqueeze(1) if self.images.ndim == 3 else x.permute(0, 3, 1, 2).contiguous()
@@ -716,8 +716,8 @@ class ImageDataset:
 
     def as_torch_dataset(self, scale: Scale = "minus_one_one") -> TensorDataset:
         """A ``TensorDataset`` of (image (C,H,W) float32, label int64) pairs."""
-        from torch import from_numpy  # noqa: PLC0415
-        from torch.utils.data import TensorDataset  # noqa: PLC0415
+        from torch import from_numpy
+        from torch.utils.data import TensorDataset
 
         return TensorDataset(self.to_tensor(scale), from_numpy(np.array(self.labels, dtype=np.int64)))
 

@@ -508,7 +508,8 @@ def ddim_step(
     eta: float = 0.0,
     clip_x0: bool = False,
 ) -> StepOutput:
-    """song2021ddim eq. 12: x_prev = sqrt(ab_prev) x0_hat + sqrt(1 - ab_prev - sigma^2) eps + sigma z, sigma from eq. 16 times eta.
+    """song2021ddim eq. 12: x_prev = sqrt(ab_prev) x0_hat + sqrt(1 - ab_prev - sigma^2) eps + sigma z,
+    sigma from eq. 16 times eta.
 
     ``t_prev`` may be 0 (then ``alpha_bar_prev = 1`` and the step returns x0_hat). With
     ``clip_x0`` the eps used in the direction term is recomputed from the clipped x0_hat.
@@ -549,7 +550,8 @@ def ddim_sample_loop(
     device: torch.device | str | None = None,
     x_T: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """song2021ddim eq. 12 on the sub-sequence ddim_timesteps(T, n_steps), from x_T ~ N(0, I) down to x_0 (eta = 0: deterministic)."""
+    """song2021ddim eq. 12 on the sub-sequence ddim_timesteps(T, n_steps), from x_T ~ N(0, I) down to x_0
+    (eta = 0: deterministic)."""
     if not (isinstance(eta, (int, float)) and math.isfinite(eta) and eta >= 0):
         raise ValueError(f"eta must be a finite number >= 0, got {eta!r}")
     taus = ddim_timesteps(schedule.T, n_steps).tolist()
@@ -574,7 +576,8 @@ def l_simple(
     generator: torch.Generator | None,
     noise: NoiseFn | torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """ho2020ddpm eq. 14: L_simple = E_{t ~ U{1..T}, eps} |eps - eps_fn(sqrt(ab_t) x_0 + sqrt(1 - ab_t) eps, t)|^2 (mean per entry).
+    """ho2020ddpm eq. 14: L_simple = E_{t ~ U{1..T}, eps} |eps - eps_fn(sqrt(ab_t) x_0 + sqrt(1 - ab_t) eps, t)|^2
+    (mean per entry).
 
     Draws t first, then eps: from ``noise`` when it is a :data:`NoiseFn`, ``noise`` itself when it is a
     tensor of x_0's shape, else standard Gaussian.

@@ -17,7 +17,7 @@ __all__ = ["save_image_grid"]
 
 def save_image_grid(images: torch.Tensor, path: str | os.PathLike[str], nrow: int | None = None, pad: int = 2) -> Path:
     """Save (n, C, H, W) images in [0, 1] as one PNG grid (``nrow`` per row, default ≈ √n; tiles upscaled to ≥ 28 px)."""
-    from PIL import Image  # noqa: PLC0415 - only when a grid is written
+    from PIL import Image  # only when a grid is written
 
     if images.dim() != 4 or images.shape[1] not in (1, 3) or images.shape[0] < 1:
         raise ValueError(f"images must be (n, 1|3, H, W) with n >= 1, got shape {tuple(images.shape)}")

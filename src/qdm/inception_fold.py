@@ -62,7 +62,8 @@ _NAMESPACE = {
 
 
 def fold_conv_bn(weight: Tensor, mean: Tensor, var: Tensor, beta: Tensor, eps: float = _BN_EPS) -> tuple[Tensor, Tensor]:
-    """Ioffe & Szegedy (2015) Alg. 2 at inference, without scale: BN(conv(x, w)) = conv(x, s w) + (beta - s mean), s = 1/sqrt(var + eps)."""
+    """Ioffe & Szegedy (2015) Alg. 2 at inference, without scale: BN(conv(x, w)) = conv(x, s w) + (beta - s mean),
+    s = 1/sqrt(var + eps)."""
     scale = 1.0 / torch.sqrt(var + eps)
     return weight * scale[:, None, None, None], beta - mean * scale
 
@@ -74,7 +75,9 @@ class _FoldedConv(nn.Module):
         super().__init__()
         code = layer.code
         if "batch_norm" not in code or "relu" not in code or "0.001" not in code:
-            raise ValueError("unexpected Conv2dLayer code in the Inception file (expected conv2d -> batch_norm(eps 1e-3) -> relu)")
+            raise ValueError(
+                "unexpected Conv2dLayer code in the Inception file (expected conv2d -> batch_norm(eps 1e-3) -> relu)"
+            )
         weight, bias = fold_conv_bn(layer.weight, layer.mean, layer.var, layer.beta)
         out_ch, in_ch, kh, kw = weight.shape
         self.conv = nn.Conv2d(in_ch, out_ch, (kh, kw), stride=layer.stride, padding=layer.padding, bias=True)
@@ -95,7 +98,7 @@ class _Block(nn.Module):
         for name, child in module.named_children():
             setattr(self, name, _convert(child))
         namespace = dict(_NAMESPACE)
-        exec(module.code, namespace)  # noqa: S102 - the network's own printed TorchScript forward
+        exec(module.code, namespace)  # the network's own printed TorchScript forward
         self._forward = namespace["forward"]
 
     def forward(self, x: Tensor) -> Tensor:

@@ -67,7 +67,7 @@ def ledger_root() -> Path | None:
     env = os.environ.get("QDM_LEDGER_DIR")
     if env is not None:
         return None if env.strip().lower() in ("", "none") else Path(env).expanduser().resolve()
-    from qdm.provenance import repo_root  # noqa: PLC0415 - only to locate the default ledger
+    from qdm.provenance import repo_root  # only to locate the default ledger
 
     root = repo_root()
     return (root / "ledger") if root is not None and (root / "ledger").is_dir() else None
@@ -124,7 +124,7 @@ def lookup(experiment: str, digest: str, data: dict[str, Any], root: Path | None
 
 def kept_samples(path: Path) -> "torch.Tensor":  # noqa: F821 - torch is imported lazily
     """A ledger entry's kept samples as float (n, C, H, W) in [0, 1] (8-bit, as stored)."""
-    import torch  # noqa: PLC0415
+    import torch
 
     with np.load(Path(path) / "samples.npz") as data:
         return torch.from_numpy(data["samples"]).float() / 255.0
@@ -132,7 +132,7 @@ def kept_samples(path: Path) -> "torch.Tensor":  # noqa: F821 - torch is importe
 
 def _quantised(samples_pt: Path) -> np.ndarray:
     """The first :data:`SAMPLE_COUNT` samples of a run's ``samples.pt`` as uint8 (n, C, H, W)."""
-    import torch  # noqa: PLC0415 - only to read the run's tensor
+    import torch  # only to read the run's tensor
 
     x = torch.load(samples_pt, map_location="cpu", weights_only=True)[:SAMPLE_COUNT]
     return (x.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
@@ -168,7 +168,7 @@ def admit(run_dir: str | os.PathLike[str], made_by: dict[str, Any], root: Path |
             shutil.copyfile(run_dir / name, tmp / name)
         samples = _quantised(run_dir / "samples.pt")
         np.savez_compressed(tmp / "samples.npz", samples=samples)
-        from qdm.provenance import git_state  # noqa: PLC0415
+        from qdm.provenance import git_state
 
         git = git_state()
         record = {
@@ -190,14 +190,14 @@ def admit(run_dir: str | os.PathLike[str], made_by: dict[str, Any], root: Path |
 
 def _grid(samples: np.ndarray, path: Path) -> None:
     """The kept uint8 samples as a PNG grid (the runner's grid writer, on the same images)."""
-    import torch  # noqa: PLC0415
+    import torch
 
     save_image_grid(torch.from_numpy(samples).float() / 255.0, path)
 
 
 def stale_entries(root: Path | None = None) -> list[tuple[LedgerEntry, str]]:
     """Entries whose preset and profile the current code resolves to another config hash: (entry, current hash)."""
-    from qdm.presets import resolve_config  # noqa: PLC0415 - presets sit above the config layer
+    from qdm.presets import resolve_config  # presets sit above the config layer
 
     stale = []
     for entry in entries(root):

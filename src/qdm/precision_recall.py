@@ -1,4 +1,5 @@
-"""Improved precision and recall of a generated distribution (Kynkäänniemi et al. 2019, kynkaanniemi2019precision), on any features.
+"""Improved precision and recall of a generated distribution (Kynkäänniemi et al. 2019, kynkaanniemi2019precision),
+on any features.
 
 Each feature set defines a manifold estimate: the union of balls around its points whose radius is
 the distance to the point's k-th nearest *other* point of the same set (eq. 1). Precision is the

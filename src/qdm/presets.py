@@ -170,7 +170,7 @@ def chen2025_matched(dataset: HybridDataset = "mnist") -> ExperimentConfig:
 
 
 # ---------------------------------------------------------------------------------------------
-# Cacioppo et al. 2023 / 2025 and Kölle et al. 2024 (cacioppo2023qdm, A2, D)
+# Cacioppo et al. 2023 / 2025 and Kölle et al. 2024 (cacioppo2023qdm, its follow-up, koelle2024qddm)
 # ---------------------------------------------------------------------------------------------
 
 #: cacioppo2023qdm: DATA_LENGTH = 2048 latents of all ten digits; per-class draws need a multiple of 10,
@@ -181,7 +181,8 @@ A1_STEPS_PER_EPOCH = 32 * 8
 
 
 def cacioppo2023_cond_latent(noising: Noising = "as_coded") -> ExperimentConfig:
-    """cacioppo2023qdm exactly: 3 latent + 4 label qubits, SEL blocks 15/20/15 (ranges 1) with a randomly measured ancilla, 1110 parameters."""
+    """cacioppo2023qdm exactly: 3 latent + 4 label qubits, SEL blocks 15/20/15 (ranges 1) with a randomly measured ancilla,
+    1110 parameters."""
     n_images = 10 * A1_IMAGES_PER_CLASS
     ae_epoch = n_images // 32  # autoencoder batch 32
     return ExperimentConfig(
@@ -236,14 +237,16 @@ def cacioppo2023_cond_latent(noising: Noising = "as_coded") -> ExperimentConfig:
     )
 
 
-#: the cacioppo2023qdm follow-up (IJCNN 2025) gives no data count or block depths; the public forks' trainer.py uses DATA_LENGTH = 8096
+#: the cacioppo2023qdm follow-up (IJCNN 2025) gives no data count or block depths; the public forks' trainer.py uses
+#: DATA_LENGTH = 8096
 #: (4,048 per digit) and pqc_layers [4, 4, 4]: qdm takes those. One epoch = ⌊8096/64⌋ = 126 steps.
 A2_IMAGES_PER_CLASS = 4048
 A2_STEPS_PER_EPOCH = 8096 // 64
 
 
 def cacioppo2025_full() -> ExperimentConfig:
-    """the cacioppo2023qdm follow-up (IJCNN 2025): 16×16 digits 0/1 on 8 qubits, Rot + CNOT-ladder blocks, post-selected ancilla, per-timestep θ_t, μ̃ targets."""
+    """the cacioppo2023qdm follow-up (IJCNN 2025): 16×16 digits 0/1 on 8 qubits, Rot + CNOT-ladder blocks, post-selected ancilla,
+    per-timestep θ_t, μ̃ targets."""
     return ExperimentConfig(
         experiment="cacioppo2025-full",
         family="pqc_denoiser",
@@ -283,7 +286,8 @@ def cacioppo2025_full() -> ExperimentConfig:
 
 
 def koelle2024() -> ExperimentConfig:
-    """koelle2024qddm mapped onto the PQC denoiser: 8×8 digits 0/1 amplitude-embedded on 6 qubits, 55 SEL layers, MSE on probabilities.
+    """koelle2024qddm mapped onto the PQC denoiser: 8×8 digits 0/1 amplitude-embedded on 6 qubits, 55 SEL layers,
+    MSE on probabilities.
 
     Kölle et al.'s code (``QDenseUndirected(55, 8)``, ``--ds-size 100``, 80 % train, batch 10, 10,000 epochs,
     Adam 1e-4, weights randn·0.4) differs from this mapping in ways the family cannot express, stated
@@ -329,7 +333,8 @@ def koelle2024() -> ExperimentConfig:
 
 def apply_profile(cfg: ExperimentConfig, profile: str) -> ExperimentConfig:
     """Scale a preset to a profile: 'paper' = unchanged; 'cpu', 'smoke': the family's ``profile`` hook
-    (:data:`~qdm.families.hybrid.HYBRID_PROFILES`, :data:`~qdm.families.pqc.PQC_PROFILES`); records ``preset="<name>@<profile>"``."""
+    (:data:`~qdm.families.hybrid.HYBRID_PROFILES`, :data:`~qdm.families.pqc.PQC_PROFILES`);
+    records ``preset="<name>@<profile>"``."""
     if not isinstance(cfg, ExperimentConfig):
         raise ValueError(f"cfg must be an ExperimentConfig, got {type(cfg).__name__}")
     if profile not in PROFILE_NAMES:
@@ -418,7 +423,8 @@ def split_pseudo_overrides(overrides: Sequence[str]) -> tuple[str | None, str | 
 
 
 def resolve_config(name: str, overrides: Sequence[str] = ()) -> ExperimentConfig:
-    """``qdm run``'s config: experiment or preset ``name``, then ``preset=`` (same family), then ``profile=``, then the other overrides.
+    """``qdm run``'s config: experiment or preset ``name``, then ``preset=`` (same family), then ``profile=``,
+    then the other overrides.
 
     With ``preset=P`` the preset's config replaces the experiment's (keeping the experiment's name, so
     results go to ``results/<name>/``); ``profile=`` applies to the preset given, or to ``name`` itself.

@@ -51,7 +51,7 @@ from torch import Tensor
 from qdm.config import DataConfig
 from qdm.data import load_dataset
 from qdm import metrics
-from qdm.metrics import fid_from_features, fid_kid_vs_n, poly_kernel, ssim_paired
+from qdm.metrics import fid_from_features, fid_kid_vs_n, ssim_paired
 
 __all__ = [
     "PROTOCOLS",
@@ -335,7 +335,8 @@ def chen2025_protocol(
     n_generated: int = 5,
     features: FeatureFn | None = None,
 ) -> ChenProtocolResult:
-    """Protocol "chen2025": FID of the first ``n_generated`` (5) samples vs the first as many real images; SSIM(gen[i], real[i]), skimage, range 255.
+    """Protocol "chen2025": FID of the first ``n_generated`` (5) samples vs the first as many real images; SSIM(gen[i], real[i]),
+    skimage, range 255.
 
     Both sets are used as 8-bit images (float inputs are quantised); ``features`` maps float (N, C, H, W)
     images in [0, 1] to (N, d) (default: :func:`qdm.metrics.inception_features`).
@@ -345,7 +346,9 @@ def chen2025_protocol(
     if not isinstance(n_generated, int) or n_generated < 2:
         raise ValueError(f"n_generated must be an int >= 2, got {n_generated!r}")
     if gen.shape[0] < n_generated or real.shape[0] < n_generated:
-        raise ValueError(f"need at least n_generated={n_generated} generated and real images, got {gen.shape[0]} and {real.shape[0]}")
+        raise ValueError(
+            f"need at least n_generated={n_generated} generated and real images, got {gen.shape[0]} and {real.shape[0]}"
+        )
     gen, real = to_unit(gen[:n_generated]), to_unit(real[:n_generated])
     feature_fn = features or _default_features
     fid = fid_from_features(feature_fn(real), feature_fn(gen))
@@ -376,7 +379,8 @@ def qdm_protocol(
     generated_features: Tensor | None = None,
     real_features: Tensor | None = None,
 ) -> QDMProtocolResult:
-    """Protocol "qdm": ≥ ``min_generated`` samples vs held-out real images of the class: FID, KID ± SE (:func:`kid_with_se`), SSIM nearest (torchmetrics).
+    """Protocol "qdm": ≥ ``min_generated`` samples vs held-out real images of the class: FID, KID ± SE (:func:`kid_with_se`),
+    SSIM nearest (torchmetrics).
 
     Precomputed features (rows in the images' order) skip the feature network.
     """
@@ -397,8 +401,13 @@ def qdm_protocol(
     kid, kid_se = kid_with_se(f_real, f_gen)
     ssim = ssim_paired(gen, real, pairing="nearest", convention="torchmetrics", data_range=1.0)
     return QDMProtocolResult(
-        fid=float(fid_from_features(f_real, f_gen)), kid=kid, kid_se=kid_se, ssim=ssim.mean, ssim_std=ssim.std,
-        n_generated=int(gen.shape[0]), n_real=int(real.shape[0]),
+        fid=float(fid_from_features(f_real, f_gen)),
+        kid=kid,
+        kid_se=kid_se,
+        ssim=ssim.mean,
+        ssim_std=ssim.std,
+        n_generated=int(gen.shape[0]),
+        n_real=int(real.shape[0]),
     )
 
 
@@ -409,7 +418,8 @@ def estimator_bias_table(
     n_repeats: int = 5,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """FID/KID against n [chong2020unbiased], real-vs-real (two disjoint halves of the real set) and model-vs-real (half A vs model).
+    """FID/KID against n [chong2020unbiased], real-vs-real (two disjoint halves of the real set) and model-vs-real
+    (half A vs model).
 
     Returns a DataFrame (comparison, n, n_repeats, fid_mean, fid_std, kid_mean, kid_std) via
     :func:`qdm.metrics.fid_kid_vs_n`; every n must fit in half the real set and in the model set.

@@ -119,7 +119,7 @@ def lock_hash() -> str | None:
 
 def data_fingerprint() -> dict[str, str]:
     """md5 of every qdm.data registry file present in the data directory (relative path -> md5)."""
-    from qdm import data  # noqa: PLC0415 - numpy-only import, needed only here
+    from qdm import data  # numpy-only import, needed only here
 
     root = data.resolve_data_dir()
     found: dict[str, str] = {}
@@ -288,7 +288,7 @@ def _write_temp(out_dir: Path, suffix: str, write: Any) -> Path:
 
 def _save_svg(fig: Any, path: Path) -> None:
     """SVG without a date and with a fixed id salt, so equal figures give equal bytes."""
-    import matplotlib  # noqa: PLC0415 - only needed when saving
+    import matplotlib  # only needed when saving
 
     with matplotlib.rc_context({"svg.hashsalt": "qdm"}):
         fig.savefig(path, format="svg", metadata={"Date": None, "Creator": None})

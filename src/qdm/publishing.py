@@ -122,7 +122,7 @@ def figure_files(name: str, root: Path | str | None = None, producer: str | None
 
 def notebook_to_ipynb(source: Path | str) -> nbformat.NotebookNode:
     """A jupytext notebook as an unexecuted ``.ipynb`` notebook, cell tags (``parameters``) and kernelspec kept."""
-    import jupytext  # noqa: PLC0415 - only needed when building
+    import jupytext  # only needed when building
 
     path = Path(source)
     if not path.is_file():
@@ -150,14 +150,14 @@ def rerun_commands(source: str) -> dict[str, str]:
 
 
 def _logger() -> Any:
-    from sphinx.util import logging  # noqa: PLC0415
+    from sphinx.util import logging
 
     return logging.getLogger(__name__)
 
 
 def _relative(app: Any, docname: str, target: str) -> str:
     """URI of site path ``target`` as seen from page ``docname``."""
-    from sphinx.util.osutil import relative_uri  # noqa: PLC0415
+    from sphinx.util.osutil import relative_uri
 
     return relative_uri(app.builder.get_target_uri(docname), target)
 
@@ -174,7 +174,7 @@ def _notebook_source(app: Any, docname: str) -> str | None:
 
 
 def _literal(text: str, language: str = "bash") -> Any:
-    from docutils import nodes  # noqa: PLC0415
+    from docutils import nodes
 
     block = nodes.literal_block(text, text)
     block["language"] = language
@@ -183,7 +183,7 @@ def _literal(text: str, language: str = "bash") -> Any:
 
 def _add_run_box(app: Any, doctree: Any, docname: str, source: str) -> None:
     """The notebook's ``.ipynb`` under _notebooks/ and a box with its download link and rerun commands."""
-    from docutils import nodes  # noqa: PLC0415
+    from docutils import nodes
 
     stem = posixpath.splitext(posixpath.basename(source))[0]
     target = Path(app.outdir) / NOTEBOOK_DIR / f"{stem}.ipynb"
@@ -210,7 +210,7 @@ def _add_run_box(app: Any, doctree: Any, docname: str, source: str) -> None:
 
 def _caption_text(caption: Any) -> str:
     """A caption as plain text, its maths kept as ``$TeX$`` (so that a copied citation still reads right)."""
-    from docutils import nodes  # noqa: PLC0415
+    from docutils import nodes
 
     parts: list[str] = []
     for node in caption.findall(lambda n: isinstance(n, (nodes.Text, nodes.math))):
@@ -230,7 +230,7 @@ def _figure_name(node: Any) -> str | None:
 
 def _add_figure_files(app: Any, doctree: Any, docname: str, producer: str | None) -> None:
     """Copy each figure's files into the site and add their links and a citation under the figure."""
-    from docutils import nodes  # noqa: PLC0415
+    from docutils import nodes
 
     numbers = getattr(app.env, "toc_fignumbers", {}).get(docname, {}).get("figure", {})
     base_url = (getattr(app.config, "html_baseurl", "") or "").rstrip("/")

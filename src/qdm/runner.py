@@ -239,7 +239,8 @@ def compute_image_metrics(
     feature_cache: str | os.PathLike[str] | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
-    """FID (Heusel 2017), KID ± jackknife SE (Bińkowski 2018), Inception precision/recall (Kynkäänniemi 2019), paired SSIM (Wang 2004).
+    """FID (Heusel 2017), KID ± jackknife SE (Bińkowski 2018), Inception precision/recall (Kynkäänniemi 2019), paired SSIM
+    (Wang 2004).
 
     ``feature_cache``: a folder where the reference set's Inception features are kept (keyed by its pixels),
     so runs that share a reference set pass it through Inception once. Each metric names its image
@@ -391,7 +392,7 @@ def run_identity(cfg: ExperimentConfig) -> dict[str, Any]:
     step 1 by ~1e-7), so the same config with ``--workers 1`` (all cores) and ``--workers 2`` (half each) gives
     different bytes. A stored run is served only for an equal identity.
     """
-    from qdm.data import load_dataset  # noqa: PLC0415 - the data layer is only needed for a run
+    from qdm.data import load_dataset  # the data layer is only needed for a run
 
     splits = {cfg.data.split} | ({_reference_split(cfg)} if cfg.eval.metrics else set())
     data = {}
@@ -442,7 +443,7 @@ class _RunLock:
 
     def __enter__(self) -> _RunLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "a+")  # noqa: SIM115 - held for the whole run
+        self._fh = open(self.path, "a+")  # held for the whole run
         try:
             fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -546,7 +547,8 @@ def _validate_samples(samples: Any, n: int, family: Family) -> torch.Tensor:
 def run_experiment(
     cfg: ExperimentConfig, results_root: str | os.PathLike[str] = "results", force: bool = False, progress: bool = True
 ) -> RunRecord:
-    """Train, sample and evaluate ``cfg`` into ``<results_root>/<experiment>/<hash>/``; reuse a finished run, resume an unfinished one."""
+    """Train, sample and evaluate ``cfg`` into ``<results_root>/<experiment>/<hash>/``; reuse a finished run,
+    resume an unfinished one."""
     if not isinstance(cfg, ExperimentConfig):
         raise ValueError(f"cfg must be an ExperimentConfig, got {type(cfg).__name__}")
     family = get_family(cfg.family)

@@ -288,7 +288,8 @@ def linear_schedule(T: int, beta_start: float = 1e-4, beta_end: float = 0.02) ->
 
 
 def cosine_schedule(T: int, s: float = 0.008, max_beta: float = 0.999, min_beta: float = 0.0) -> NoiseSchedule:
-    """nichol2021improved eq. 17: alpha_bar_t = f(t)/f(0), f(t) = cos^2((t/T + s)/(1 + s) pi/2), betas clipped to [min_beta, max_beta].
+    """nichol2021improved eq. 17: alpha_bar_t = f(t)/f(0), f(t) = cos^2((t/T + s)/(1 + s) pi/2), betas clipped
+    to [min_beta, max_beta].
 
     Nichol & Dhariwal clip at max_beta = 0.999 only; the Chen et al. code (chen2025quantum) also
     clips below at min_beta = 1e-4. alpha_bar is recomputed as the product of the clipped
@@ -309,7 +310,8 @@ def tailored_schedule(
     max_beta: float = 0.999,
     min_beta: float = 0.0,
 ) -> NoiseSchedule:
-    """qdm's stated reconstruction (not the authors') of Chen et al.'s "tailored noise schedule": the sigmoid schedule of T. Chen 2023.
+    """qdm's stated reconstruction (not the authors') of Chen et al.'s "tailored noise schedule":
+    the sigmoid schedule of T. Chen 2023.
 
     The hybrid paper (arXiv:2504.00034, chen2025quantum) only says its schedule applies
     different noise levels strategically across time steps; no formula is published and the

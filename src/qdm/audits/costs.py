@@ -36,7 +36,8 @@ class StepTiming:
 
 
 def time_training_steps(cfg: ExperimentConfig, n_steps: int = 2, backend: str | None = None) -> StepTiming:
-    """Wall time of ``n_steps`` optimisation steps (forward, backward, Adam) of ``cfg``'s model, optionally on another circuit backend."""
+    """Wall time of ``n_steps`` optimisation steps (forward, backward, Adam) of ``cfg``'s model,
+    optionally on another circuit backend."""
     if not isinstance(n_steps, int) or n_steps < 1:
         raise ValueError(f"n_steps must be an int >= 1, got {n_steps!r}")
     if backend is not None:

@@ -21,7 +21,8 @@ __all__ = ["AncillaCheck", "ancilla_measurement_check", "label_block_norms"]
 
 @dataclass(frozen=True)
 class AncillaCheck:
-    """A1's random ancilla measurement on one state, repeated ``shots`` times: Born probability vs frequency, norms."""
+    """The random ancilla measurement of cacioppo2023qdm's code on one state, repeated ``shots`` times:
+    Born probability vs frequency, norms."""
 
     p0: float
     frequency0: float
@@ -66,7 +67,9 @@ def ancilla_measurement_check(
     labels = torch.full((1,), label, dtype=torch.long) if cfg.n_label_qubits else None
     weights = [w.detach() for w in model.weights_for(t)]
     with torch.no_grad():
-        p0 = float(apply_denoiser_circuit(state, weights, dataclasses.replace(cfg, ancilla="postselect"), labels).ancilla_probability[0])
+        p0 = float(
+            apply_denoiser_circuit(state, weights, dataclasses.replace(cfg, ancilla="postselect"), labels).ancilla_probability[0]
+        )
         many = state.expand(shots, -1).contiguous()
         many_labels = None if labels is None else labels.expand(shots).contiguous()
         out = apply_denoiser_circuit(many, weights, cfg, many_labels, generator)

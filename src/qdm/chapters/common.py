@@ -27,6 +27,7 @@ from qdm.config import ExperimentConfig, apply_overrides, get_experiment, list_p
 from qdm.families import get_family
 from qdm.presets import resolve_config
 from qdm.runner import SAMPLING_SEED_OFFSET, RunRecord, initial_model
+from qdm.validation import check_int
 
 __all__ = [
     "Chapter",
@@ -47,34 +48,6 @@ __all__ = [
     "ssim_table",
     "verdict",
 ]
-
-
-def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
-    """An int (not a bool) in [low, high]."""
-    allowed = f"an integer >= {low}" if high is None else f"an integer in {low}..{high}"
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be {allowed}, got {value!r} ({type(value).__name__})")
-    if value < low or (high is not None and value > high):
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
-    return value
-
-
-def check_float(name: str, value: Any, low: float, high: float | None = None, low_open: bool = False) -> float:
-    """A finite real number in [low, high] (or (low, high] with low_open)."""
-    bracket = "(" if low_open else "["
-    allowed = f"a number in {bracket}{low}, {high}]" if high is not None else f"a number {'>' if low_open else '>='} {low}"
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
-    if value < low or (low_open and value == low) or (high is not None and value > high):
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
-    return float(value)
-
-
-def check_choice(name: str, value: Any, allowed: Sequence[str]) -> str:
-    """One of the allowed strings."""
-    if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
-    return value
 
 
 def check_results_dir(value: Any) -> None:
@@ -210,7 +183,7 @@ def preset_configs(family: str) -> dict[str, ExperimentConfig]:
 
 def sample_untrained(cfg: ExperimentConfig, n: int) -> Tensor:
     """Images (n, C, H, W) in [0, 1] from the untrained model of ``cfg``, sampled as the runner samples (same seeds)."""
-    check_int("n", n, 1)
+    check_int(n, "n", 1)
     model = initial_model(cfg).eval()
     generator = torch.Generator().manual_seed(cfg.train.seed + SAMPLING_SEED_OFFSET)
     with torch.no_grad():
@@ -229,7 +202,7 @@ def check_runs(runs: Mapping[str, Sequence[RunRecord]]) -> None:
 def loss_frame(runs: Mapping[str, Sequence[RunRecord]], window: int = 1) -> pd.DataFrame:
     """Training loss per step of every run (long form: label, seed, step, loss, trailing mean over ``window`` steps)."""
     check_runs(runs)
-    check_int("window", window, 1)
+    check_int(window, "window", 1)
     parts = []
     for label, records in runs.items():
         for r in records:
@@ -326,7 +299,8 @@ def _ranges_overlap(rows: pd.DataFrame, metric: str, a: str, b: str) -> bool:
 
 
 def ssim_table(samples: Mapping[str, Tensor], reference: Tensor, convention: str, pairing: str) -> pd.DataFrame:
-    """SSIM (Wang et al. 2004) of each labelled image set against ``reference``, convention and pairing named ([chen2025quantum])."""
+    """SSIM (Wang et al. 2004) of each labelled image set against ``reference``, convention and pairing named
+    ([chen2025quantum])."""
     if not isinstance(samples, Mapping) or not samples:
         raise ValueError("samples must be a non-empty mapping label -> images (n, C, H, W) in [0, 1]")
     rows = []
@@ -407,7 +381,7 @@ def plot_image_rows(
             raise ValueError(f"rows[{label!r}] must be images (n, 1|3, H, W) or (n, H, W), got {a.shape}")
         arrays[label] = a
     cols = n_cols if n_cols is not None else max(a.shape[0] for a in arrays.values())
-    check_int("n_cols", cols, 1)
+    check_int(cols, "n_cols", 1)
     if col_titles is not None and (isinstance(col_titles, str) or len(col_titles) != cols):
         raise ValueError(f"col_titles must hold one title per column ({cols}), got {col_titles!r}")
     fig, axes = plt.subplots(len(arrays), cols, figsize=(1.1 * cols + 1.6, 1.15 * len(arrays) + 0.2), squeeze=False)

@@ -14,7 +14,8 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from qdm.chapters.common import Chapter, chapter_from, check_int, check_results_dir, pick_parameters, require
+from qdm.chapters.common import Chapter, chapter_from, check_results_dir, pick_parameters, require
+from qdm.validation import check_int
 
 __all__ = ["CONFIG_KEYS", "EXPERIMENTS", "DepolChapterKnobs", "along_t_frame", "depol_chapter", "from_namespace", "plot_along_t"]
 
@@ -49,7 +50,7 @@ class DepolChapterKnobs:
 
     def __post_init__(self) -> None:
         """Check every field; the message names the parameter and its allowed values."""
-        check_int("n_trajectories", self.n_trajectories, 1, 1_000_000)
+        check_int(self.n_trajectories, "n_trajectories", 1, 1_000_000)
         check_results_dir(self.results_dir)
 
 

@@ -17,7 +17,6 @@ from qdm.audits.circuits import weight_independence
 from qdm.chapters.common import (
     Chapter,
     chapter_from,
-    check_int,
     check_results_dir,
     fid_table,
     metrics_frame,
@@ -30,6 +29,7 @@ from qdm.models.bottleneck import GATE_KINDS
 from qdm.models.counting import PART_NAMES, count_parameters
 from qdm.models.unet import TinyUNet
 from qdm.runner import RunRecord, initial_model, run_samples
+from qdm.validation import check_int
 
 __all__ = [
     "BASE_EXPERIMENT",
@@ -89,8 +89,8 @@ class HybridChapterKnobs:
         kinds = parse_list("variants", self.variants)
         if any(k not in GATE_KINDS for k in kinds):
             raise ValueError(f"variants must be comma-separated gate kinds from {list(GATE_KINDS)}, got {self.variants!r}")
-        check_int("n_seeds", self.n_seeds, 1, 20)
-        check_int("workers", self.workers, 1, 64)
+        check_int(self.n_seeds, "n_seeds", 1, 20)
+        check_int(self.workers, "workers", 1, 64)
         check_results_dir(self.results_dir)
 
     @property

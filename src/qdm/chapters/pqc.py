@@ -20,9 +20,6 @@ from torch import Tensor
 from qdm.chapters.common import (
     Chapter,
     chapter_from,
-    check_choice,
-    check_float,
-    check_int,
     check_results_dir,
     pick_parameters,
     require,
@@ -40,6 +37,7 @@ from qdm.models.pqc_denoiser import (
     normalise,
     training_pair,
 )
+from qdm.validation import check_choice, check_float, check_int
 
 __all__ = [
     "BASE_EXPERIMENT",
@@ -108,7 +106,7 @@ class PQCChapterKnobs:
 
     def __post_init__(self) -> None:
         """Check every field; the message names the parameter and its allowed values."""
-        check_int("n_draws", self.n_draws, 2, 1_000_000)
+        check_int(self.n_draws, "n_draws", 2, 1_000_000)
         check_results_dir(self.results_dir)
 
 
@@ -165,16 +163,17 @@ def pqc_parameter_table(configs: Mapping[str, PQCDenoiserConfig]) -> pd.DataFram
 
 
 def noised_fidelity_approx(alpha_bar: Tensor, d: int, noise: str, noising: str = "ddpm", std: float = 1.0) -> Tensor:
-    """Forward noising (eq. 4 of [ho2020ddpm]) in state space: E|⟨x0|x_t⟩|² ≈ (a² + κσ²b²)/(a² + κσ²b²d), κ = 1 real, 2 complex noise.
+    """Forward noising (eq. 4 of [ho2020ddpm]) in state space: E|⟨x0|x_t⟩|² ≈ (a² + κσ²b²)/(a² + κσ²b²d), κ = 1 real,
+    2 complex noise.
 
     a = √ᾱ and b = √(1−ᾱ) ("ddpm") or 1−ᾱ ("as_coded", the authors' code of [cacioppo2023qdm]).
 
     Ratio of the expectations of numerator and squared norm (exact as d → ∞): E|⟨x0|ε⟩|² = κσ², E‖ε‖² = κσ²d.
     """
-    check_choice("noise", noise, ("real", "complex"))
-    check_choice("noising", noising, ("ddpm", "as_coded"))
-    check_int("d", d, 1)
-    check_float("std", std, 0.0, low_open=True)
+    check_choice(noise, "noise", ("real", "complex"))
+    check_choice(noising, "noising", ("ddpm", "as_coded"))
+    check_int(d, "d", 1)
+    check_float(std, "std", 0.0, low_open=True)
     alpha_bar = torch.as_tensor(alpha_bar, dtype=torch.float64)
     a2 = alpha_bar
     b2 = (1.0 - alpha_bar) if noising == "ddpm" else (1.0 - alpha_bar) ** 2
@@ -189,7 +188,8 @@ def noising_fidelity_frame(
     generator: torch.Generator | None,
     noises: Sequence[str] = ("real", "complex"),
 ) -> pd.DataFrame:
-    """Forward noising (eq. 4 of [ho2020ddpm]) on amplitude-encoded states: Monte-Carlo E|⟨x0|x̂_t⟩|² (x̂ normalised) per level t and noise kind.
+    """Forward noising (eq. 4 of [ho2020ddpm]) on amplitude-encoded states: Monte-Carlo E|⟨x0|x̂_t⟩|²
+    (x̂ normalised) per level t and noise kind.
 
     Columns: noise, t, alpha_bar (at schedule time t + offset), fidelity (mean over images × draws), stderr,
     approx (:func:`noised_fidelity_approx`) and imag_weight, the mean Σ_j (Im x̂_j)² (0 for real noise).
@@ -198,12 +198,12 @@ def noising_fidelity_frame(
         raise ValueError(f"cfg must be a PQCDenoiserConfig, got {type(cfg).__name__}")
     if not isinstance(x0, Tensor) or x0.ndim != 2 or x0.shape[1] != cfg.state_dim:
         raise ValueError(f"x0 must be unit amplitude vectors (B, {cfg.state_dim}), got {getattr(x0, 'shape', x0)!r}")
-    check_int("n_draws", n_draws, 2)
+    check_int(n_draws, "n_draws", 2)
     schedule, offset = diffusion_schedule(cfg)
     x = x0.double().repeat(n_draws, 1)
     rows = []
     for noise in noises:
-        check_choice("noise", noise, ("real", "complex"))
+        check_choice(noise, "noise", ("real", "complex"))
         for t in range(cfg.T + 1):
             eps = draw_noise(x.shape, generator, noise, cfg.noise_std)
             level = torch.full((x.shape[0],), t, dtype=torch.long)
@@ -227,7 +227,8 @@ def noising_fidelity_frame(
 def noised_images(
     x0: Tensor, cfg: PQCDenoiserConfig, levels: Sequence[int], noise: str, generator: torch.Generator | None
 ) -> dict[int, Tensor]:
-    """Forward noising (eq. 4 of [ho2020ddpm]) at the given levels with one ε per image shared by all levels, decoded as |x̂_t|/max (N, 1, s, s)."""
+    """Forward noising (eq. 4 of [ho2020ddpm]) at the given levels with one ε per image shared by all levels,
+    decoded as |x̂_t|/max (N, 1, s, s)."""
     if not isinstance(x0, Tensor) or x0.ndim != 2 or x0.shape[1] != cfg.state_dim:
         raise ValueError(f"x0 must be unit amplitude vectors (B, {cfg.state_dim}), got {getattr(x0, 'shape', x0)!r}")
     if not levels or any(isinstance(t, bool) or not isinstance(t, int) or not 0 <= t <= cfg.T for t in levels):

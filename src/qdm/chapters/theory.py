@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from qdm.chapters.common import check_int
+from qdm.validation import check_int
 from qdm.schedules import SCHEDULES
 
 __all__ = ["THEORY_SCHEDULES", "TheoryParams"]
@@ -39,14 +39,14 @@ class TheoryParams:
 
     def __post_init__(self) -> None:
         """Check every field; the message names the parameter and its allowed values."""
-        check_int("T", self.T, 2)
+        check_int(self.T, "T", 2)
         if not isinstance(self.schedule, str) or self.schedule not in THEORY_SCHEDULES:
             raise ValueError(f"schedule must be one of {list(THEORY_SCHEDULES)}, got {self.schedule!r}")
-        check_int("n_qubits", self.n_qubits, 1, 6)
-        check_int("seed", self.seed, 0)
-        check_int("n_images", self.n_images, 1, 16)
-        check_int("digit", self.digit, 0, 9)
-        check_int("n_samples", self.n_samples, 100, 100_000)
+        check_int(self.n_qubits, "n_qubits", 1, 6)
+        check_int(self.seed, "seed", 0)
+        check_int(self.n_images, "n_images", 1, 16)
+        check_int(self.digit, "digit", 0, 9)
+        check_int(self.n_samples, "n_samples", 100, 100_000)
 
     def as_dict(self) -> dict[str, Any]:
         """The parameters as a plain dict (for provenance records)."""

@@ -16,7 +16,7 @@ from qdm.families.base import (
     plugin_failure_note,
     register_family,
 )
-from qdm.families import ano, depolarizing, hybrid, pqc  # noqa: E402,F401 - registers the built-in families
+from qdm.families import ano, depolarizing, hybrid, pqc  # registers the built-in families
 
 __all__ = [
     "FAMILIES",

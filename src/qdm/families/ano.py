@@ -77,7 +77,9 @@ def ano_prepare_data(cfg: ExperimentConfig) -> tuple[torch.Tensor, torch.Tensor]
     return images_to_states(images, cfg.model.image_size), labels
 
 
-def ano_loss_fn(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor], cfg: ExperimentConfig, generator: torch.Generator) -> torch.Tensor:
+def ano_loss_fn(
+    model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor], cfg: ExperimentConfig, generator: torch.Generator
+) -> torch.Tensor:
     """The infidelity of one batch at all T times (:func:`qdm.models.ano.ano_loss`), noise from ``generator``."""
     states, labels = batch
     return ano_loss(model, states, labels, generator)
@@ -156,8 +158,6 @@ def ano_describe(cfg: ExperimentConfig) -> str:
     )
 
 
-
-
 # ---------------------------------------------------------------------------------------------
 # The preset and its profiles
 # ---------------------------------------------------------------------------------------------
@@ -185,7 +185,9 @@ def jo2025_ano() -> ExperimentConfig:
             lr_gamma=0.97,
             checkpoint_every=10 * PAPER_EPOCH_STEPS,
         ),
-        eval=EvalConfig(n_samples=1000, fid_real_images=1000, ssim_pairing="nearest", ssim_convention="torchmetrics", protocol="qdm"),
+        eval=EvalConfig(
+            n_samples=1000, fid_real_images=1000, ssim_pairing="nearest", ssim_convention="torchmetrics", protocol="qdm"
+        ),
         preset=PRESET_NAME,
     )
 
@@ -207,7 +209,9 @@ class _AnoProfile:
 ANO_PROFILES: dict[str, _AnoProfile] = {
     "smoke": _AnoProfile(steps=3, batch_size=4, images_per_class=2, n_samples=10, fid_real_images=20, checkpoint_every=None),
     "cpu": _AnoProfile(steps=400, batch_size=32, images_per_class=64, n_samples=200, fid_real_images=500, checkpoint_every=100),
-    "book": _AnoProfile(steps=1000, batch_size=32, images_per_class=128, n_samples=1000, fid_real_images=1000, checkpoint_every=250),
+    "book": _AnoProfile(
+        steps=1000, batch_size=32, images_per_class=128, n_samples=1000, fid_real_images=1000, checkpoint_every=250
+    ),
 }
 
 
@@ -218,7 +222,9 @@ def profile(cfg: ExperimentConfig, name: str) -> ExperimentConfig:
     if name not in ANO_PROFILES:
         raise ValueError(f"profile must be one of paper, {', '.join(ANO_PROFILES)} for the ano_hybrid family, got {name!r}")
     spec = ANO_PROFILES[name]
-    per_class = spec.images_per_class if cfg.data.images_per_class is None else min(cfg.data.images_per_class, spec.images_per_class)
+    per_class = (
+        spec.images_per_class if cfg.data.images_per_class is None else min(cfg.data.images_per_class, spec.images_per_class)
+    )
     epoch = max(1, (per_class * len(cfg.data.classes)) // spec.batch_size)
     base = (cfg.preset or cfg.experiment).split("@", 1)[0]
     return dataclasses.replace(

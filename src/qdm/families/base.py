@@ -157,7 +157,8 @@ class ProfileSpec:
         for name in ("steps", "batch_size", "images_per_class", "sample_steps", "autoencoder_steps", "checkpoint_every"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-                raise ValueError(f"ProfileSpec.{name} must be an int >= 1{' or None' if name in _OPTIONAL else ''}, got {value!r}")
+                allowed = "an int >= 1 or None" if name in _OPTIONAL else "an int >= 1"
+                raise ValueError(f"ProfileSpec.{name} must be {allowed}, got {value!r}")
         if self.n_samples < 5:
             raise ValueError(f"ProfileSpec.n_samples must be >= 5 (the chen2025 protocol uses 5), got {self.n_samples}")
         if self.fid_real_images is not None and self.fid_real_images < 2:

@@ -103,9 +103,13 @@ class HybridModelConfig:
         if not 0.0 <= self.cosine_min_beta < 0.999:
             raise ValueError(f"HybridModelConfig.cosine_min_beta must be in [0, 0.999), got {self.cosine_min_beta}")
         if self.sample_steps is not None and not 1 <= self.sample_steps <= self.T:
-            raise ValueError(f"HybridModelConfig.sample_steps must be None (all T steps) or in 1..T={self.T}, got {self.sample_steps}")
+            raise ValueError(
+                f"HybridModelConfig.sample_steps must be None (all T steps) or in 1..T={self.T}, got {self.sample_steps}"
+            )
         if self.sampler == "ddpm" and self.sample_steps not in (None, self.T):
-            raise ValueError("HybridModelConfig.sample_steps must be None or T for sampler='ddpm' (use sampler='ddim' to skip steps)")
+            raise ValueError(
+                "HybridModelConfig.sample_steps must be None or T for sampler='ddpm' (use sampler='ddim' to skip steps)"
+            )
         for name, build in (("unet", unet_config), ("gate", gate_config)):
             try:
                 build(self)
@@ -120,8 +124,15 @@ def unet_config(m: HybridModelConfig) -> UNetConfig:
 
 def gate_config(m: HybridModelConfig) -> GateConfig:
     """chen2025quantum: the bottleneck gate of a hybrid model config."""
-    return GateConfig(kind=m.bottleneck, n_qubits=m.n_qubits, n_layers=m.n_layers, ansatz=m.ansatz,
-                      detach_input=m.detach_input, angle_scaling=m.angle_scaling, backend=m.backend)
+    return GateConfig(
+        kind=m.bottleneck,
+        n_qubits=m.n_qubits,
+        n_layers=m.n_layers,
+        ansatz=m.ansatz,
+        detach_input=m.detach_input,
+        angle_scaling=m.angle_scaling,
+        backend=m.backend,
+    )
 
 
 def schedule_for(m: HybridModelConfig) -> NoiseSchedule:
@@ -210,7 +221,9 @@ def hybrid_validate(cfg: ExperimentConfig) -> None:
     """Cross-field check: model.in_channels must be the dataset's channels (1 MNIST, 3 PathMNIST); sampler settings valid."""
     want = {"mnist": 1, "pathmnist": 3}[cfg.data.dataset]
     if cfg.model.in_channels != want:
-        raise ValueError(f"HybridModelConfig.in_channels must be {want} for dataset {cfg.data.dataset!r}, got {cfg.model.in_channels}")
+        raise ValueError(
+            f"HybridModelConfig.in_channels must be {want} for dataset {cfg.data.dataset!r}, got {cfg.model.in_channels}"
+        )
     _sampler_settings(cfg)
 
 
@@ -237,8 +250,11 @@ def hybrid_parameter_counts(cfg: ExperimentConfig) -> dict[str, int]:
     twin: :func:`qdm.models.count_parameters`'s "circuit" part), 'classical' = the rest, 'total' = all."""
     with torch.random.fork_rng(devices=[]):
         counts = count_parameters(build_hybrid(cfg))
-    return {"quantum": int(counts["circuit"]), "classical": int(counts["total"] - counts["circuit"]),
-            "total": int(counts["total"])}
+    return {
+        "quantum": int(counts["circuit"]),
+        "classical": int(counts["total"] - counts["circuit"]),
+        "total": int(counts["total"]),
+    }
 
 
 #: Hybrid DDPM profiles: < 100 training images (the paper's key regime), ``cpu`` draws the qdm protocol's
@@ -248,10 +264,19 @@ def hybrid_parameter_counts(cfg: ExperimentConfig) -> dict[str, int]:
 #: ``cpu`` scores against every held-out image of the class (MNIST digit 0: 980, PathMNIST subset class 1: 83),
 #: the count recorded in the metrics, rather than asking for 1000 that one class does not have.
 HYBRID_PROFILES: dict[str, ProfileSpec] = {
-    "cpu": ProfileSpec(steps=1000, batch_size=64, images_per_class=64, n_samples=1000, fid_real_images=None,
-                       ema_decay=0.995, sample_steps=50, checkpoint_every=250),
-    "smoke": ProfileSpec(steps=30, batch_size=16, images_per_class=64, n_samples=16, fid_real_images=64,
-                         ema_decay=None, sample_steps=10),
+    "cpu": ProfileSpec(
+        steps=1000,
+        batch_size=64,
+        images_per_class=64,
+        n_samples=1000,
+        fid_real_images=None,
+        ema_decay=0.995,
+        sample_steps=50,
+        checkpoint_every=250,
+    ),
+    "smoke": ProfileSpec(
+        steps=30, batch_size=16, images_per_class=64, n_samples=16, fid_real_images=64, ema_decay=None, sample_steps=10
+    ),
 }
 
 

@@ -155,7 +155,8 @@ def pqc_prepare_data(cfg: ExperimentConfig) -> torch.Tensor | tuple[torch.Tensor
 def pqc_loss(
     model: nn.Module, batch: torch.Tensor | tuple[torch.Tensor, ...], cfg: ExperimentConfig, generator: torch.Generator
 ) -> torch.Tensor:
-    """cacioppo2023qdm / koelle2024qddm: the denoiser loss of one batch (infidelity or probability MSE), noise from ``generator``."""
+    """cacioppo2023qdm / koelle2024qddm: the denoiser loss of one batch (infidelity or probability MSE),
+    noise from ``generator``."""
     if isinstance(batch, tuple):
         states, labels = batch if len(batch) == 2 else (batch[0], None)
     else:

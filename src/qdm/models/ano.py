@@ -382,7 +382,7 @@ def quantum_features_torch(z: Tensor, angles: Tensor, herm: Tensor, cfg: AnoConf
 
 
 @functools.lru_cache(maxsize=2)
-def _pennylane_qnodes(n_observables: int):  # noqa: ANN202 - returns QNodes
+def _pennylane_qnodes(n_observables: int):  # returns QNodes
     """(block QNode → state, Hadamard-test QNode → 32-amplitude state, read-out QNode → ANO expectations)."""
     import pennylane as qml
 

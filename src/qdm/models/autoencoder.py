@@ -4,7 +4,7 @@ It maps a 28×28 MNIST image to a *positive unit vector* of ``latent_dim`` = 2**
 valid real amplitude vector of k qubits: the PQC denoiser then works on those k qubits and the decoder
 turns generated |amplitudes| back into images.
 
-Architecture (A1 widths (64, 128, 256), hidden 128, latent 8; the defaults here are small for CPU):
+Architecture (A1, the authors' code: widths (64, 128, 256), hidden 128, latent 8; the defaults here are small for CPU):
 
 * encoder: Conv(1→w0, 3, stride 2, pad 1) ReLU → Conv(w0→w1, 3, s 2, p 1) BatchNorm ReLU →
   Conv(w1→w2, 3, s 2, p 0) ReLU → flatten (w2·3·3, 2304 in A1) → Linear(→hidden) ReLU → Linear(→latent),

@@ -102,7 +102,8 @@ class GateConfig:
 
 
 def scale_angles(z: torch.Tensor, scaling: str) -> torch.Tensor:
-    """Optional input-angle scaling before the circuit: 'none' (published, raw Linear output) or 'pi_tanh' (π·tanh z ∈ (−π, π))."""
+    """Optional input-angle scaling before the circuit: 'none' (published, raw Linear output) or
+    'pi_tanh' (π·tanh z ∈ (−π, π))."""
     if scaling not in ANGLE_SCALINGS:
         raise ValueError(f"scaling must be one of {ANGLE_SCALINGS}, got {scaling!r}")
     return math.pi * torch.tanh(z) if scaling == "pi_tanh" else z

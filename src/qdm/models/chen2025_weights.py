@@ -51,7 +51,9 @@ def _rename(key: str, prefixes: Mapping[str, str]) -> str:
     return key
 
 
-def authors_to_qdm(state_dict: Mapping[str, torch.Tensor], extra_prefixes: Mapping[str, str] | None = None) -> dict[str, torch.Tensor]:
+def authors_to_qdm(
+    state_dict: Mapping[str, torch.Tensor], extra_prefixes: Mapping[str, str] | None = None
+) -> dict[str, torch.Tensor]:
     """The authors' state_dict renamed to qdm's parameter names (tensors untouched)."""
     prefixes = {**AUTHORS_PREFIXES, **(extra_prefixes or {})}
     out: dict[str, torch.Tensor] = {}
@@ -63,7 +65,9 @@ def authors_to_qdm(state_dict: Mapping[str, torch.Tensor], extra_prefixes: Mappi
     return out
 
 
-def qdm_to_authors(state_dict: Mapping[str, torch.Tensor], extra_prefixes: Mapping[str, str] | None = None) -> dict[str, torch.Tensor]:
+def qdm_to_authors(
+    state_dict: Mapping[str, torch.Tensor], extra_prefixes: Mapping[str, str] | None = None
+) -> dict[str, torch.Tensor]:
     """qdm's state_dict under the authors' names (the inverse of :func:`authors_to_qdm`)."""
     inverse = {v: k for k, v in {**AUTHORS_PREFIXES, **(extra_prefixes or {})}.items()}
     return {_rename(key, inverse): value for key, value in state_dict.items()}

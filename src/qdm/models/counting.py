@@ -24,7 +24,8 @@ def _trainable(module: nn.Module | None) -> int:
 
 
 def count_parameters(model: TinyUNet) -> dict[str, int]:
-    """chen2025quantum: trainable parameters per part of the U-Net and the total (a gate-less baseline has 0 in the gate parts)."""
+    """chen2025quantum: trainable parameters per part of the U-Net and the total
+    (a gate-less baseline has 0 in the gate parts)."""
     if not isinstance(model, TinyUNet):
         raise ValueError(f"model must be a TinyUNet, got {type(model).__name__}")
     gate = model.bottleneck if isinstance(model.bottleneck, ChannelGate) else None

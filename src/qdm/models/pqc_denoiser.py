@@ -1,8 +1,10 @@
 """The PQC-as-denoiser quantum diffusion model (Cacioppo et al. 2023, its 2025 follow-up, Kölle et al. 2024).
 
-cacioppo2023qdm, its code and its authors' follow-up code, D and jo2025qamp §1.2: an image (or an autoencoder latent) is amplitude-encoded as a
-normalised state |x_0⟩; a *classical* forward process adds real or complex Gaussian noise to the amplitude
-vector and renormalises; a parametrised quantum circuit P(θ, t) is trained as a direct denoising operator,
+cacioppo2023qdm and jo2025qamp §1.2, with the authors' public code (A1 below: the conditioned latent model of
+cacioppo2023qdm; A2: their IJCNN 2025 follow-up) and koelle2024qddm's code (D): an image (or an autoencoder
+latent) is amplitude-encoded as a normalised state |x_0⟩; a *classical* forward process adds real or complex
+Gaussian noise to the amplitude vector and renormalises; a parametrised quantum circuit P(θ,
+t) is trained as a direct denoising operator,
 P(θ, t)|x_t⟩ ≈ |x_{t−1}⟩ (or the normalised posterior mean μ̃(x_0, x_t) of A2), with the infidelity loss
 1 − |⟨out|target⟩|² (jo2025qamp eq. 10 for pure states).  Generation starts from a normalised noise state and
 applies P for t = T … 1; images are read from |amplitudes|.
@@ -299,7 +301,8 @@ def training_pair(
 
 
 def encode_images(images: Tensor, image_size: int, antialias: bool = False) -> Tensor:
-    """the cacioppo2023qdm follow-up (IJCNN 2025): (N, 1, H, W) in [0, 1] → bilinear resize to image_size² → L2-normalised amplitudes (N, s²) float64."""
+    """the cacioppo2023qdm follow-up (IJCNN 2025): (N, 1, H, W) in [0, 1] → bilinear resize to image_size² → L2-normalised
+    amplitudes (N, s²) float64."""
     if images.ndim != 4 or images.shape[1] != 1:
         raise ValueError(f"images must have shape (N, 1, H, W), got {tuple(images.shape)}")
     size = (image_size, image_size)
@@ -576,7 +579,8 @@ def _training_steps(model: PQCDenoiser, batch: int, generator: torch.Generator |
 def denoiser_loss(
     model: PQCDenoiser, x0: Tensor, generator: torch.Generator | None, labels: Tensor | None = None
 ) -> Tensor:
-    """cacioppo2023qdm, its follow-up, koelle2024qddm: pairs (|x_t⟩, |target⟩) from unit vectors x0 (B, d); mean loss(P(θ,t)|x_t⟩, |target⟩).
+    """cacioppo2023qdm, its follow-up, koelle2024qddm: pairs (|x_t⟩, |target⟩) from unit vectors x0 (B, d);
+    mean loss(P(θ,t)|x_t⟩, |target⟩).
 
     In "snapshot" mode a call in training mode is one training step: it advances the phase counter.
     """

@@ -1,4 +1,4 @@
-"""Density matrices, the depolarizing channel and quantum distances in torch (seed 000 §1.3.5-1.3.8).
+"""Density matrices, the depolarizing channel and quantum distances in torch (jo2025qamp §1.3.5-1.3.8).
 
 Conventions
 -----------
@@ -21,7 +21,6 @@ Conventions
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Sequence
 from typing import Literal
 
@@ -29,6 +28,7 @@ import torch
 from torch import Tensor
 
 from qdm.schedules import constant_betas, cosine_betas, linear_betas
+from qdm.validation import check_int
 
 __all__ = [
     "DEFAULT_DTYPE",
@@ -74,19 +74,6 @@ ScheduleKind = Literal["linear", "cosine", "constant"]
 # --------------------------------------------------------------------------------------------
 
 
-def _check_int(value: object, name: str, minimum: int) -> int:
-    """An integer >= minimum, or a ValueError naming the parameter."""
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    try:
-        as_int = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}") from None
-    if as_int < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {as_int}")
-    return as_int
-
-
 def _check_dtype(dtype: object) -> torch.dtype:
     """A supported complex dtype, or a ValueError."""
     if dtype not in _COMPLEX_DTYPES:
@@ -100,7 +87,7 @@ def _check_batch(batch: object) -> tuple[int, ...]:
         batch = (batch,)
     if not isinstance(batch, (tuple, list, torch.Size)):
         raise ValueError(f"batch must be a tuple of non-negative ints, got {batch!r}")
-    return tuple(_check_int(b, "batch entries", 0) for b in batch)
+    return tuple(check_int(b, "batch entries", 0) for b in batch)
 
 
 def _check_generator(generator: object) -> torch.Generator | None:
@@ -244,7 +231,7 @@ def random_pure_state(
     device: torch.device | str | None = None,
 ) -> Tensor:
     """Haar-random pure state |psi> of shape (*batch, 2**n): a normalised complex Gaussian vector (Mezzadri 2007)."""
-    n = _check_int(n_qubits, "n_qubits", 1)
+    n = check_int(n_qubits, "n_qubits", 1)
     shape = _check_batch(batch)
     dtype = _check_dtype(dtype)
     z = torch.randn(*shape, 2**n, dtype=dtype, generator=_check_generator(generator), device=device)
@@ -260,9 +247,9 @@ def random_density(
     device: torch.device | str | None = None,
 ) -> Tensor:
     """Random state G G^dagger / tr(G G^dagger), G a d x rank Ginibre matrix (Hilbert-Schmidt measure at rank = d)."""
-    n = _check_int(n_qubits, "n_qubits", 1)
+    n = check_int(n_qubits, "n_qubits", 1)
     d = 2**n
-    r = d if rank is None else _check_int(rank, "rank", 1)
+    r = d if rank is None else check_int(rank, "rank", 1)
     if r > d:
         raise ValueError(f"rank must be in [1, 2**n_qubits = {d}], got {r}")
     shape = _check_batch(batch)
@@ -280,7 +267,7 @@ def random_unitary(
     device: torch.device | str | None = None,
 ) -> Tensor:
     """Haar-random unitary: QR of a Ginibre matrix with the phases of diag(R) divided out (Mezzadri 2007, §5)."""
-    n = _check_int(n_qubits, "n_qubits", 1)
+    n = check_int(n_qubits, "n_qubits", 1)
     shape = _check_batch(batch)
     dtype = _check_dtype(dtype)
     z = torch.randn(*shape, 2**n, 2**n, dtype=dtype, generator=_check_generator(generator), device=device)
@@ -293,7 +280,7 @@ def maximally_mixed(
     n_qubits: int, dtype: torch.dtype = DEFAULT_DTYPE, device: torch.device | str | None = None
 ) -> Tensor:
     """Seed §1.3.6: the maximally mixed state I/d, the fixed point of the depolarizing channel."""
-    n = _check_int(n_qubits, "n_qubits", 0)
+    n = check_int(n_qubits, "n_qubits", 0)
     dtype = _check_dtype(dtype)
     d = 2**n
     return torch.eye(d, dtype=dtype, device=device) / d
@@ -407,14 +394,14 @@ def depolarizing_schedule(
     s: float = 0.008,
     max_p: float = 0.999,
 ) -> Tensor:
-    """Depolarizing probabilities p_1..p_T (float64, shape (T,)) for seed eq. 7.
+    """Depolarizing probabilities p_1..p_T (float64, shape (T,)) for jo2025qamp eq. 7.
 
     * ``linear``: p_t evenly spaced from ``p_start`` to ``p_end`` (Ho et al. 2020's beta range by default).
     * ``cosine``: p_t = 1 - abar_t / abar_{t-1}, abar_t = f(t)/f(0), f(t) = cos^2(((t/T + s)/(1 + s)) pi/2),
-      clipped to ``max_p`` (Nichol & Dhariwal 2021, eq. 17); then alpha_t of seed eq. 8 equals abar_t.
+      clipped to ``max_p`` (Nichol & Dhariwal 2021, eq. 17); then alpha_t of jo2025qamp eq. 8 equals abar_t.
     * ``constant``: p_t = ``p`` (so alpha_t = (1 - p)^t).
     """
-    steps = _check_int(T, "T", 1)
+    steps = check_int(T, "T", 1)
     for name, value in (("p_start", p_start), ("p_end", p_end), ("p", p), ("max_p", max_p)):
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
             raise ValueError(f"{name} must be a float in [0, 1], got {value!r}")
@@ -479,7 +466,7 @@ def _check_unit_norm(psi: Tensor, name: str, tol: float) -> None:
 
 
 def state_fidelity(psi: Tensor, phi: Tensor, atol: float | None = None) -> Tensor:
-    """Pure-state fidelity |<psi|phi>|^2 for unit vectors (the infidelity loss of Cacioppo et al., papers.md A)."""
+    """Pure-state fidelity |<psi|phi>|^2 for unit vectors (the infidelity loss of Cacioppo et al., cacioppo2023qdm)."""
     psi, phi = _check_pair(psi, phi, "psi", "phi", kind="vector")
     tol = _atol(atol, psi.dtype)
     _check_unit_norm(psi, "psi", tol)
@@ -535,12 +522,12 @@ def apply_unitary(rho: Tensor, U: Tensor, validate: bool = True, atol: float | N
 def partial_trace(rho: Tensor, keep: Sequence[int], n_qubits: int) -> Tensor:
     """Reduced state tr_{not keep}(rho) on the qubits ``keep`` (output in that order); qubit 0 = most significant bit."""
     rho = _check_matrix(rho, "rho")
-    n = _check_int(n_qubits, "n_qubits", 1)
+    n = check_int(n_qubits, "n_qubits", 1)
     if rho.shape[-1] != 2**n:
         raise ValueError(f"rho must have dimension 2**n_qubits = {2**n}, got {rho.shape[-1]}")
     if isinstance(keep, (str, bytes)) or not isinstance(keep, Sequence):
         raise ValueError(f"keep must be a sequence of qubit indices, got {keep!r}")
-    kept = tuple(_check_int(q, "keep entries", 0) for q in keep)
+    kept = tuple(check_int(q, "keep entries", 0) for q in keep)
     if any(q >= n for q in kept) or len(set(kept)) != len(kept):
         raise ValueError(f"keep must hold distinct qubit indices in [0, {n - 1}], got {list(keep)}")
     traced = tuple(q for q in range(n) if q not in kept)
@@ -557,7 +544,7 @@ def partial_trace(rho: Tensor, keep: Sequence[int], n_qubits: int) -> Tensor:
 def embed_ancilla(rho: Tensor, n_ancilla: int) -> Tensor:
     """Seed §1.3.7 (ancillas for non-unitary maps): rho ⊗ |0..0><0..0|, the ancillas being the last qubits."""
     rho = _check_matrix(rho, "rho")
-    k = _check_int(n_ancilla, "n_ancilla", 0)
+    k = check_int(n_ancilla, "n_ancilla", 0)
     da = 2**k
     ground = torch.zeros(da, da, dtype=rho.dtype, device=rho.device)
     ground[0, 0] = 1
@@ -569,8 +556,8 @@ def embed_ancilla(rho: Tensor, n_ancilla: int) -> Tensor:
 def _system_ancilla_blocks(rho: Tensor, n_system: int, n_ancilla: int) -> Tensor:
     """rho on n_system + n_ancilla qubits (ancillas last) viewed as (..., d_s, d_a, d_s, d_a)."""
     rho = _check_matrix(rho, "rho")
-    ns = _check_int(n_system, "n_system", 1)
-    na = _check_int(n_ancilla, "n_ancilla", 0)
+    ns = check_int(n_system, "n_system", 1)
+    na = check_int(n_ancilla, "n_ancilla", 0)
     if rho.shape[-1] != 2 ** (ns + na):
         raise ValueError(
             f"rho must have dimension 2**(n_system + n_ancilla) = {2 ** (ns + na)}, got {rho.shape[-1]}"
@@ -588,12 +575,13 @@ def measure_reset_ancilla(rho: Tensor, n_system: int, n_ancilla: int) -> Tensor:
 
 
 def postselect_ancilla(rho: Tensor, n_system: int, n_ancilla: int, outcome: int = 0) -> tuple[Tensor, Tensor]:
-    """papers.md A (post-select the ancilla): system state given ancilla outcome |k>, and the probability of k.
+    """cacioppo2023qdm's follow-up code (post-select the ancilla): system state given ancilla outcome |k>,
+    and the probability of k.
 
     Returns ((I ⊗ <k|) rho (I ⊗ |k>) / p_k, p_k); a non-linear, trace-decreasing-then-renormalised map.
     """
     blocks = _system_ancilla_blocks(rho, n_system, n_ancilla)
-    k = _check_int(outcome, "outcome", 0)
+    k = check_int(outcome, "outcome", 0)
     if k >= blocks.shape[-1]:
         raise ValueError(f"outcome must be in [0, 2**n_ancilla - 1 = {blocks.shape[-1] - 1}], got {k}")
     block = blocks[..., :, k, :, k]

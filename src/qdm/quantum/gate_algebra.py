@@ -64,7 +64,9 @@ def _trig_table(gate: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
     return np.array(lin, dtype=np.float64), np.array(i), np.array(j), np.array(scale, dtype=np.float64)
 
 
-def gate_matrices(weights: np.ndarray, gate: GateFamily, derivatives: bool = True, real: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+def gate_matrices(
+    weights: np.ndarray, gate: GateFamily, derivatives: bool = True, real: bool = False
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Per-wire R (..., 2, 2) and dR (..., P, 2, 2) (None when ``derivatives=False``) of float64 angles (..., P).
 
     ``"rot"``: (φ, θ, ω), R = Rot(φ,θ,ω) = RZ(ω)RY(θ)RZ(φ) (PennyLane); ``"ryrz"``: (a, b),

@@ -57,7 +57,14 @@ def angle_coefficients(x: np.ndarray, a: np.ndarray) -> None:  # pragma: no cove
 
 @numba.njit(cache=True)
 def product_backward(
-    g: np.ndarray, f: np.ndarray, a: np.ndarray, m: np.ndarray, grad_a: np.ndarray, h: np.ndarray, grad_x: np.ndarray, angles: bool
+    g: np.ndarray,
+    f: np.ndarray,
+    a: np.ndarray,
+    m: np.ndarray,
+    grad_a: np.ndarray,
+    h: np.ndarray,
+    grad_x: np.ndarray,
+    angles: bool,
 ) -> None:  # pragma: no cover - compiled
     """From ∂L/∂ψ̄ (g) to the coefficients of f_q = Σ_k a_qk m_qk, in place:
 
@@ -116,7 +123,9 @@ def product_backward(
 
 
 @numba.njit(cache=True)
-def trig_products(w: np.ndarray, lin: np.ndarray, ii: np.ndarray, jj: np.ndarray, scale: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+def trig_products(
+    w: np.ndarray, lin: np.ndarray, ii: np.ndarray, jj: np.ndarray, scale: np.ndarray, out: np.ndarray
+) -> None:  # pragma: no cover - compiled
     """out[r, row] = T[ii[row]] T[jj[row]] scale[row] with T = (cos t, sin t), t = lin @ w[r]: the real
     and imaginary parts of a gate matrix and its angle derivatives (:mod:`.gate_algebra` tables)."""
     n_terms = lin.shape[0]

@@ -4,7 +4,7 @@ Conventions (PennyLane's): a state is a tensor of shape ``(B, 2**n)``, complex12
 (complex64 supported), wire 0 is the most significant bit of the basis index, gate matrices
 act as ``|psi> -> U |psi>``.  Everything runs on CPU or CUDA and is differentiable by autograd.
 
-Structure that is exploited (see /work/shared/docs/performance.md):
+Structure that is exploited (``benchmarks/`` times each path):
 
 * product-state embeddings are Kronecker products of per-qubit 2-vectors (no gates applied);
   :class:`ProductState` / :class:`AngleState` keep them factored, so single-qubit layers act on
@@ -799,9 +799,14 @@ class _FusedCircuit(torch.autograd.Function):
             x = start.detach().contiguous()
         batch, dim = x.shape
         classes = _size_classes(spec.sizes) if n_layers > first else []
-        kmats = [gate_algebra.kron(mats[first:, s : s + cnt * k].reshape(n_layers - first, cnt, k, 2, 2)) for s, cnt, k in classes]
+        kmats = [
+            gate_algebra.kron(mats[first:, s : s + cnt * k].reshape(n_layers - first, cnt, k, 2, 2)) for s, cnt, k in classes
+        ]
         # the matrix of group g in dense layer l is kflat[l][g]
-        kflat = [[_to_torch(km[l, g], dtype, device) for km in kmats for g in range(km.shape[1])] for l in range(n_layers - first)]
+        kflat = [
+            [_to_torch(km[layer, g], dtype, device) for km in kmats for g in range(km.shape[1])]
+            for layer in range(n_layers - first)
+        ]
         sizes = spec.sizes
         layout, records, inputs = "BD", [], []
         for layer in range(n_layers):
@@ -896,7 +901,9 @@ class _FusedCircuit(torch.autograd.Function):
             gk = _host(gk_t)  # gk_t is this call's own buffer: fixed up in place
             gk[transposed] = gk[transposed].swapaxes(-1, -2)
             fac = mats[first:, s : s + cnt * k].reshape(n_dense, cnt, k, 2, 2)
-            grad_mats[first:, s : s + cnt * k] = gate_algebra.unitary_kron_factor_grads(gk, fac, kmat).reshape(n_dense, cnt * k, 2, 2)
+            grad_mats[first:, s : s + cnt * k] = gate_algebra.unitary_kron_factor_grads(gk, fac, kmat).reshape(
+                n_dense, cnt * k, 2, 2
+            )
         if spec.product:
             xp, kind, a, m0, saved_product = ctx.product
             grad_start, grad_mats[0] = product_start.backward(g.view(batch, dim), saved_product, a, m0, kind, ctx.n_features, xp)
@@ -922,9 +929,7 @@ def _cnot_layers_cached(cnots: tuple) -> tuple[tuple[tuple[int, int], ...], ...]
 
 
 @functools.lru_cache(maxsize=256)
-def _engine_spec(
-    n: int, gate: str, cnots: tuple, start: str, output: str, group_size: int | None
-) -> _EngineSpec:
+def _engine_spec(n: int, gate: str, cnots: tuple, start: str, output: str, group_size: int | None) -> _EngineSpec:
     """Validated, cached static description of a fused circuit."""
     for layer in cnots:
         if layer:
@@ -1083,7 +1088,8 @@ def _z_signs(n_qubits: int, dtype: torch.dtype, device: torch.device) -> Tensor:
 def _z_signs_after_cnots(
     n_qubits: int, pairs: tuple[tuple[int, int], ...], dtype: torch.dtype, device: torch.device, scale: float = 1.0
 ) -> Tensor:
-    """scale x Z signs of the state before a CNOT sequence: ⟨Z⟩ of ψ' = ψ[src] is Σ_k |ψ_k|² Z[src^{-1}[k]] (cached, read-only)."""
+    """scale x Z signs of the state before a CNOT sequence: ⟨Z⟩ of ψ' = ψ[src] is Σ_k |ψ_k|² Z[src^{-1}[k]]
+    (cached, read-only)."""
     zs = _z_signs(n_qubits, dtype, device) * scale
     if not pairs:
         return zs
@@ -1104,7 +1110,8 @@ def product_z_strings(state: ProductState | AngleState, wire_sets: Sequence[Sequ
     """⟨Π_{j∈S_k} Z_j⟩ = Π_{j∈S_k} ⟨Z_j⟩ on a product state, one column per set S_k: (B, len(wire_sets)).
 
     With the Heisenberg sets of a diagonal + CNOT circuit (``circuits.zexpval_wire_sets``) this is
-    its exact ⟨Z_k⟩ without touching the 2**n amplitudes (papers.md C1, property 2).
+    its exact ⟨Z_k⟩ without touching the 2**n amplitudes (the RZ weights of chen2025quantum's published circuit
+    drop out: RZ is diagonal and a CNOT permutes basis states).
     """
     if not isinstance(state, _PRODUCT_TYPES):
         raise ValueError(f"state must be a ProductState or AngleState, got {type(state).__name__}")
