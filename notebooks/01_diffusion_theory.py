@@ -18,7 +18,7 @@
 # %% [markdown]
 # # Diffusion, classical and quantum
 #
-# This chapter follows sections 1.3.1–1.3.8 of the seed report {cite:p}`jo2025qamp`: the
+# This chapter follows sections 1.3.1–1.3.8 of the QAMP 2025 report {cite:p}`jo2025qamp`: the
 # Gaussian diffusion model of Ho et al. {cite:p}`ho2020ddpm` and its quantum counterpart, in
 # which density matrices are driven to the maximally mixed state by a depolarizing channel.
 # Every equation is checked numerically by calling `qdm`, on real MNIST digits for the
@@ -26,7 +26,7 @@
 #
 # :::{admonition} About this notebook
 # :class: note
-# - **Source:** seed report §1.3 {cite:p}`jo2025qamp`; Ho et al. {cite:p}`ho2020ddpm`;
+# - **Source:** the QAMP 2025 report, §1.3 {cite:p}`jo2025qamp`; Ho et al. {cite:p}`ho2020ddpm`;
 #   Nichol & Dhariwal {cite:p}`nichol2021improved`; Nielsen & Chuang {cite:p}`nielsen2010qcqi`.
 # - **Runs:** a few seconds to a minute on one CPU core at the default parameters.
 # - **Parameters:** the cell tagged `parameters` below; run with others through papermill,
@@ -78,14 +78,14 @@ for key, value in params.as_dict().items():
 # ## The forward process
 #
 # The forward process is a Markov chain that adds Gaussian noise according to a *variance
-# schedule* $\beta_1, \dots, \beta_T$ (seed eq. 1):
+# schedule* $\beta_1, \dots, \beta_T$ ({cite:t}`jo2025qamp` eq. 1):
 #
 # $$
 # q(x_t \mid x_{t-1}) = \mathcal{N}\!\left(x_t;\ \sqrt{1-\beta_t}\,x_{t-1},\ \beta_t \mathbf{I}\right).
 # $$ (eq-forward-step)
 #
 # With $\alpha_t = 1-\beta_t$ and $\bar\alpha_t = \prod_{s=1}^{t} \alpha_s$, a product of
-# Gaussian steps is again Gaussian, and $x_t$ can be sampled from $x_0$ in one go (seed eq. 2):
+# Gaussian steps is again Gaussian, and $x_t$ can be sampled from $x_0$ in one go ({cite:t}`jo2025qamp` eq. 2):
 #
 # $$
 # q(x_t \mid x_0) = \mathcal{N}\!\left(x_t;\ \sqrt{\bar\alpha_t}\,x_0,\ (1-\bar\alpha_t)\mathbf{I}\right),
@@ -186,8 +186,8 @@ glue("tab-moments", moments_df.drop(columns="mean path error").style.format(prec
 # ```{glue:figure} tab-moments
 # :name: tab-moments
 #
-# Step-by-step noising (seed eq. 1, {glue:text}`n_samples` chains) against the closed form
-# (seed eq. 2) for one digit and the *{glue:text}`schedule`* schedule.
+# Step-by-step noising ({cite:t}`jo2025qamp` eq. 1, {glue:text}`n_samples` chains) against the closed form
+# ({cite:t}`jo2025qamp` eq. 2) for one digit and the *{glue:text}`schedule`* schedule.
 # ```
 #
 # The pooled variances agree with $1-\bar\alpha_t$ to a relative error of at most
@@ -197,7 +197,7 @@ glue("tab-moments", moments_df.drop(columns="mean path error").style.format(prec
 #
 # ## The reverse process
 #
-# Generation runs the chain backwards with a learned Gaussian (seed eq. 3)
+# Generation runs the chain backwards with a learned Gaussian ({cite:t}`jo2025qamp` eq. 3)
 #
 # $$
 # p_\theta(x_{t-1}\mid x_t) = \mathcal{N}\!\left(x_{t-1};\ \mu_\theta(x_t, t),\ \Sigma_\theta(x_t, t)\right).
@@ -263,7 +263,7 @@ glue_value("oracle-mean-error", float((diffusion.p_mean_variance(oracle_eps, x_t
 #
 # ## The loss
 #
-# Training maximizes a variational lower bound on the log-likelihood (seed eqs. 4–5):
+# Training maximizes a variational lower bound on the log-likelihood ({cite:t}`jo2025qamp` eqs. 4–5):
 #
 # $$
 # \mathcal{L} = \mathbb{E}_q\Big[\underbrace{D_{\mathrm{KL}}(q(x_T\mid x_0)\,\|\,p(x_T))}_{L_T}
@@ -273,7 +273,7 @@ glue_value("oracle-mean-error", float((diffusion.p_mean_variance(oracle_eps, x_t
 #
 # Each $L_{t-1}$ compares two Gaussians, and with the parameterization
 # $\mu_\theta = \frac{1}{\sqrt{\alpha_t}}\big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\epsilon_\theta(x_t,t)\big)$
-# it reduces to a weighted squared error on the noise. Ho et al. drop the weights (seed eq. 6):
+# it reduces to a weighted squared error on the noise. Ho et al. drop the weights ({cite:t}`jo2025qamp` eq. 6):
 #
 # $$
 # L_{\text{simple}}(\theta) = \mathbb{E}_{t,x_0,\epsilon}\Big[\big\|\epsilon - \epsilon_\theta\big(\sqrt{\bar\alpha_t}x_0
@@ -305,13 +305,13 @@ glue_value(
 #
 # ## Forward process: the depolarizing channel
 #
-# The standard choice is the depolarizing channel with probability $p_t$ (seed eq. 7):
+# The standard choice is the depolarizing channel with probability $p_t$ ({cite:t}`jo2025qamp` eq. 7):
 #
 # $$
 # \rho_t = \mathcal{E}_t(\rho_{t-1}) = (1-p_t)\,\rho_{t-1} + p_t\,\frac{I}{d}.
 # $$ (eq-depolarize)
 #
-# Since $\mathcal{E}_t(I/d) = I/d$, the steps compose into (seed eq. 8)
+# Since $\mathcal{E}_t(I/d) = I/d$, the steps compose into ({cite:t}`jo2025qamp` eq. 8)
 #
 # $$
 # \rho_t = \alpha_t\,\rho_0 + (1-\alpha_t)\,\frac{I}{d},\qquad \alpha_t = \prod_{s=1}^{t}(1-p_s).
@@ -398,7 +398,7 @@ glue_value("alpha-T", float(alpha[-1]))
 # ## Reverse process: why a unitary is not enough
 #
 # The seed's reverse step is a parameterized unitary, $\rho_{t-1} \approx U(\theta_t)\,\rho_t\,U^\dagger(\theta_t)$
-# (seed eq. 9). A unitary, however, leaves the spectrum of $\rho$ unchanged, and with it the
+# ({cite:t}`jo2025qamp` eq. 9). A unitary, however, leaves the spectrum of $\rho$ unchanged, and with it the
 # purity and the von Neumann entropy $S(\rho) = -\operatorname{tr}\rho\log_2\rho$. Depolarizing
 # raised the entropy, so no unitary on the system alone can undo it. What can is a unitary on
 # the system **plus ancilla qubits**, followed by discarding (tracing out) the ancillas: the
@@ -459,7 +459,7 @@ glue_figure("fig-entropy", fig, record_plain, entropy_df, figure_dir)
 #
 # Instead of a KL divergence, quantum models score a generated state against a target with a
 # distance between states. For a pure target $|\psi\rangle$ the usual loss is the infidelity
-# (seed eq. 10)
+# ({cite:t}`jo2025qamp` eq. 10)
 #
 # $$
 # \mathcal{L}(\theta) = 1 - \mathbb{E}\big[\langle\psi|\,\rho_{\text{gen}}(\theta)\,|\psi\rangle\big],

@@ -27,7 +27,9 @@
 #
 # :::{admonition} About this notebook
 # :class: note
-# - **Source:** seed report §1.3.5–1.3.8 {cite:p}`jo2025qamp`; related models: QuDDPM
+# - **Source:** the QAMP 2025 report, §1.3.5–1.3.8 {cite:p}`jo2025qamp`. The closest published relative
+#   is MSQuDDPM {cite:p}`kwun2025msquddpm`, a mixed-state QuDDPM with a depolarizing forward process and
+#   an ancilla-assisted reverse process; other related models: QuDDPM
 #   {cite:p}`zhang2024quddpm` and quantum-noise-driven diffusion {cite:p}`parigi2023qndgdm`; the
 #   channel algebra is in Nielsen & Chuang {cite:p}`nielsen2010qcqi`.
 # - **Runs:** about half a minute on one CPU core at the default parameters (two trainings of
@@ -47,7 +49,7 @@ n_ancilla: int = 1  # ancilla qubits of the reverse channel (1..3)
 T: int = 10  # depolarizing steps (cosine schedule)
 n_layers: int = 2  # StronglyEntangling layers per reverse step
 target: str = "cluster"  # target ensemble: "cluster" (around a Haar-random state) or "line"
-loss: str = "final"  # "final" (seed eq. 10, on the generated state) or "stepwise" (every step vs the forward marginal)
+loss: str = "final"  # "final" (jo2025qamp eq. 10, on the generated state) or "stepwise" (every step vs the forward marginal)
 spread: float = 0.3  # size of the random rotations that make the cluster (0: a single state)
 n_states: int = 64  # states in the target ensemble
 steps: int = 400  # Adam steps of each training
@@ -92,12 +94,12 @@ for key, value in params.as_dict().items():
 # $\cos\theta|0\dots0\rangle + \sin\theta|1\dots1\rangle$ for random $\theta$. Everything the model
 # can learn about the ensemble is in its mean state $\bar\rho = \frac1N\sum_j |\psi_j\rangle\langle\psi_j|$.
 #
-# **Forward process** (seed eqs. 7–8). Each state is depolarized for $T =$ {glue:text}`T` steps,
+# **Forward process** ({cite:t}`jo2025qamp` eqs. 7–8). Each state is depolarized for $T =$ {glue:text}`T` steps,
 # $\rho_t = (1-p_t)\rho_{t-1} + p_t I/d$, so that $\rho_t = \alpha_t\rho_0 + (1-\alpha_t)I/d$ with
 # $\alpha_t = \prod_{s\le t}(1-p_s)$; here $p_t$ follows the cosine schedule
 # {cite:p}`nichol2021improved`, which reaches $\alpha_T \approx 0$.
 #
-# **Reverse process** (seed eq. 9, §1.3.7). Step $t$ maps level $t$ to level $t-1$ with the channel
+# **Reverse process** ({cite:t}`jo2025qamp` eq. 9, §1.3.7). Step $t$ maps level $t$ to level $t-1$ with the channel
 #
 # $$
 # \mathcal{D}_t(\rho) = \operatorname{tr}_{\text{anc}}\!\Big[U(\theta_t)\,\big(\rho\otimes|0\rangle\langle0|^{\otimes
@@ -110,11 +112,11 @@ for key, value in params.as_dict().items():
 # over the outcomes it is the partial trace. Generation starts from $\rho_T = I/d$ and applies
 # $\mathcal{D}_T, \dots, \mathcal{D}_1$. The *unitary control* has $k = 0$: $\mathcal{D}_t(\rho) = U\rho U^\dagger$.
 #
-# **Loss** (seed eq. 10). Both models are trained with the {glue:text}`loss` loss. `"final"`
+# **Loss** ({cite:t}`jo2025qamp` eq. 10). Both models are trained with the {glue:text}`loss` loss. `"final"`
 # minimises $1 - \frac1N\sum_j\langle\psi_j|\rho_{\text{gen}}|\psi_j\rangle$ with
 # $\rho_{\text{gen}} = \mathcal{D}_1\circ\dots\circ\mathcal{D}_T(I/d)$; `loss="stepwise"` instead
 # asks every step to map the forward marginal $\rho_t(\psi)$ to $\rho_{t-1}(\psi)$, scored by the
-# Uhlmann fidelity (seed §1.3.8). Since
+# Uhlmann fidelity ({cite:t}`jo2025qamp` §1.3.8). Since
 # $\frac1N\sum_j\langle\psi_j|\rho|\psi_j\rangle = \operatorname{tr}(\rho\,\bar\rho)$ is linear in
 # $\rho$, its maximum over all states is reached by a pure state and equals the largest eigenvalue
 # of $\bar\rho$:
@@ -170,7 +172,7 @@ glue_figure("fig-depol-forward", fig, record, heat_df, figure_dir)
 # ```
 #
 # Every depolarized state is a valid density matrix (checked: {glue:text}`forward-valid`). For a
-# pure $\rho_0 = |\psi\rangle\langle\psi|$, seed eq. 8 predicts the fidelity
+# pure $\rho_0 = |\psi\rangle\langle\psi|$, {cite:t}`jo2025qamp` eq. 8 predicts the fidelity
 # $\langle\psi|\rho_t|\psi\rangle = \alpha_t + (1-\alpha_t)/d$ and the purity
 # $\alpha_t^2(1-1/d) + 1/d$; averaged over the ensemble, the simulated states match to
 # {glue:text}`forward-fidelity-error:.1e` and {glue:text}`forward-purity-error:.1e`. At $t = T$,
@@ -184,7 +186,7 @@ glue_figure("fig-depol-forward", fig, record, heat_df, figure_dir)
 #
 # The two experiments differ only in the reverse channel: {glue:text}`n_ancilla` ancilla qubit(s)
 # measured and reset after each step, or none. Each is trained for {glue:text}`steps` Adam steps
-# on the loss of seed eq. 10 through the package's one trainer.
+# on the loss of {cite:t}`jo2025qamp` eq. 10 through the package's one trainer.
 
 # %%
 runs = {label: run_experiment(cfg, results_root=root, progress=False) for label, cfg in cfgs.items()}
@@ -201,7 +203,7 @@ for label, r in runs.items():
 # ```{glue:figure} fig-depol-loss
 # :name: fig-depol-loss
 #
-# Training loss (seed eq. 10, running mean) of the ancilla model and of the unitary control.
+# Training loss ({cite:t}`jo2025qamp` eq. 10, running mean) of the ancilla model and of the unitary control.
 # *Provenance:* {glue:text}`fig-depol-loss-note`
 # ```
 #
@@ -290,7 +292,7 @@ glue_value("unitary-fidelity-dev", float((along["unitary"]["fidelity"] - 1 / d).
 # The samples, however, do not reproduce the *spread* of the ensemble. Measured by
 # $1 - \mathbb{E}|\langle v|\phi\rangle|^2$ against the top eigenvector $v$ of $\bar\rho$, the
 # targets spread by {glue:text}`ensemble-spread:.4f` (that is $1 - \lambda_{\max}$) and the sampled
-# trajectories by {glue:text}`trajectory-spread:.4f`. The loss of seed eq. 10 compares the
+# trajectories by {glue:text}`trajectory-spread:.4f`. The loss of {cite:t}`jo2025qamp` eq. 10 compares the
 # generated state with the ensemble *mean* and is maximised by the single state $v$, so a model
 # that reaches the bound collapses onto it; generating the ensemble itself needs a loss that
 # compares ensembles of states, as QuDDPM {cite:p}`zhang2024quddpm` does.
@@ -323,7 +325,7 @@ glue_figure("fig-depol-states", fig, record, states_df, figure_dir)
 #
 # ## Summary
 #
-# - The depolarizing forward process follows seed eq. 8 exactly on the target ensemble, down to
+# - The depolarizing forward process follows {cite:t}`jo2025qamp` eq. 8 exactly on the target ensemble, down to
 #   $\alpha_T =$ {glue:text}`alpha-T:.1e`.
 # - With {glue:text}`n_ancilla` measured ancilla qubit(s) per step, the trained reverse process
 #   lifts the generated state from purity $1/d$ to {glue:text}`ancilla-purity:.4f` and its fidelity
@@ -332,7 +334,7 @@ glue_figure("fig-depol-states", fig, record, states_df, figure_dir)
 # - The unitary control stays at $I/d$ (purity and fidelity $1/d$ to {glue:text}`unitary-purity-dev:.0e`),
 #   whatever it is trained on: undoing depolarizing noise needs non-unitary steps.
 # - Its samples are quantum trajectories whose average is $\rho_{\text{gen}}$; with the loss of
-#   seed eq. 10 they spread by {glue:text}`trajectory-spread:.4f` around the top eigenvector,
+#   {cite:t}`jo2025qamp` eq. 10 they spread by {glue:text}`trajectory-spread:.4f` around the top eigenvector,
 #   against {glue:text}`ensemble-spread:.4f` for the targets.
 # - The next chapter's models generate classical images; there the ancillas are measured (or
 #   post-selected) inside a denoiser acting on amplitude-encoded states.

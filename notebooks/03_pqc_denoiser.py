@@ -22,15 +22,16 @@
 # parameterized quantum circuit (PQC). The image is amplitude-encoded into the register, the
 # forward process adds classical Gaussian noise to the amplitude vector, and the circuit is trained
 # as a *direct denoising operator*, $P(\theta, t)\,|x_t\rangle \approx |x_{t-1}\rangle$: one circuit
-# application per reverse step, with no decoding and re-encoding in between (seed report §1.2
-# {cite:p}`jo2025qamp`). This chapter builds the full-quantum version of the authors' 2025 code
-# (papers.md A2) on 8×8 MNIST digits, trains it, and counts its parameters next to the 1110 the
-# paper reports for its conditioned latent model.
+# application per reverse step, with no decoding and re-encoding in between ({cite:t}`jo2025qamp` §1.2).
+# This chapter builds the full-quantum version of the authors' 2025 follow-up code on 8×8 MNIST
+# digits, trains it, and counts its parameters next to the 1110 the paper reports for its
+# conditioned latent model.
 #
 # :::{admonition} About this notebook
 # :class: note
-# - **Source:** Cacioppo et al. {cite:p}`cacioppo2023qdm` and the authors' code (papers.md A1,
-#   A2); Kölle et al. {cite:p}`koelle2024qddm` (papers.md D); DDPM {cite:p}`ho2020ddpm`.
+# - **Source:** Cacioppo et al. {cite:p}`cacioppo2023qdm` and the authors' code (the 2023 conditioned-latent
+#   code and the 2025 follow-up, listed on the Works reproduced page); Kölle et al.
+#   {cite:p}`koelle2024qddm`; DDPM {cite:p}`ho2020ddpm`.
 # - **Runs:** about a minute on one CPU core at the default parameters (most of it
 #   the training of a 6-qubit circuit with per-step parameters).
 # - **Parameters:** the cell tagged `parameters` below, e.g.
@@ -101,7 +102,7 @@ glue_value("d", cfg.model.state_dim)
 # ## Amplitude encoding
 #
 # An image with $d = 2^n$ pixels becomes the state of $n$ qubits whose amplitudes are the pixel
-# values, normalised (papers.md A2):
+# values, normalised (the authors' 2025 follow-up code):
 #
 # $$
 # |x\rangle = \frac{1}{\lVert x\rVert_2}\sum_{j=0}^{d-1} x_j\,|j\rangle .
@@ -139,7 +140,7 @@ glue_figure("fig-pqc-encoding", common.plot_image_rows(rows), record, encode_df,
 #
 # ## The forward process in state space
 #
-# The noise is classical. Each amplitude vector is noised as in DDPM (seed eq. 2) and renormalised,
+# The noise is classical. Each amplitude vector is noised as in DDPM ({cite:t}`jo2025qamp` eq. 2) and renormalised,
 #
 # $$
 # |x_t\rangle = \frac{\sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\epsilon}{\big\lVert \sqrt{\bar\alpha_t}\,x_0
@@ -148,7 +149,7 @@ glue_figure("fig-pqc-encoding", common.plot_image_rows(rows), record, encode_df,
 #
 # with either **real** noise $\epsilon \sim \mathcal{N}(0, I)$ or **complex** noise
 # $\epsilon = \epsilon_r + i\epsilon_i$ with independent standard normal parts; the papers report
-# that complex noise works much better (seed report §1.2). Both authors' codes draw unit-variance
+# that complex noise works much better ({cite:t}`jo2025qamp` §1.2). Both authors' codes draw unit-variance
 # noise per amplitude while $x_0$ has unit *norm*, so the noise is $\sqrt d$ times stronger,
 # relative to the signal, than in pixel-space DDPM. Taking the ratio of the expectations of
 # $|\langle x_0|\cdot\rangle|^2$ and of the squared norm gives the fidelity to the clean state,
@@ -210,7 +211,7 @@ glue_value("grid-rows", n_rows)
 #
 # ## The denoising circuit
 #
-# The circuit follows the authors' 2025 code (papers.md A2). Three blocks of
+# The circuit follows the authors' 2025 code (the authors' 2025 follow-up code). Three blocks of
 # {glue:text}`layers_per_block` layers, each layer a general rotation $\mathrm{Rot}(\phi,\theta,\omega)$
 # on every qubit followed by a ladder of CNOTs, act on the data qubits; the middle block also acts
 # on one extra qubit prepared in $|0\rangle$. With `ancilla="postselect"` (A2) that ancilla is
@@ -220,7 +221,7 @@ glue_value("grid-rows", n_rows)
 #
 # The training pair for step $t$ is the noised state $|x_t\rangle$ of {eq}`eq-state-noising` and,
 # as target, the normalised DDPM posterior mean $\tilde\mu_t(x_0, x_t)$ (Ho et al. eq. 7, A2). The
-# loss is the infidelity (seed eq. 10 for pure states)
+# loss is the infidelity ({cite:t}`jo2025qamp` eq. 10 for pure states)
 #
 # $$
 # \mathcal{L}(\theta) = 1 - \mathbb{E}_{x_0, t}\,\big|\langle\tilde\mu_t|\,P(\theta, t)\,|x_t\rangle\big|^2 .
@@ -343,7 +344,7 @@ glue_value("n-reference", int(reference.shape[0]))
 # ## Parameter counts
 #
 # The paper's conditioned latent model, which generates all ten digits, has **1110** trainable
-# parameters. The authors' code (papers.md A1) explains the number: three blocks of
+# parameters. The authors' 2023 code explains the number: three blocks of
 # StronglyEntangling layers (3 angles per qubit and layer) with 15, 20 and 15 layers on 7, 8 and 7
 # wires (3 latent + 4 label qubits, plus the ancilla in the middle block), and *one* parameter set
 # shared by all steps. The table counts every model of this chapter and of the presets with the

@@ -23,13 +23,13 @@
 # sampling) and put a variational quantum circuit in one place only: the bottleneck of a small
 # U-Net, where it gates the deepest feature channels. They report that, with fewer than 100
 # training images, the hybrid model beats "the identical classical architecture" on MNIST in SSIM
-# and FID. This chapter rebuilds the model from the authors' code (papers.md C1), counts its
+# and FID. This chapter rebuilds the model from the authors' public code, counts its
 # parameters part by part against two classical twins, checks a property of the published circuit
 # numerically, and trains all variants on a handful of digits with several seeds.
 #
 # :::{admonition} About this notebook
 # :class: note
-# - **Source:** Chen et al. {cite:p}`chen2025quantum` and their code (papers.md C, C1); DDPM
+# - **Source:** Chen et al. {cite:p}`chen2025quantum` and their public code; DDPM
 #   {cite:p}`ho2020ddpm`, the cosine schedule {cite:p}`nichol2021improved`; FID
 #   {cite:p}`heusel2017fid` and its small-sample bias {cite:p}`chong2020unbiased`; SSIM
 #   {cite:p}`wang2004ssim`.
@@ -104,7 +104,7 @@ for key, value in params.as_dict().items():
 # %% [markdown]
 # ## The model
 #
-# The noise predictor $\epsilon_\theta(x_t, t)$ is the authors' small U-Net (papers.md C1): three
+# The noise predictor $\epsilon_\theta(x_t, t)$ is the authors' small U-Net (their public code): three
 # convolutions take a $28\times28$ digit to $128$ channels of $7\times7$; a sinusoidal embedding of
 # $t$ is added there, a residual block follows, and two transposed convolutions with a skip
 # connection return to $28\times28$. The quantum part is a *gate* on the $128$ bottleneck channels
@@ -186,7 +186,7 @@ if paper:
 #
 # ## What the published circuit computes
 #
-# Two properties of the authors' code (papers.md C1) decide what the quantum gate can learn.
+# Two properties of the authors' public code decide what the quantum gate can learn.
 #
 # 1. The circuit input $z$ is detached from the computational graph, so $W_{\text{in}}$ and
 #    $b_{\text{in}}$ never receive a gradient.
@@ -239,7 +239,7 @@ else:
 #
 # Every variant is trained with {glue:text}`n_seeds` seed(s) on the same {glue:text}`images_per_class`
 # training images of the digit {glue:text}`digit`, for {glue:text}`steps` Adam steps of
-# {glue:text}`batch_size` images, with $L_{\text{simple}}$ (seed eq. 6) and the cosine schedule with
+# {glue:text}`batch_size` images, with $L_{\text{simple}}$ ({cite:t}`jo2025qamp` eq. 6) and the cosine schedule with
 # $T =$ {glue:text}`T`.
 
 # %%
@@ -373,7 +373,7 @@ metrics_df.to_csv(figure_dir / "metrics.csv", index=False)
 # {numref}`fig-hybrid-samples` show whether it has. Rankings are only worth reading at budgets
 # where the samples look like digits; increase `steps` for that.
 #
-# For comparison, the values published with the authors' code (papers.md C1) are FID 259.25
+# For comparison, the values published with the authors' public code are FID 259.25
 # (quantum) against 271.05 (classical) and SSIM 0.1263 against 0.1085 on MNIST, each from 5
 # generated images, one training run per model, and an SSIM of generated image $i$ against the
 # $i$-th training image of *any* digit. With one run per model the published difference cannot be

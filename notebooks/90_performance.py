@@ -28,7 +28,7 @@
 # :::{admonition} About this notebook
 # :class: note
 # - **Source:** `benchmarks/bench_simulator.py` and `benchmarks/bench_unet.py` (see
-#   `benchmarks/README.md`); background in `docs/performance.md`.
+#   `benchmarks/README.md`); background in `benchmarks/README.md`.
 # - **Runs:** seconds when it reads the benchmark CSVs; about a minute when it has to run the
 #   tiny `--quick` subset itself.
 # - **Parameters:** the cell tagged `parameters` below, e.g.

@@ -18,7 +18,8 @@ def _err(capsys: pytest.CaptureFixture[str]) -> str:
 
 def test_huge_seed_range_is_refused_at_once(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["run", "hybrid-mnist", "--seeds", "0-2147483647"]) == 2
-    assert _err(capsys).strip() == f"qdm: error: --seeds names more than {cli.MAX_SEEDS} seeds (each is a run), got '0-2147483647'"
+    expected = f"qdm: error: --seeds names more than {cli.MAX_SEEDS} seeds (each is a run), got '0-2147483647'"
+    assert _err(capsys).strip() == expected
     assert cli.parse_seeds("0-999") == tuple(range(1000))
 
 
@@ -39,7 +40,9 @@ def test_unexpected_failure_is_one_line_unless_debug(monkeypatch: pytest.MonkeyP
     assert "Traceback (most recent call last)" in _err(capsys)
 
 
-def test_ctrl_c_names_the_checkpoint_a_rerun_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ctrl_c_names_the_checkpoint_a_rerun_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     cfg = cli._resolve("hybrid-mnist", [])
     run_dir = runner.run_dir_for(cfg, tmp_path)
 
@@ -62,4 +65,5 @@ def test_unreachable_dask_scheduler_is_one_line(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(runner, "DASK_CONNECT_TIMEOUT_S", 1)
     assert cli.main(["run", "hybrid-mnist", "steps=1", "--engine", "dask", "--address", "tcp://127.0.0.1:9"]) == 2
     err = _err(capsys)
-    assert err.startswith("qdm: error: --address tcp://127.0.0.1:9: no Dask scheduler answered within 1 s") and err.count("\n") == 1
+    assert err.startswith("qdm: error: --address tcp://127.0.0.1:9: no Dask scheduler answered within 1 s")
+    assert err.count("\n") == 1
