@@ -191,3 +191,14 @@ def test_feature_cache_keys_on_pixels_and_skips_the_network(tmp_path):
     assert torch.equal(first, again) and not torch.equal(first, other) and torch.equal(head, first[:2])
     assert len(list(tmp_path.glob("*.pt"))) == 2 and not list(tmp_path.glob("*.tmp"))
     assert torch.equal(cached_features(a, None, fake_features), first) and calls == [3, 3, 3]
+
+
+def test_families_score_against_the_protocol_images():
+    """The PQC family's own reference set is the protocol's set (a latent model applies no pipeline to it)."""
+    from qdm.families.pqc import pqc_eval_reference
+    from qdm.presets import get_preset
+    from qdm.protocols import reference_images, to_unit
+
+    cfg = get_preset("cacioppo2023-cond-latent", "smoke")
+    expected = to_unit(reference_images(cfg.data, cfg.eval.protocol, cfg.eval.fid_real_images))
+    assert torch.equal(pqc_eval_reference(cfg), expected.float().contiguous())

@@ -15,9 +15,10 @@ before it, and no import circle exists: ``tests/test_layering.py`` checks both o
    ``precision_recall``, ``memorisation`` and ``classifier`` (qdm's own MNIST / PathMNIST CNN)
 8. ``config`` (typed experiment configs), then ``train`` (the one trainer) and ``run_metrics`` (a run's
    classifier and memorisation metrics)
-9. ``families`` (the family protocol and the built-in families, registered on import)
-10. ``presets`` (published configs, profiles, the named CPU experiments)
-11. ``protocols`` (the metric protocols: reference images, feature cache, KID ± SE, seed summaries)
+9. ``protocols`` (the metric protocols: reference images, feature cache, KID ± SE, seed summaries; the
+   families' own reference sets go through it)
+10. ``families`` (the family protocol and the built-in families, registered on import)
+11. ``presets`` (published configs, profiles, the named CPU experiments)
 12. ``ledger`` (the committed record of finished runs), then ``runner`` (run store, sampling, evaluation)
 13. the book's helpers: ``plotting``, ``nb``, ``publishing`` (the Sphinx extension for figure files,
     citations and notebook downloads), then ``audits`` (one module per audited paper and circuit
@@ -39,9 +40,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("qdm.models",),
     ("qdm.inception_fold", "qdm.metrics", "qdm.precision_recall", "qdm.memorisation", "qdm.classifier"),
     ("qdm.config", "qdm.train", "qdm.run_metrics"),
+    ("qdm.protocols",),
     ("qdm.families",),
     ("qdm.presets",),
-    ("qdm.protocols",),
     ("qdm.ledger", "qdm.runner"),
     ("qdm.plotting", "qdm.nb", "qdm.publishing", "qdm.audits", "qdm.chapters", "qdm.cli"),
 )

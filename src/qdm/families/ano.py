@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from qdm import protocols
 from qdm.config import DataConfig, EvalConfig, ExperimentConfig, TrainConfig
 from qdm.data import load_dataset
 from qdm.families.base import Family, register_family
@@ -115,17 +115,11 @@ def ano_parameter_counts(cfg: ExperimentConfig) -> dict[str, int]:
 def ano_eval_reference(cfg: ExperimentConfig) -> torch.Tensor:
     """Real images of the experiment's digits through the samples' pipeline (16×16 → |x|/max → 28×28).
 
-    Protocol "qdm": a seeded draw of test images; "chen2025": the first training images in file order.
+    The images of ``eval.protocol`` (:func:`qdm.protocols.reference_images`, the one definition shared with the
+    runner and the audits), then passed through the samples' pipeline.
     """
     d = cfg.data
-    split = "test" if cfg.eval.protocol == "qdm" else "train"
-    ds = load_dataset(d.dataset, split, data_dir=d.data_dir)
-    keep = torch.from_numpy(np.isin(np.asarray(ds.labels), d.classes))
-    images = ds.to_tensor("unit")[keep]
-    if cfg.eval.protocol == "qdm":
-        g = torch.Generator().manual_seed(d.subset_seed)
-        images = images[torch.randperm(images.shape[0], generator=g)]
-    images = images[: cfg.eval.fid_real_images]
+    images = protocols.to_unit(protocols.reference_images(d, cfg.eval.protocol, cfg.eval.fid_real_images))
     states = images_to_states(images, cfg.model.image_size)
     return _to_metric_size(states_to_images(states, cfg.model.image_size)).float().contiguous()
 

@@ -28,11 +28,11 @@ import dataclasses
 import functools
 import math
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from qdm import protocols
 from qdm.config import DataConfig, ExperimentConfig, TrainConfig
 from qdm.data import load_dataset
 from qdm.families.base import Family, ProfileSpec, profile_spec, register_family, scaled
@@ -198,17 +198,11 @@ def pqc_evaluate(model: nn.Module, samples: torch.Tensor, cfg: ExperimentConfig)
 def pqc_eval_reference(cfg: ExperimentConfig) -> torch.Tensor:
     """Real images of the classes picked as by the runner; full variant: downscale → |x|/max → upscale, like the samples.
 
-    Protocol "qdm": a seeded draw of test images; "chen2025": the first training images in file order.
+    The images of ``eval.protocol`` (:func:`qdm.protocols.reference_images`, the one definition shared with the
+    runner and the audits), then passed through the samples' pipeline.
     """
     d, m = cfg.data, cfg.model
-    split = "test" if cfg.eval.protocol == "qdm" else "train"
-    ds = load_dataset(d.dataset, split, data_dir=d.data_dir)
-    keep = torch.from_numpy(np.isin(np.asarray(ds.labels), d.classes))
-    images = ds.to_tensor("unit")[keep]
-    if cfg.eval.protocol == "qdm":
-        g = torch.Generator().manual_seed(d.subset_seed)
-        images = images[torch.randperm(images.shape[0], generator=g)]
-    images = images[: cfg.eval.fid_real_images]
+    images = protocols.to_unit(protocols.reference_images(d, cfg.eval.protocol, cfg.eval.fid_real_images))
     if not m.latent:
         images = _to_metric_size(decode_images(encode_images(images, m.image_size, m.resize_antialias), m.image_size))
     return images.float().contiguous()
