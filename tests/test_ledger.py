@@ -24,14 +24,6 @@ from test_runner import tiny_experiment  # the tiny real family (an MLP DDPM on 
 REPO_LEDGER = Path(__file__).resolve().parents[1] / "ledger"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture()
 def admitted(tmp_path: Path):
     """A finished tiny run admitted into a ledger under tmp_path."""

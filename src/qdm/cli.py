@@ -299,7 +299,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
             print(f"FAILED {job.preset} seed={seed} {out.run_dir}: {out.error}", file=sys.stderr)
             continue
         where = out.run_dir
-        if root is not None and Path(out.run_dir).resolve().parent.parent != root.resolve():
+        if root is not None and not Path(out.run_dir).resolve().is_relative_to(root.resolve()):  # not served from it
             made_by = {"preset": job.preset, "profile": args.profile, "overrides": [*job.overrides, f"train.seed={seed}"],
                        "chapter": args.chapter}
             where = str(ledger.admit(out.run_dir, made_by, root=root).path)

@@ -35,10 +35,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from qdm.config import config_hash, from_dict
 from qdm.grids import save_image_grid
 from qdm.io import atomic_write_bytes, write_json
+from qdm.presets import resolve_config
+from qdm.protocols import quantise_uint8
+from qdm.provenance import git_state, repo_root
 
 __all__ = [
     "ENTRY_FILES",
@@ -67,8 +71,6 @@ def ledger_root() -> Path | None:
     env = os.environ.get("QDM_LEDGER_DIR")
     if env is not None:
         return None if env.strip().lower() in ("", "none") else Path(env).expanduser().resolve()
-    from qdm.provenance import repo_root  # only to locate the default ledger
-
     root = repo_root()
     return (root / "ledger") if root is not None and (root / "ledger").is_dir() else None
 
@@ -122,20 +124,15 @@ def lookup(experiment: str, digest: str, data: dict[str, Any], root: Path | None
     return entry if entry.identity.get("data") == data else None
 
 
-def kept_samples(path: Path) -> "torch.Tensor":  # noqa: F821 - torch is imported lazily
+def kept_samples(path: Path) -> torch.Tensor:
     """A ledger entry's kept samples as float (n, C, H, W) in [0, 1] (8-bit, as stored)."""
-    import torch
-
-    with np.load(Path(path) / "samples.npz") as data:
-        return torch.from_numpy(data["samples"]).float() / 255.0
+    return torch.from_numpy(_entry(Path(path)).samples()).float() / 255.0
 
 
 def _quantised(samples_pt: Path) -> np.ndarray:
     """The first :data:`SAMPLE_COUNT` samples of a run's ``samples.pt`` as uint8 (n, C, H, W)."""
-    import torch  # only to read the run's tensor
-
-    x = torch.load(samples_pt, map_location="cpu", weights_only=True)[:SAMPLE_COUNT]
-    return (x.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+    samples = torch.load(samples_pt, map_location="cpu", weights_only=True)[:SAMPLE_COUNT]
+    return quantise_uint8(samples).numpy()
 
 
 def admit(run_dir: str | os.PathLike[str], made_by: dict[str, Any], root: Path | None = None) -> LedgerEntry:
@@ -168,8 +165,6 @@ def admit(run_dir: str | os.PathLike[str], made_by: dict[str, Any], root: Path |
             shutil.copyfile(run_dir / name, tmp / name)
         samples = _quantised(run_dir / "samples.pt")
         np.savez_compressed(tmp / "samples.npz", samples=samples)
-        from qdm.provenance import git_state
-
         git = git_state()
         record = {
             **made_by,
@@ -190,15 +185,11 @@ def admit(run_dir: str | os.PathLike[str], made_by: dict[str, Any], root: Path |
 
 def _grid(samples: np.ndarray, path: Path) -> None:
     """The kept uint8 samples as a PNG grid (the runner's grid writer, on the same images)."""
-    import torch
-
     save_image_grid(torch.from_numpy(samples).float() / 255.0, path)
 
 
 def stale_entries(root: Path | None = None) -> list[tuple[LedgerEntry, str]]:
     """Entries whose preset and profile the current code resolves to another config hash: (entry, current hash)."""
-    from qdm.presets import resolve_config  # presets sit above the config layer
-
     stale = []
     for entry in entries(root):
         preset = entry.made_by.get("preset")

@@ -62,6 +62,7 @@ __all__ = [
     "RunStoreError",
     "check_before_work",
     "compute_image_metrics",
+    "draw_samples",
     "eval_reference",
     "initial_model",
     "load_run",
@@ -418,7 +419,7 @@ def _check_identity(run_dir: Path, current: dict[str, Any]) -> None:
     """Refuse to reuse or resume a run folder made from other data or another thread count."""
     path = run_dir / IDENTITY_NAME
     if not path.is_file():
-        if (run_dir / DONE_NAME).is_file() or (run_dir / "checkpoint.pt").is_file():
+        if (run_dir / DONE_NAME).is_file() or (run_dir / CHECKPOINT_NAME).is_file():
             raise RunStoreError(f"{run_dir} records no {IDENTITY_NAME} (made by an older qdm); re-run with --force to redo it")
         return
     problem = _identity_mismatch(_read_json(path), current)
@@ -571,7 +572,7 @@ def run_experiment(
             return _run_locked(cfg, family, run_dir, identity, progress)
         except BaseException:
             # Nothing to resume (no checkpoint yet): leave no half-made folder behind.
-            if created and run_dir.is_dir() and not (run_dir / "checkpoint.pt").is_file():
+            if created and run_dir.is_dir() and not (run_dir / CHECKPOINT_NAME).is_file():
                 shutil.rmtree(run_dir, ignore_errors=True)
             raise
 
@@ -599,7 +600,7 @@ def _run_locked(
         progress=progress,
         resume=True,
     )
-    samples, sample_wall = _sample(cfg, family, result.sampling_model, progress)
+    samples, sample_wall = draw_samples(cfg, family, result.sampling_model, progress)
     _save_samples(samples, run_dir)
     t0 = time.perf_counter()
     # results/<experiment>/<hash>/ -> results/.cache/inception: reference features shared across runs
@@ -640,7 +641,7 @@ def _run_locked(
     )
 
 
-def _sample(
+def draw_samples(
     cfg: ExperimentConfig, family: Family, model: torch.nn.Module, progress: bool = False
 ) -> tuple[torch.Tensor, float]:
     """``eval.n_samples`` images from the (EMA) model in eval mode, with a generator seeded from ``train.seed``; seconds."""

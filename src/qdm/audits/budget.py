@@ -16,14 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from qdm import protocols
 from qdm.classifier import classifier_fid, classifier_scores, load_classifier
 from qdm.config import ExperimentConfig
 from qdm.families import get_family
-from qdm.runner import SAMPLING_SEED_OFFSET
-from qdm.train import deterministic_mode, seed_everything, train
+from qdm.runner import draw_samples
+from qdm.train import seed_everything, train
 
 __all__ = ["RECOGNISED", "budget_curve", "knee"]
 
@@ -50,16 +49,17 @@ def budget_curve(
     data = family.prepare_data(cfg)
     rows, wall = [], 0.0
     for steps in stages:
-        stage = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=steps))
+        stage = dataclasses.replace(
+            cfg,
+            train=dataclasses.replace(cfg.train, steps=steps),
+            eval=dataclasses.replace(cfg.eval, n_samples=n_samples),
+        )
         seed_everything(cfg.train.seed)
         t0 = time.perf_counter()
         result = train(family.build(stage), data, lambda m, b, g: family.loss(m, b, stage, g), stage.train,
                        checkpoint_dir=work_dir, progress=progress, resume=True)
         wall += time.perf_counter() - t0
-        model = result.sampling_model.eval()
-        generator = torch.Generator().manual_seed(cfg.train.seed + SAMPLING_SEED_OFFSET)
-        with torch.no_grad(), deterministic_mode(cfg.train.deterministic):
-            samples = family.sample(model, n_samples, stage, generator)
+        samples, _ = draw_samples(stage, family, result.sampling_model)  # as the runner draws a run's samples
         scores = classifier_scores(classifier, samples, [cfg.data.classes[0]] * n_samples)
         rows.append({
             "steps": steps, "wall_s": wall, "accuracy": scores.accuracy, "confidence": scores.mean_confidence,
