@@ -45,20 +45,16 @@ quick_repeats: int = 3  # timed rounds per quick case (3..50)
 seed: int = 0  # seed of the equality-check inputs
 
 # %% tags=["hide-input"]
-def _check_int(name: str, value: object, low: int, high: int) -> None:
-    """ValueError naming the parameter unless ``low <= value <= high`` (an int)."""
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"{name} must be an int in [{low}, {high}], got {value!r}")
-
+from qdm.validation import check_int
 
 if not isinstance(benchmark_dir, str) or not benchmark_dir:
     raise ValueError(f"benchmark_dir must be a non-empty path string, got {benchmark_dir!r}")
 if not isinstance(run_if_missing, bool):
     raise ValueError(f"run_if_missing must be True or False, got {run_if_missing!r}")
-_check_int("quick_qubits", quick_qubits, 2, 10)
-_check_int("quick_batch", quick_batch, 1, 64)
-_check_int("quick_repeats", quick_repeats, 3, 50)
-_check_int("seed", seed, 0, 2**31 - 1)
+check_int(quick_qubits, "quick_qubits", 2, 10)
+check_int(quick_batch, "quick_batch", 1, 64)
+check_int(quick_repeats, "quick_repeats", 3, 50)
+check_int(seed, "seed", 0, 2**31 - 1)
 params = dict(benchmark_dir=benchmark_dir, run_if_missing=run_if_missing, quick_qubits=quick_qubits,
               quick_batch=quick_batch, quick_repeats=quick_repeats, seed=seed)
 
