@@ -274,7 +274,8 @@ def test_preset_is_the_coded_training():
     assert t.ema_decay is None and t.grad_clip is None and t.weight_decay == 0.0
     for name in ("smoke", "cpu", "book"):
         small = get_preset("jo2025-ano", name)
-        assert small.model == cfg.model and small.preset == f"jo2025-ano@{name}"
+        same = dataclasses.replace(small.model, published_protocol_images=cfg.model.published_protocol_images)
+        assert same == cfg.model and small.preset == f"jo2025-ano@{name}"
         assert small.train.steps < t.steps and small.train.lr == t.lr
         epoch = small.data.images_per_class * 10 // small.train.batch_size
         assert small.train.lr_step_size == 10 * epoch
@@ -293,3 +294,53 @@ def test_smoke_profile_runs_end_to_end_through_the_runner(tmp_path, data_dir):
     ref = get_family("ano_hybrid").prepare_eval_reference(cfg)
     peak = ref.flatten(1).amax(1)  # |x|/max at 16×16, then bilinear upscaling (which lowers the peak a little)
     assert ref.shape == (20, 1, 28, 28) and float(peak.min()) > 0.85 and float(peak.max()) <= 1.0
+
+
+def test_published_protocol_scores_unscaled_label0_samples(monkeypatch):
+    """The project's FID (jo2026ano, circuit_training.py 215–252): label-0 samples vs the first training images, unscaled.
+
+    Inception is replaced by a feature map that records what it is given, so the test checks the protocol's
+    inputs: n unlabelled samples, n reference images, both unscaled magnitudes (a brightness-matched
+    image would peak at exactly 1).
+    """
+    from qdm import metrics
+    from qdm.families import ano as fam
+
+    cfg = get_preset("jo2025-ano", "smoke")
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, published_protocol_images=6))
+    seen = []
+
+    def fake_features(images, device="cpu"):
+        seen.append(images)
+        flat = images.flatten(1).double()
+        return torch.stack([flat.mean(1), flat.amax(1), flat.std(1)], dim=1) + 1e-3 * torch.randn(images.shape[0], 3, dtype=torch.float64)
+
+    labels_seen = []
+    real_sample = fam.sample_states
+
+    def spy(model, labels, generator):
+        labels_seen.append(labels.clone())
+        return real_sample(model, labels, generator)
+
+    monkeypatch.setattr(metrics, "inception_features", fake_features)
+    monkeypatch.setattr(fam, "sample_states", spy)
+    torch.manual_seed(0)
+    model = fam.build_ano(cfg)
+    out = fam.published_protocol(model, cfg)
+    assert out["published_n_samples"] == 6 and out["published_n_reference"] == 6
+    assert labels_seen and torch.equal(labels_seen[0], torch.zeros(6, dtype=torch.long))
+    fake, real = seen
+    assert fake.shape == real.shape == (6, 1, 16, 16)
+    # unit-norm samples: Σ|a|² = 1, so no pixel reaches 1 and the images are not rescaled to a peak of 1
+    assert torch.allclose(fake.double().pow(2).flatten(1).sum(1), torch.ones(6, dtype=torch.float64), atol=1e-5)
+    assert float(real.amax()) < 0.5 and float(fake.amax()) < 1.0
+    assert math.isfinite(out["published_fid"]) and out["published_kid_se"] >= 0
+    # deterministic: its own seeded stream
+    seen.clear()
+    again = fam.published_protocol(model, cfg)
+    assert torch.equal(seen[0], fake)
+    assert again["published_n_samples"] == 6
+    off = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, published_protocol_images=0))
+    assert fam.published_protocol(model, off) == {}
+    with pytest.raises(ValueError, match="published_protocol_images"):
+        dataclasses.replace(cfg.model, published_protocol_images=1)

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from qdm import protocols
+from qdm import metrics, protocols
 from qdm.config import DataConfig, EvalConfig, ExperimentConfig, TrainConfig
 from qdm.data import load_dataset
 from qdm.families.base import Family, register_family
@@ -46,6 +46,8 @@ __all__ = [
     "ano_sample",
     "ano_validate",
     "build_ano",
+    "published_protocol",
+    "unscaled_images",
     "jo2025_ano",
     "profile",
 ]
@@ -99,10 +101,56 @@ def ano_sample(model: nn.Module, n: int, cfg: ExperimentConfig, generator: torch
     return _to_metric_size(states_to_images(states, cfg.model.image_size)).float()
 
 
+#: Offset of the published-protocol sampler's seed from the run's seed (its own stream, so the main
+#: samples do not change when the published protocol is switched on or off).
+PUBLISHED_SEED_OFFSET = 7919
+
+
+def unscaled_images(states: torch.Tensor, size: int = 16) -> torch.Tensor:
+    """(N, size²) amplitudes → (N, 1, size, size) float32 |amplitudes| clamped to [0, 1], *not* brightness matched.
+
+    jo2026ano, evaluation.py 105: both image sets reach the FID as they are (a unit-norm sample peaks at
+    ≈ 0.2, a resized real image at ≈ 0.1), so the two sets differ in brightness before they differ in shape.
+    """
+    return states.abs().reshape(-1, 1, size, size).clamp(0.0, 1.0).float()
+
+
+def published_protocol(model: nn.Module, cfg: ExperimentConfig) -> dict[str, float]:
+    """FID and KID as the project measures them (jo2026ano, circuit_training.py 215–252; evaluation.py 92–125).
+
+    ``n = model.published_protocol_images`` samples drawn *without labels*, i.e. from the label-0 rows of
+    the angle table (circuit_training.py 234), against the first ``n`` training images (the stand-in of
+    :func:`qdm.protocols.chen2025_images`: the first ``n`` official MNIST test images, any digit), both as
+    unscaled 16×16 magnitudes (:func:`unscaled_images`), upscaled by the Inception pipeline of
+    :mod:`qdm.metrics` (TF-2015 Inception, the network behind torchmetrics' FID).  Empty when ``n`` = 0.
+    """
+    n = cfg.model.published_protocol_images
+    if n == 0:
+        return {}
+    size = cfg.model.image_size
+    generator = torch.Generator().manual_seed(cfg.train.seed + PUBLISHED_SEED_OFFSET)
+    with torch.no_grad():
+        fake_states = sample_states(model, torch.zeros(n, dtype=torch.long), generator)
+    real_states = images_to_states(protocols.to_unit(protocols.chen2025_images(cfg.data, n)), size)
+    f_fake = metrics.inception_features(unscaled_images(fake_states, size), device=cfg.train.device)
+    f_real = metrics.inception_features(unscaled_images(real_states, size), device=cfg.train.device)
+    kid, kid_se = protocols.kid_with_se(f_real, f_fake)
+    return {
+        "published_fid": metrics.fid_from_features(f_real, f_fake),
+        "published_kid": kid,
+        "published_kid_se": kid_se,
+        "published_n_samples": float(n),
+        "published_n_reference": float(real_states.shape[0]),
+    }
+
+
 def ano_evaluate(model: nn.Module, samples: torch.Tensor, cfg: ExperimentConfig) -> dict[str, float]:
-    """Provenance numbers: the trainable parameters (total, quantum, classical)."""
+    """The trainable parameters (total, quantum, classical) and the project's own FID (:func:`published_protocol`)."""
     counts = parameter_counts(model)
-    return {f"parameters_{k}": float(counts[k]) for k in ("total", "quantum", "classical")}
+    out = {f"parameters_{k}": float(counts[k]) for k in ("total", "quantum", "classical")}
+    if "fid" in cfg.eval.metrics:
+        out.update(published_protocol(model, cfg))
+    return out
 
 
 def ano_parameter_counts(cfg: ExperimentConfig) -> dict[str, int]:
@@ -196,12 +244,16 @@ class _AnoProfile:
     n_samples: int
     fid_real_images: int
     checkpoint_every: int | None
+    published_protocol_images: int = 256
 
 
 #: Profiles (architecture, circuit, schedule, T and optimiser as coded; budget and evaluation scaled).
 #: StepLR keeps its 10-epoch period in epochs of the profile's data (⌊N / batch⌋ steps).
 ANO_PROFILES: dict[str, _AnoProfile] = {
-    "smoke": _AnoProfile(steps=3, batch_size=4, images_per_class=2, n_samples=10, fid_real_images=20, checkpoint_every=None),
+    "smoke": _AnoProfile(
+        steps=3, batch_size=4, images_per_class=2, n_samples=10, fid_real_images=20, checkpoint_every=None,
+        published_protocol_images=4,
+    ),
     "cpu": _AnoProfile(steps=400, batch_size=32, images_per_class=64, n_samples=200, fid_real_images=500, checkpoint_every=100),
     "book": _AnoProfile(
         steps=1000, batch_size=32, images_per_class=128, n_samples=1000, fid_real_images=1000, checkpoint_every=250
@@ -224,6 +276,7 @@ def profile(cfg: ExperimentConfig, name: str) -> ExperimentConfig:
     return dataclasses.replace(
         cfg,
         data=dataclasses.replace(cfg.data, images_per_class=per_class),
+        model=dataclasses.replace(cfg.model, published_protocol_images=spec.published_protocol_images),
         train=dataclasses.replace(
             cfg.train,
             steps=spec.steps,

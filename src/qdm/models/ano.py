@@ -100,7 +100,10 @@ class AnoConfig:
     15 and 20 in earlier commits).  ``n_labels``: rows of the angle table per t (labels index it directly).
     ``activation``: the LeakyReLU between blocks 2 and 3 (on in trainer.py 22).  ``features`` /
     ``hadamard_test``: the ablations of the module docstring.  Schedule: β = [0, linspace(β_start, β_end,
-    T+1)[:T]] (jo2026ano, schedule.py 43), T = 10.
+    T+1)[:T]] (jo2026ano, schedule.py 43), T = 10.  ``published_protocol_images``: how many images the
+    family's evaluation also scores under the project's own FID protocol (jo2026ano, circuit_training.py
+    215–252: unlabelled, i.e. label-0, samples against the first training images, both unscaled; 256 as
+    coded, 0 = off).
     """
 
     family: ClassVar[str] = "ano_hybrid"
@@ -120,9 +123,15 @@ class AnoConfig:
     T: int = 10
     beta_start: float = 1e-4
     beta_end: float = 0.02
+    published_protocol_images: int = 256
 
     def __post_init__(self) -> None:
         validate_fields(self)
+        if self.published_protocol_images == 1 or self.published_protocol_images < 0:
+            raise ValueError(
+                "AnoConfig.published_protocol_images must be 0 (off) or >= 2, "
+                f"got {self.published_protocol_images}"
+            )
         if self.image_size != 16:
             raise ValueError(f"AnoConfig.image_size must be 16 (256 amplitudes, as coded), got {self.image_size}")
         for name in ("hidden", "layers", "n_labels", "n_observables", "T"):
