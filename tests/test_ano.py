@@ -313,7 +313,8 @@ def test_published_protocol_scores_unscaled_label0_samples(monkeypatch):
     def fake_features(images, device="cpu"):
         seen.append(images)
         flat = images.flatten(1).double()
-        return torch.stack([flat.mean(1), flat.amax(1), flat.std(1)], dim=1) + 1e-3 * torch.randn(images.shape[0], 3, dtype=torch.float64)
+        jitter = 1e-3 * torch.randn(images.shape[0], 3, dtype=torch.float64)
+        return torch.stack([flat.mean(1), flat.amax(1), flat.std(1)], dim=1) + jitter
 
     labels_seen = []
     real_sample = fam.sample_states
