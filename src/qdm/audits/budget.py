@@ -24,7 +24,7 @@ from qdm.families import get_family
 from qdm.runner import draw_samples
 from qdm.train import seed_everything, train
 
-__all__ = ["RECOGNISED", "budget_curve", "knee"]
+__all__ = ["RECOGNISED", "budget_curve", "knee", "sampler_curve"]
 
 #: The book profile's criterion: this fraction of the classical twin's samples classified as the intended digit.
 RECOGNISED = 0.9
@@ -65,6 +65,47 @@ def budget_curve(
             "steps": steps, "wall_s": wall, "accuracy": scores.accuracy, "confidence": scores.mean_confidence,
             "classifier_fid": classifier_fid(classifier, reference, samples),
             "n_samples": n_samples, "n_reference": int(reference.shape[0]),
+        })
+    return pd.DataFrame(rows)
+
+
+def sampler_curve(
+    cfg: ExperimentConfig,
+    samplers: Sequence[tuple[str, int]],
+    n_samples: int,
+    work_dir: str | Path,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """The same trained model (``cfg`` trained to ``cfg.train.steps`` in ``work_dir``, resumed) sampled by each sampler.
+
+    ``samplers``: (eval.sampler, eval.sample_steps) pairs, e.g. ("ddim", 50) and ("ddpm", T), the ancestral
+    sampler of the paper. Every sampler draws from the same seeded generator (:func:`qdm.runner.draw_samples`), so
+    only the sampler differs. Columns: sampler, sample_steps, steps (training), accuracy, confidence,
+    classifier_fid, sample_wall_s, n_samples, n_reference.
+    """
+    if not samplers:
+        raise ValueError("samplers must name at least one (sampler, sample_steps) pair")
+    if len(cfg.data.classes) != 1:
+        raise ValueError(f"sampler_curve scores an unconditioned one-digit model; data.classes={cfg.data.classes}")
+    family = get_family(cfg.family)
+    classifier = load_classifier(cfg.data.dataset, data_dir=cfg.data.data_dir)
+    reference = protocols.to_unit(protocols.reference_images(cfg.data, "qdm", 1000))
+    seed_everything(cfg.train.seed)
+    result = train(family.build(cfg), family.prepare_data(cfg), lambda m, b, g: family.loss(m, b, cfg, g), cfg.train,
+                   checkpoint_dir=work_dir, progress=progress, resume=True)
+    rows = []
+    for sampler, steps in samplers:
+        stage = dataclasses.replace(
+            cfg, eval=dataclasses.replace(cfg.eval, n_samples=n_samples, sampler=sampler, sample_steps=steps)
+        )
+        t0 = time.perf_counter()
+        samples, _ = draw_samples(stage, family, result.sampling_model)
+        wall = time.perf_counter() - t0
+        scores = classifier_scores(classifier, samples, [cfg.data.classes[0]] * n_samples)
+        rows.append({
+            "sampler": sampler, "sample_steps": steps, "steps": cfg.train.steps, "accuracy": scores.accuracy,
+            "confidence": scores.mean_confidence, "classifier_fid": classifier_fid(classifier, reference, samples),
+            "sample_wall_s": wall, "n_samples": n_samples, "n_reference": int(reference.shape[0]),
         })
     return pd.DataFrame(rows)
 
