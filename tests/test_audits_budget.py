@@ -21,3 +21,26 @@ def test_reproduce_jobs_cover_the_hybrid_digits_and_seeds():
     assert len(jobs) == 4 * len(HYBRID_DIGITS) * 2 and HYBRID_DIGITS == (0, 1, 6, 9)
     assert {cfg.data.classes for _, _, cfg in jobs} == {(d,) for d in HYBRID_DIGITS}
     assert {cfg.train.seed for _, _, cfg in jobs} == {0, 1}
+
+
+def test_sampler_curve_scores_one_trained_model_per_sampler(tmp_path):
+    """Trained once; each sampler scored on the same model; re-running trains nothing and gives the same numbers."""
+    import pytest
+
+    from qdm.audits.budget import sampler_curve
+    from qdm.presets import resolve_config
+    from qdm.train import CHECKPOINT_NAME
+
+    cfg = resolve_config("chen2025-classical", ["profile=smoke", "train.steps=4"])
+    first = sampler_curve(cfg, [("ddim", 5), ("ddim", 10)], 4, tmp_path)
+    assert list(first["sample_steps"]) == [5, 10] and set(first["n_samples"]) == {4}
+    assert first["accuracy"].between(0, 1).all() and (first["steps"] == 4).all()
+    stamp = (tmp_path / CHECKPOINT_NAME).stat().st_mtime_ns
+    again = sampler_curve(cfg, [("ddim", 5), ("ddim", 10)], 4, tmp_path)
+    assert (tmp_path / CHECKPOINT_NAME).stat().st_mtime_ns == stamp  # resumed at its last step: nothing trained
+    pd.testing.assert_frame_equal(first.drop(columns="sample_wall_s"), again.drop(columns="sample_wall_s"))
+    with pytest.raises(ValueError, match="sample_steps"):
+        sampler_curve(cfg, [("ddpm", 5)], 4, tmp_path / "other")  # the ancestral sampler runs all T steps
+    assert not (tmp_path / "other").exists()  # refused before training
+    with pytest.raises(ValueError, match="at least one"):
+        sampler_curve(cfg, [], 4, tmp_path)

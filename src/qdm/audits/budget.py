@@ -87,6 +87,11 @@ def sampler_curve(
         raise ValueError("samplers must name at least one (sampler, sample_steps) pair")
     if len(cfg.data.classes) != 1:
         raise ValueError(f"sampler_curve scores an unconditioned one-digit model; data.classes={cfg.data.classes}")
+    # every sampler's config is built (and validated) before anything is trained
+    stages = [
+        dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, n_samples=n_samples, sampler=sampler, sample_steps=steps))
+        for sampler, steps in samplers
+    ]
     family = get_family(cfg.family)
     classifier = load_classifier(cfg.data.dataset, data_dir=cfg.data.data_dir)
     reference = protocols.to_unit(protocols.reference_images(cfg.data, "qdm", 1000))
@@ -94,10 +99,7 @@ def sampler_curve(
     result = train(family.build(cfg), family.prepare_data(cfg), lambda m, b, g: family.loss(m, b, cfg, g), cfg.train,
                    checkpoint_dir=work_dir, progress=progress, resume=True)
     rows = []
-    for sampler, steps in samplers:
-        stage = dataclasses.replace(
-            cfg, eval=dataclasses.replace(cfg.eval, n_samples=n_samples, sampler=sampler, sample_steps=steps)
-        )
+    for (sampler, steps), stage in zip(samplers, stages, strict=True):
         t0 = time.perf_counter()
         samples, _ = draw_samples(stage, family, result.sampling_model)
         wall = time.perf_counter() - t0
