@@ -103,37 +103,51 @@ def bench_features(n_images: int, rounds: int, threads: int) -> tuple[list[dict]
     return rows, floor
 
 
-def bench_run(preset: str, profile: str, overrides: list[str], quiet: bool) -> dict:
-    """One run's train / sample / evaluate split, then the earlier evaluation of the same samples, timed."""
+def bench_run(preset: str, profile: str, overrides: list[str], quiet: bool, results: str | None = None) -> dict:
+    """One run's train / sample / evaluate split, then both evaluations of the same samples, timed side by side.
+
+    ``results``: a results folder whose finished run of this config is reused (its recorded split is reported);
+    default: a fresh temporary folder (the run is trained). Then, in this process and on the same samples and
+    reference: the earlier evaluation (``before`` features, KID over 100 subsets, FID, SSIM; no cache) and
+    today's (:func:`qdm.runner._evaluate` with an empty feature cache: every metric of the run's metrics file).
+    """
     from qdm.config import apply_overrides
     from qdm.families import get_family
     from qdm.presets import get_preset
-    from qdm.runner import eval_reference, run_experiment
+    from qdm.runner import _evaluate, eval_reference, load_trained_model, run_experiment
 
     cfg = apply_overrides(get_preset(preset, profile), overrides)
-    with tempfile.TemporaryDirectory() as root:
-        record = run_experiment(cfg, results_root=root, progress=not quiet)
+    with tempfile.TemporaryDirectory() as tmp:
+        record = run_experiment(cfg, results_root=results or tmp, progress=not quiet)
         samples = torch.load(record.run_dir / "samples.pt")
-    family = get_family(cfg.family)
-    reference = eval_reference(cfg, family, samples)
-    t0 = time.perf_counter()
-    f_real = metrics._features_of_view(metrics._nchw_view(reference, "r", 2), 64, "cpu", fast=False)
-    f_fake = metrics._features_of_view(metrics._nchw_view(samples, "s", 2), 64, "cpu", fast=False)
-    t_features = time.perf_counter() - t0
-    old_fid = metrics.fid_from_features(f_real, f_fake)
-    old_kid = metrics.kid_from_features(f_real, f_fake, generator=cfg.train.seed)
-    metrics.ssim_paired(samples, reference, pairing=cfg.eval.ssim_pairing, convention=cfg.eval.ssim_convention)
-    t_before = time.perf_counter() - t0
+        model = load_trained_model(record)
+        family = get_family(cfg.family)
+        reference = eval_reference(cfg, family, samples)
+        t0 = time.perf_counter()
+        f_real = metrics._features_of_view(metrics._nchw_view(reference, "r", 2), 64, "cpu", fast=False)
+        f_fake = metrics._features_of_view(metrics._nchw_view(samples, "s", 2), 64, "cpu", fast=False)
+        t_features = time.perf_counter() - t0
+        old_fid = metrics.fid_from_features(f_real, f_fake)
+        old_kid = metrics.kid_from_features(f_real, f_fake, generator=cfg.train.seed)
+        metrics.ssim_paired(samples, reference, pairing=cfg.eval.ssim_pairing, convention=cfg.eval.ssim_convention)
+        t_before = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        again = _evaluate(cfg, family, model, samples, feature_cache=Path(tmp) / "features", progress=not quiet)
+        t_after = time.perf_counter() - t0
     timing = record.timing
+    same = {k: again[k] == v for k, v in record.metrics.items() if isinstance(v, float) and k in again}
     return {
         "preset": preset, "profile": profile, "overrides": overrides, "config_hash": record.config_hash,
-        "train_s": timing["train_wall_s"], "sample_s": timing["sample_wall_s"], "eval_s": timing["eval_wall_s"],
-        "eval_over_train": timing["eval_wall_s"] / timing["train_wall_s"],
+        "reused_run": bool(results), "train_s": timing["train_wall_s"], "sample_s": timing["sample_wall_s"],
+        "eval_s": timing["eval_wall_s"], "eval_over_train": timing["eval_wall_s"] / timing["train_wall_s"],
         "before_eval_s (fid, kid subsets, ssim; no feature cache)": t_before,
         "before_feature_s": t_features,
+        "after_eval_s (every metric; empty feature cache)": t_after,
+        "after_over_before": t_after / t_before,
         "fid_after": record.metrics.get("fid"), "fid_before": old_fid,
         "kid_after": record.metrics.get("kid"), "kid_se_after": record.metrics.get("kid_se"),
         "kid_subset_mean_before": old_kid.mean, "kid_subset_std_before": old_kid.std,
+        "metrics_equal_to_the_run's": all(same.values()), "metrics_differing": sorted(k for k, ok in same.items() if not ok),
         "n_generated": int(samples.shape[0]), "n_reference": int(reference.shape[0]),
         "metrics_after": record.metrics,
     }
@@ -148,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run", default=None, help="also time one run of this preset")
     p.add_argument("--profile", default="cpu")
     p.add_argument("--set", action="append", default=[], dest="overrides", help="override for the run, repeatable")
+    p.add_argument("--results", default=None, help="reuse the finished run of --run in this results folder")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out")
     args = p.parse_args(argv)
@@ -168,11 +183,12 @@ def main(argv: list[str] | None = None) -> int:
                     "machine": {"cpu": platform.processor(), "cores": os.cpu_count(), "torch": torch.__version__,
                                 "python": sys.version.split()[0]}}
     if args.run:
-        result["run"] = bench_run(args.run, args.profile, args.overrides, args.quiet)
+        result["run"] = bench_run(args.run, args.profile, args.overrides, args.quiet, args.results)
         r = result["run"]
         print(f"run {args.run}@{args.profile} {args.overrides}: train {r['train_s']:.1f} s, sample {r['sample_s']:.1f} s, "
               f"evaluate {r['eval_s']:.1f} s (eval/train {r['eval_over_train']:.2f}); before-evaluation "
-              f"{r['before_eval_s (fid, kid subsets, ssim; no feature cache)']:.1f} s; FID after {r['fid_after']:.6g} "
+              f"{r['before_eval_s (fid, kid subsets, ssim; no feature cache)']:.1f} s, today's evaluation side by side "
+              f"{r['after_eval_s (every metric; empty feature cache)']:.1f} s; FID after {r['fid_after']:.6g} "
               f"before {r['fid_before']:.6g}")
     with open("/proc/loadavg") as fh:
         result["load_average_after"] = fh.read().split()[:3]
