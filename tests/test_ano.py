@@ -345,3 +345,25 @@ def test_published_protocol_scores_unscaled_label0_samples(monkeypatch):
     assert fam.published_protocol(model, off) == {}
     with pytest.raises(ValueError, match="published_protocol_images"):
         dataclasses.replace(cfg.model, published_protocol_images=1)
+
+
+def test_classifier_scores_each_sample_against_its_requested_digit():
+    """The sampler draws digit classes[i mod C] for sample i; the run's classifier metrics use the same labels."""
+    from qdm.families import ano as fam
+    from qdm.run_metrics import intended_labels
+
+    cfg = get_preset("jo2025-ano", "smoke")
+    labels = intended_labels(cfg, 23)
+    assert labels is not None and labels.tolist() == [i % 10 for i in range(23)]
+    seen = []
+    real = fam.sample_states
+
+    def spy(model, lab, generator):
+        seen.append(lab.clone())
+        return real(model, lab, generator)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fam, "sample_states", spy)
+        torch.manual_seed(0)
+        fam.ano_sample(fam.build_ano(cfg), 23, cfg, torch.Generator().manual_seed(0))
+    assert torch.equal(seen[0], labels)

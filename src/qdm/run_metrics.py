@@ -34,12 +34,13 @@ MAX_HELDOUT = 1000
 def intended_labels(cfg: ExperimentConfig, n: int) -> torch.Tensor | None:
     """The label each sample should show: the class for one-class runs; classes[i % k] for label-conditioned models; else None.
 
-    The cyclic assignment is the one the conditioned PQC family samples with (``families_pqc.sample_labels``).
+    Label-conditioned: a PQC config with label qubits (the conditioned PQC family samples classes[i % k]), or a
+    model config that declares ``samples_cyclic_labels`` (the ANO family's sampler draws classes[i % k]).
     """
     classes = cfg.data.classes
     if len(classes) == 1:
         return torch.full((n,), classes[0], dtype=torch.long)
-    if getattr(cfg.model, "n_label_qubits", 0):
+    if getattr(cfg.model, "n_label_qubits", 0) or getattr(cfg.model, "samples_cyclic_labels", False):
         return torch.tensor([classes[i % len(classes)] for i in range(n)], dtype=torch.long)
     return None
 

@@ -107,6 +107,8 @@ class AnoConfig:
     """
 
     family: ClassVar[str] = "ano_hybrid"
+    #: The family samples digit classes[i mod C] for sample i, so the classifier scores each against it.
+    samples_cyclic_labels: ClassVar[bool] = True
 
     image_size: int = 16
     hidden: int = 512
