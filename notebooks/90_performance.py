@@ -45,6 +45,9 @@ check_batch: int = 4  # batch of that check (1..64)
 seed: int = 0  # seed of the check's inputs
 
 # %% tags=["hide-input"]
+import warnings
+
+warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm's widget check; no progress bars here
 from qdm.chapters import performance as chapter
 from qdm.validation import check_int
 
@@ -149,7 +152,7 @@ glue("tab-perf-headline", runs.style.hide(axis="index").format(precision=2), dis
 # ## The grid
 #
 # Across the benchmark grid (alternating rounds, StronglyEntangling circuits, complex128) the torch
-# backend was between {glue:text}`speedup-grid-min` and {glue:text}`speedup-grid-max` times faster
+# backend was between {glue:text}`speedup-grid-min` and {glue:text}`speedup-grid-max` faster
 # than `default.qubit` forward and backward (median {glue:text}`speedup-grid-median`), and between
 # {glue:text}`speedup-fwd-min` and {glue:text}`speedup-fwd-max` forward only.
 # {numref}`fig-perf-speedup` shows the speed-up against batch size.
@@ -160,7 +163,6 @@ for key, value in chapter.grid_summary(record.simulator).items():
     glue_value(key, value)
 fig = chapter.plot_grid(fb, float(record.simulator_meta["headline"]["target"]))
 glue_figure("fig-perf-speedup", fig, figure_record, fb, figure_dir)
-fb
 
 # %% [markdown]
 # ```{glue:figure} fig-perf-speedup
@@ -169,7 +171,7 @@ fb
 # complex128, StronglyEntangling layers with RX angle embedding), against batch size, as recorded
 # on {glue:text}`grid-date` at commit {glue:text}`grid-commit` ({glue:text}`cpu-model`,
 # {glue:text}`torch-threads` torch thread, load average {glue:text}`grid-load-start` →
-# {glue:text}`grid-load-end`) by {glue:text}`grid-command`. {glue:text}`fig-perf-speedup-note`
+# {glue:text}`grid-load-end`; the command is in {numref}`tab-perf-machine`). {glue:text}`fig-perf-speedup-note`
 # ```
 #
 # ## The quantum gate inside the U-Net
@@ -178,7 +180,7 @@ fb
 # training step of the hybrid U-Net (loss, backward, Adam) with the quantum gate, relative to the
 # identical U-Net whose gate core is classical, and whole DDIM sampling runs, quantum against
 # classical. With the torch backend and the published circuit the quantum step took
-# {glue:text}`unet-ratio-torch` times the classical one at the smallest benchmarked qubit count and
+# {glue:text}`unet-ratio-torch` the time of the classical one at the smallest benchmarked qubit count and
 # {glue:text}`unet-ratio-torch-largest` at the largest; with the PennyLane backend
 # {glue:text}`unet-ratio-pennylane` and {glue:text}`unet-ratio-pennylane-largest`.
 #
@@ -208,11 +210,11 @@ glue("tab-perf-unet", unet.style.hide(axis="index").format(precision=3), display
 # Median seconds of each U-Net task per candidate and its ratio to the classical twin (`batch` is the
 # number of images for the sampling tasks, `sample_steps` their DDIM steps), as recorded on
 # {glue:text}`unet-date` at commit {glue:text}`unet-commit` (load average {glue:text}`unet-load-start` →
-# {glue:text}`unet-load-end`) by {glue:text}`unet-command`.
+# {glue:text}`unet-load-end`; the command is in {numref}`tab-perf-machine`).
 # ```
 #
-# A DDIM run with the published quantum gate took {glue:text}`unet-sample-ratio` times the classical
-# one, with the StronglyEntangling gate {glue:text}`unet-sample-ratio-sel`.
+# A DDIM run with the published quantum gate took {glue:text}`unet-sample-ratio` the time of the
+# classical one, with the StronglyEntangling gate {glue:text}`unet-sample-ratio-sel`.
 # Memory: the peak resident set of the U-Net benchmark process was {glue:text}`peak-rss-mib` MiB, and
 # repeated training steps grew it by {glue:text}`rss-growth-mib` MiB at most (the scripts fail
 # above 8 MiB), so nothing accumulates from step to step.

@@ -43,6 +43,9 @@ profiles: str = "book,cpu,smoke"  # profiles whose job lists are costed (paper, 
 seeds: str = "0,1,2"  # seeds of every job, as `qdm reproduce --seeds` takes them
 
 # %% tags=["hide-input"]
+import warnings
+
+warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm's widget check; no progress bars here
 from qdm.chapters import reproducibility as chapter
 
 profile_list = chapter.parse_profiles(profiles)
@@ -98,7 +101,7 @@ glue("tab-repro-chapters", chapter.chapter_cost_view(costs).style.hide(axis="ind
 # ## What the ledger holds
 #
 # The ledger in {glue:text}`ledger-path` holds {glue:text}`n-entries` entries and
-# {glue:text}`ledger-bytes` bytes in all (entries and the measurement files under
+# {glue:text}`ledger-bytes:,` bytes in all (entries and the measurement files under
 # `ledger/measurements/`). {numref}`tab-repro-ledger` lists every entry: the experiment, the
 # preset and profile it was made as, its overrides and seed, its config hash (its folder name),
 # the date the run finished and the commit it ran at (`+dirty`: with uncommitted changes), the

@@ -321,7 +321,7 @@ def machine_summary(record: BenchmarkRecord) -> dict[str, str | int]:
         "torch-threads": int(m["torch_threads"]), "n-sessions": len(record.headlines),
     }
     for prefix, row in (("grid", grid), ("unet", unet)):
-        for field in ("date", "commit", "load_start", "load_end", "command"):
+        for field in ("date", "commit", "load_start", "load_end"):
             out[f"{prefix}-{field.replace('_', '-')}"] = str(row[field])
     return out
 
