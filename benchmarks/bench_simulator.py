@@ -32,6 +32,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
+import datetime
 import gc
 import json
 import math
@@ -48,6 +49,7 @@ import psutil
 import torch
 
 from qdm import circuits as C
+from qdm import provenance
 from qdm.quantum import sim
 
 BASELINE = "default.qubit"
@@ -249,7 +251,7 @@ def peak_rss_mib() -> float:
 
 
 def machine_info(device: torch.device) -> dict[str, object]:
-    """Cores, CPU model, versions and device, stored beside the results."""
+    """Cores, CPU model, versions, device, date and the checkout's commit, stored beside the results."""
     model = platform.processor() or "unknown"
     try:
         with open("/proc/cpuinfo") as fh:
@@ -277,6 +279,8 @@ def machine_info(device: torch.device) -> dict[str, object]:
         "device": str(device),
         "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
         "load_average_start": os.getloadavg(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "git": provenance.git_state(),
     }
     if device.type == "cuda":
         info["cuda_device"] = torch.cuda.get_device_name(device)

@@ -3,9 +3,11 @@
 * :mod:`qdm.chapters.common`: chapter-knob validation, results folder, tidy frames of runs, seed
   summaries, verdicts, generic figures;
 * :mod:`qdm.chapters.theory` (01), :mod:`qdm.chapters.depolarizing` (02), :mod:`qdm.chapters.pqc` (03),
-  :mod:`qdm.chapters.hybrid` (04).
+  :mod:`qdm.chapters.hybrid` (04), :mod:`qdm.chapters.performance` (90, the recorded benchmarks) and
+  :mod:`qdm.chapters.reproducibility` (95, the ledger and what each chapter's runs cost);
+* :mod:`qdm.chapters.jobs`: the book's job list per chapter (``qdm reproduce``).
 """
 
-from qdm.chapters import common, depolarizing, hybrid, jobs, pqc, theory
+from qdm.chapters import common, depolarizing, hybrid, jobs, performance, pqc, reproducibility, theory
 
-__all__ = ["common", "depolarizing", "hybrid", "jobs", "pqc", "theory"]
+__all__ = ["common", "depolarizing", "hybrid", "jobs", "performance", "pqc", "reproducibility", "theory"]
