@@ -290,6 +290,25 @@ def test_smoke_profile_runs_end_to_end_through_the_runner(tmp_path, data_dir):
     assert ref.shape == (20, 1, 28, 28) and float(peak.min()) > 0.85 and float(peak.max()) <= 1.0
 
 
+def test_classifier_scores_each_sample_against_the_digit_it_was_drawn_for(monkeypatch):
+    """qdm.run_metrics gives an ANO run classifier_accuracy and per-label scores: its labels are the sampler's."""
+    from qdm import run_metrics
+    from qdm.families import ano as fam
+
+    cfg = get_preset("jo2025-ano", "smoke")
+    seen = []
+    real_sample = fam.sample_states
+    monkeypatch.setattr(fam, "sample_states", lambda model, labels, g: seen.append(labels) or real_sample(model, labels, g))
+    torch.manual_seed(0)
+    cfg1 = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, layers=1, T=2))
+    fam.ano_sample(fam.build_ano(cfg1), 13, cfg1, torch.Generator().manual_seed(0))
+    intended = run_metrics.intended_labels(cfg, 13)
+    assert intended is not None and torch.equal(intended, seen[0])
+    assert intended.tolist() == [*range(10), 0, 1, 2]
+    # a class fact, not a config field: the config and its hash are unchanged
+    assert "label_conditioned" not in {f.name for f in dataclasses.fields(A.AnoConfig)}
+
+
 def test_published_protocol_scores_unscaled_label0_samples(monkeypatch):
     """The project's FID (jo2026ano, circuit_training.py 215–252): label-0 samples vs the first training images, unscaled.
 

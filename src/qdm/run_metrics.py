@@ -34,12 +34,13 @@ MAX_HELDOUT = 1000
 def intended_labels(cfg: ExperimentConfig, n: int) -> torch.Tensor | None:
     """The label each sample should show: the class for one-class runs; classes[i % k] for label-conditioned models; else None.
 
-    The cyclic assignment is the one the conditioned PQC family samples with (``families_pqc.sample_labels``).
+    The cyclic assignment is the one the conditioned PQC family (``families_pqc.sample_labels``) and the ANO
+    family (``families.ano.ano_sample``; its model config says ``label_conditioned``) sample with.
     """
     classes = cfg.data.classes
     if len(classes) == 1:
         return torch.full((n,), classes[0], dtype=torch.long)
-    if getattr(cfg.model, "n_label_qubits", 0):
+    if getattr(cfg.model, "n_label_qubits", 0) or getattr(cfg.model, "label_conditioned", False):
         return torch.tensor([classes[i % len(classes)] for i in range(n)], dtype=torch.long)
     return None
 

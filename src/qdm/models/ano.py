@@ -107,6 +107,9 @@ class AnoConfig:
     """
 
     family: ClassVar[str] = "ano_hybrid"
+    #: Sample i is drawn for digit classes[i mod C] (:func:`qdm.families.ano.ano_sample`), so the run's
+    #: classifier metrics score each sample against that digit (:func:`qdm.run_metrics.intended_labels`).
+    label_conditioned: ClassVar[bool] = True
 
     image_size: int = 16
     hidden: int = 512
