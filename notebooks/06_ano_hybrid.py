@@ -109,7 +109,7 @@ for key, value in knobs.as_dict().items():
 #    expectations $y_k = \langle\phi|H_k|\phi\rangle$ with $H_k = (M_k + M_k^\dagger)/2$ and $M_k$ a
 #    trainable complex matrix on all {glue:text}`n-qubits` qubits {cite:p}`lin2026ano`;
 # 6. a classical **decoder** (an MLP) fed the {glue:text}`n-features` features
-#    $[y_1,\dots,y_{16},\langle Z_{\text{anc}}\rangle]$ *and the whole noisy input*
+#    $[y_1,\dots,y_K,\langle Z_{\text{anc}}\rangle]$ ($K =$ {glue:text}`n-observables`) *and the whole noisy input*
 #    $[\operatorname{Re}x_t, \operatorname{Im}x_t]$, normalised to a unit state at the end.
 #
 # There is no time or digit embedding: time $t$ and digit $c$ select a slice of a trainable table of

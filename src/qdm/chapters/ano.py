@@ -512,7 +512,7 @@ def contribution_verdict(diffs: pd.DataFrame, metrics: Sequence[str] = VERDICT_M
         parts.append(f"makes no difference the seeds can detect on {_names(same)}")
     if hurt:
         parts.append(f"makes the model measurably better on {_names(hurt)}")
-    text = "Measured here, replacing the circuit's 17 features by zeros " + "; it ".join(parts) + "."
+    text = "Measured here, replacing the circuit's features by zeros " + "; it ".join(parts) + "."
     if helped:
         matched = [k for k in helped if classical[k] in ("indistinguishable", "better")]
         short = [k for k in helped if classical[k] == "worse"]
