@@ -8,6 +8,7 @@ import pytest
 import scipy.linalg
 import torch
 
+from qdm.audits import ano as audit
 from qdm.config import apply_overrides
 from qdm.families import get_family
 from qdm.models import ano as A
@@ -17,14 +18,6 @@ from qdm.runner import run_experiment
 X = np.array([[0, 1], [1, 0]], dtype=complex)
 Y = np.array([[0, -1j], [1j, 0]])
 Z = np.diag([1.0, -1.0]).astype(complex)
-
-
-def _random_states(b: int, seed: int, real: bool = False) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    psi = torch.randn(b, 16, generator=g, dtype=torch.float64).to(torch.complex128)
-    if not real:
-        psi = psi + 1j * torch.randn(b, 16, generator=g, dtype=torch.float64)
-    return A.normalise(psi)
 
 
 def _model(seed: int = 0, **kw) -> A.AnoDenoiser:
@@ -81,7 +74,7 @@ def test_bad_config_and_input_errors_name_the_parameter():
     with pytest.raises(ValueError, match="AnoConfig.image_size must be 16"):
         A.AnoConfig(image_size=8)
     model = _model(T=3)
-    x = _random_states(2, 0).repeat(1, 16)[:, :256]
+    x = audit.random_states(2, torch.Generator().manual_seed(0)).repeat(1, 16)[:, :256]
     with pytest.raises(ValueError, match="t must lie in 1..3"):
         model(x, torch.tensor([0, 1]), torch.tensor([0, 0]))
     with pytest.raises(ValueError, match="labels must lie in 0..9"):
@@ -132,7 +125,7 @@ def test_conv_unit_is_the_vatan_williams_exponential():
     alpha, beta, gamma = 0.3, -0.7, 1.1
     gen = scipy.linalg.expm(1j * (alpha * np.kron(X, X) + beta * np.kron(Y, Y) + gamma * np.kron(Z, Z)))
     n = np.kron(np.kron(gen, np.eye(2)), np.eye(2))  # on wires (0, 1) of 4
-    psi = _random_states(5, 1)
+    psi = audit.random_states(5, torch.Generator().manual_seed(1))
     out = A.conv_unit(psi, torch.tensor([[alpha, beta, gamma]] * 5, dtype=torch.float64), (0, 1)).numpy()
     ref = psi.numpy() @ n.T
     phase = np.vdot(ref[0], out[0])
@@ -141,83 +134,84 @@ def test_conv_unit_is_the_vatan_williams_exponential():
 
 
 def test_hadamard_test_never_changes_the_data_state():
-    for seed in range(3):
-        psi = _random_states(8, seed)
-        w = torch.randn(8, 10, 16, generator=torch.Generator().manual_seed(10 + seed), dtype=torch.float64) * 2
-        summed, z_anc, full = A.hadamard_test(psi, w)
-        assert (summed - psi).abs().max() < 1e-12
-        halves = full.view(8, 16, 2)
-        assert ((halves[..., 0] + halves[..., 1]) - psi).abs().max() < 1e-12  # before renormalising too
-        # the halves themselves are (I ± U)|ψ⟩/2: the block is not trivial
-        u_psi = A.circuit_block(psi, w)
-        assert (halves[..., 0] - (psi + u_psi) / 2).abs().max() < 1e-12
-        assert (halves[..., 1] - psi).abs().max() > 0.1
-        assert torch.allclose(z_anc, (psi.conj() * u_psi).sum(-1).real, atol=1e-12)
+    result = audit.hadamard_test_identity(8, 3, 10, torch.Generator().manual_seed(10))
+    assert result["max_state_deviation"] < 1e-12
+    assert result["max_sum_deviation"] < 1e-12  # before renormalising too
+    assert result["max_ancilla_error"] < 1e-12  # ⟨Z_anc⟩ = Re⟨ψ|U|ψ⟩
+    assert result["min_half_deviation"] > 0.1  # each half is ½(I ± U)|ψ⟩: the block is not trivial
+
+
+def test_hadamard_audit_sees_a_block_that_changes_the_state():
+    """Negative control: the earlier commits' post-selected ancilla (the ancilla-0 half, renormalised) moves the state."""
+
+    def post_selected(psi, w):
+        out, z_anc, full = A.hadamard_test(psi, w)
+        return A.normalise(full.view(-1, 16, 2)[..., 0]), z_anc, full
+
+    result = audit.hadamard_test_identity(8, 2, 10, torch.Generator().manual_seed(10), block=post_selected)
+    assert result["max_state_deviation"] > 0.1
+    assert result["max_ancilla_error"] < 1e-12  # ⟨Z_anc⟩ is the same; only the handed-on state differs
 
 
 def test_middle_block_weights_reach_the_output_only_through_the_ancilla_expectation():
-    cfg = A.AnoConfig()
-    model = _model()
-    z = _random_states(6, 4, real=True).real
-    angles = torch.randn(6, cfg.n_angles, generator=torch.Generator().manual_seed(5), dtype=torch.float64).requires_grad_()
-    herm = A.hermitian_observables(model.ano_raw)
-    feats = A.quantum_features_torch(z, angles, herm, cfg)
-    (g_ano,) = torch.autograd.grad(feats[:, :16].sum(), angles, retain_graph=True)
-    (g_anc,) = torch.autograd.grad(feats[:, 16].sum(), angles)
-    middle = slice(160, 320)
-    assert g_ano[:, middle].abs().max() < 1e-12  # the 16 ANO features do not see w2
-    assert g_anc[:, middle].abs().max() > 1e-3  # ⟨Z_anc⟩ does
-    assert g_ano[:, :160].abs().max() > 1e-3 and g_ano[:, 320:].abs().max() > 1e-3
-    # replacing w2 by other angles changes ⟨Z_anc⟩ only
-    other = angles.detach().clone()
-    other[:, middle] = torch.randn(6, 160, dtype=torch.float64)
-    moved = A.quantum_features_torch(z, other, herm, cfg)
-    assert (moved[:, :16] - feats[:, :16]).abs().max() < 1e-12
-    assert (moved[:, 16] - feats[:, 16]).abs().max() > 1e-3
+    result = audit.middle_block_reach(A.AnoConfig(), 6, torch.Generator().manual_seed(5))
+    assert result["n_middle_angles"] == 160
+    assert result["ano_gradient_middle"] < 1e-12  # the 16 ANO features do not see w2
+    assert result["ancilla_gradient_middle"] > 1e-3  # ⟨Z_anc⟩ does
+    assert result["ano_gradient_outer"] > 1e-3  # blocks 1 and 3 reach the ANO features
+    assert result["ano_change_middle"] < 1e-12 and result["ancilla_change_middle"] > 1e-3  # w2 redrawn
+    with pytest.raises(ValueError, match="hadamard_test=True"):
+        audit.middle_block_reach(A.AnoConfig(hadamard_test=False), 2, torch.Generator())
+
+
+def test_hermitian_split_recovers_each_part():
+    g = torch.Generator().manual_seed(2)
+    raw = torch.randn(3, 2, 16, 16, generator=g, dtype=torch.float64)
+    herm, anti = audit.hermitian_split(raw)
+    assert torch.allclose(herm + anti, raw, atol=1e-15)
+    m_h, m_a = torch.complex(herm[:, 0], herm[:, 1]), torch.complex(anti[:, 0], anti[:, 1])
+    assert torch.allclose(m_h, m_h.mH, atol=1e-15) and torch.allclose(m_a, -m_a.mH, atol=1e-15)
+    assert (anti.abs().max() > 0.1) and (herm.abs().max() > 0.1)
+    # an anti-Hermitian raw M has no Hermitian part, and hermitian_observables drops it entirely
+    h2, a2 = audit.hermitian_split(anti)
+    assert h2.abs().max() < 1e-15 and torch.allclose(a2, anti)
+    assert A.hermitian_observables(anti).abs().max() < 1e-15
 
 
 def test_anti_hermitian_part_of_the_observables_gets_exactly_zero_gradient():
     model = _model(T=3)
-    x0 = A.images_to_states(torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0)), 16)
-    labels = torch.tensor([1, 2, 3, 4])
-    init = model.ano_raw.detach().clone()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for step in range(3):
-        opt.zero_grad()
-        A.ano_loss(model, x0, labels, torch.Generator().manual_seed(step)).backward()
-        g = model.ano_raw.grad
-        gr, gi = g[:, 0], g[:, 1]
-        # anti-Hermitian directions of M = Re + i Im: antisymmetric Re, symmetric Im
-        assert torch.equal(gr - gr.transpose(-1, -2), torch.zeros_like(gr))
-        assert torch.equal(gi + gi.transpose(-1, -2), torch.zeros_like(gi))
-        # Hermitian directions are trained
-        assert (gr + gr.transpose(-1, -2)).abs().max() > 1e-6 and (gi - gi.transpose(-1, -2)).abs().max() > 1e-6
-        opt.step()
-    m0 = torch.complex(init[:, 0], init[:, 1])
-    m1 = torch.complex(model.ano_raw.detach()[:, 0], model.ano_raw.detach()[:, 1])
-    anti = lambda m: (m - m.conj().transpose(-1, -2)) / 2  # noqa: E731
-    herm = lambda m: (m + m.conj().transpose(-1, -2)) / 2  # noqa: E731
+    split = audit.observable_gradient_split(model, 4, torch.Generator().manual_seed(0))
+    assert split["anti_hermitian_max"] == 0.0 and split["anti_hermitian_norm"] == 0.0
+    assert split["hermitian_norm"] > 1e-6  # the Hermitian directions are trained
+    assert split["n_anti_hermitian"] == 16 * 256
+    assert model.ano_raw.grad is None  # the audit works on a copy
+    drift = audit.observable_drift(model, 4, 3, 1e-2, torch.Generator().manual_seed(0))
     # under Adam it keeps its initial value (equal updates of M_ij and M_ji: rounding only); the step is ~1e-2
-    assert (anti(m1) - anti(m0)).abs().max() < 1e-15
-    assert (herm(m1) - herm(m0)).abs().max() > 1e-3
-    h = A.hermitian_observables(model.ano_raw)
-    assert torch.equal(h, h.conj().transpose(-1, -2))
+    assert drift["anti_hermitian_change"] < 1e-15 and drift["hermitian_change"] > 1e-3
+
+
+def test_gradient_audit_sees_an_observable_that_uses_the_whole_matrix(monkeypatch):
+    """Negative control: H_k = M_k M_k† (Hermitian too, but built from all of M_k) gives the anti-Hermitian part a gradient."""
+
+    def gram(raw):
+        m = torch.complex(raw[:, 0], raw[:, 1])
+        return m @ m.mH
+
+    monkeypatch.setattr(A, "hermitian_observables", gram)
+    split = audit.observable_gradient_split(_model(T=3), 4, torch.Generator().manual_seed(0))
+    assert split["anti_hermitian_norm"] > 1e-6
 
 
 def test_time_and_label_enter_only_through_the_angle_table():
-    model = _model()
-    x = A.normalise(A.complex_noise((3, 256), torch.Generator().manual_seed(7)))
-    with torch.no_grad():
-        model.angle_table[6, 8] = model.angle_table[1, 3]
-        a = model(x, torch.tensor([2, 2, 2]), torch.tensor([3, 3, 3]))
-        b = model(x, torch.tensor([7, 7, 7]), torch.tensor([8, 8, 8]))
-        c = model(x, torch.tensor([7, 7, 7]), torch.tensor([4, 4, 4]))
-    assert torch.equal(a, b)  # same table slice: same function, whatever t and label
-    assert (a - c).abs().max() > 1e-6  # another slice: another output
-    zeros = _model(features="zeros")
-    with torch.no_grad():
-        assert torch.equal(zeros(x, torch.tensor([1, 5, 10]), torch.tensor([0, 1, 2])),
-                           zeros(x, torch.tensor([10, 2, 3]), torch.tensor([9, 9, 9])))
+    g = torch.Generator().manual_seed(7)
+    for features in ("circuit", "classical"):
+        result = audit.conditioning_through_table(_model(features=features), 3, g)
+        assert result["same_slice_difference"] == 0.0, features  # same table slice: same function
+        assert result["other_slice_difference"] > 1e-6, features  # another slice: another output
+    assert audit.output_spread(_model(features="zeros"), 3, g) == 0.0  # no features: no conditioning at all
+    assert audit.output_spread(_model(), 3, g) > 1e-6
+    with pytest.raises(ValueError, match="use output_spread"):
+        audit.conditioning_through_table(_model(features="zeros"), 3, g)
 
 
 def test_qdm_circuit_equals_pennylane_outputs_and_gradients():
@@ -296,6 +290,25 @@ def test_smoke_profile_runs_end_to_end_through_the_runner(tmp_path, data_dir):
     assert ref.shape == (20, 1, 28, 28) and float(peak.min()) > 0.85 and float(peak.max()) <= 1.0
 
 
+def test_classifier_scores_each_sample_against_the_digit_it_was_drawn_for(monkeypatch):
+    """qdm.run_metrics gives an ANO run classifier_accuracy and per-label scores: its labels are the sampler's."""
+    from qdm import run_metrics
+    from qdm.families import ano as fam
+
+    cfg = get_preset("jo2025-ano", "smoke")
+    seen = []
+    real_sample = fam.sample_states
+    monkeypatch.setattr(fam, "sample_states", lambda model, labels, g: seen.append(labels) or real_sample(model, labels, g))
+    torch.manual_seed(0)
+    cfg1 = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, layers=1, T=2))
+    fam.ano_sample(fam.build_ano(cfg1), 13, cfg1, torch.Generator().manual_seed(0))
+    intended = run_metrics.intended_labels(cfg, 13)
+    assert intended is not None and torch.equal(intended, seen[0])
+    assert intended.tolist() == [*range(10), 0, 1, 2]
+    # a class fact, not a config field: the config and its hash are unchanged
+    assert "samples_cyclic_labels" not in {f.name for f in dataclasses.fields(A.AnoConfig)}
+
+
 def test_published_protocol_scores_unscaled_label0_samples(monkeypatch):
     """The project's FID (jo2026ano, circuit_training.py 215–252): label-0 samples vs the first training images, unscaled.
 
@@ -346,24 +359,3 @@ def test_published_protocol_scores_unscaled_label0_samples(monkeypatch):
     with pytest.raises(ValueError, match="published_protocol_images"):
         dataclasses.replace(cfg.model, published_protocol_images=1)
 
-
-def test_classifier_scores_each_sample_against_its_requested_digit():
-    """The sampler draws digit classes[i mod C] for sample i; the run's classifier metrics use the same labels."""
-    from qdm.families import ano as fam
-    from qdm.run_metrics import intended_labels
-
-    cfg = get_preset("jo2025-ano", "smoke")
-    labels = intended_labels(cfg, 23)
-    assert labels is not None and labels.tolist() == [i % 10 for i in range(23)]
-    seen = []
-    real = fam.sample_states
-
-    def spy(model, lab, generator):
-        seen.append(lab.clone())
-        return real(model, lab, generator)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(fam, "sample_states", spy)
-        torch.manual_seed(0)
-        fam.ano_sample(fam.build_ano(cfg), 23, cfg, torch.Generator().manual_seed(0))
-    assert torch.equal(seen[0], labels)

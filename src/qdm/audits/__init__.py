@@ -2,12 +2,14 @@
 
 * :mod:`qdm.audits.circuits`: weight effect, dead weights, closed-form deviation, gradient reach of
   variational circuits (full state-vector simulation, never the closed form under test);
+* :mod:`qdm.audits.ano`: the QAMP 2025 ANO hybrid (the Hadamard-test block hands the state on unchanged,
+  the observables' anti-Hermitian part gets no gradient, t and label enter only through the angle table);
 * :mod:`qdm.audits.pqc`: label-block norms and ancilla statistics of the PQC denoiser;
 * :mod:`qdm.audits.costs`: step timing and parameter counts of every preset;
 * :mod:`qdm.audits.chen2025`: the chen2025 audit (four variants × seeds, both metric protocols of
   :mod:`qdm.protocols`).
 """
 
-from qdm.audits import chen2025, circuits, costs, pqc
+from qdm.audits import ano, chen2025, circuits, costs, pqc
 
-__all__ = ["chen2025", "circuits", "costs", "pqc"]
+__all__ = ["ano", "chen2025", "circuits", "costs", "pqc"]
