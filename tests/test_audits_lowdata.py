@@ -175,3 +175,9 @@ def test_the_ablation_table_pairs_each_arm_with_its_baseline() -> None:
     assert np.allclose(tailored.mean_diff, [0.002, 0.002, 0.001, 0.001])  # 0.001 x seed: 5 seeds at 64, 3 at all
     assert (tailored.p_holm > 0.05).all() and (noise.p_holm <= 0.05).all()  # a small effect is not shown after Holm
     assert (table.p_holm >= table.p).all() and set(table.N) == {"64", "all"}
+
+
+def test_published_points_are_the_readme_fids_at_all_images() -> None:
+    points = ld.published_points()
+    assert points.set_index("variant")["value"].to_dict() == {"chen2025": 259.25, "chen2025-classical": 271.05}
+    assert set(points.metric) == {"fid"} and points["size"].isna().all()

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import t as student_t
 
+from qdm.audits.chen2025 import PUBLISHED_CHEN2025
 from qdm.config import ExperimentConfig
 from qdm.presets import CHEN2025_VARIANTS
 from qdm.protocols import summarize_seeds
@@ -69,6 +70,7 @@ __all__ = [
     "paired_differences",
     "paired_t_interval",
     "paired_t_pvalue",
+    "published_points",
     "size_label",
     "summary_table",
     "verdict_text",
@@ -323,6 +325,20 @@ def grid_problems(design: LowDataDesign) -> list[str]:
     if not {64, None} <= set(design.ablation_sizes) or not {"chen2025", "chen2025-classical"} <= set(design.ablation_variants):
         problems.append("the ablations need N = 64 and N = all, for chen2025 and chen2025-classical")
     return problems
+
+
+def published_points() -> pd.DataFrame:
+    """[chen2025quantum]'s published MNIST FIDs (:data:`qdm.audits.chen2025.PUBLISHED_CHEN2025`, the authors' README)
+    as points of the study: variant, metric, size (None: the authors' code trains on every image of a digit), value.
+
+    They are one run each, 5 generated images against the first training images of any digit (the README does not
+    name the digit; the authors' metric script scores digit 9), so they mark where the paper stands, not a value
+    comparable with FIDs of 1000 samples (chong2020unbiased).  No KID or other metric is published.
+    """
+    rows = [{"variant": variant, "metric": "fid", "size": None, "value": fid,
+             "source": "chen2025quantum (authors' README): one run, 5 samples"}
+            for (variant, dataset), (fid, _ssim) in PUBLISHED_CHEN2025.items() if dataset == "mnist"]
+    return pd.DataFrame(rows, columns=["variant", "metric", "size", "value", "source"])
 
 
 def cell_of(cfg: ExperimentConfig) -> tuple[Cell, int]:

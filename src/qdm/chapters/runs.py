@@ -193,5 +193,5 @@ def missing_note(runs: ChapterRuns, limit: int | None = None) -> str:
             for e, current in runs.stale
         ]
     if lines:
-        lines.append(f"Make them with `{runs.command()}`.")
+        lines.append(f"{'Once it resolves, make' if runs.unresolved else 'Make'} them with `{runs.command()}`.")
     return "\n".join(lines)
