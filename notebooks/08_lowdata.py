@@ -184,6 +184,21 @@ glue_value("runs-csv", str(figure_dir / "lowdata-runs.csv"))
 # stars: published FIDs. A panel without runs says so. *Provenance:* {glue:text}`fig-lowdata-metrics-note`
 # ```
 #
+# {numref}`tab-lowdata-summary` gives the same numbers cell by cell, with the KID's own error: the
+# mean over the cell's runs of the jackknife standard error of each run's KID {cite:p}`binkowski2018kid`,
+# beside the 95 % interval over seeds.
+
+# %% tags=["hide-input"]
+glue("tab-lowdata-summary", chapter.summary_view(summary).style.hide(axis="index"), display=False)
+
+# %% [markdown]
+# ```{glue:figure} tab-lowdata-summary
+# :name: tab-lowdata-summary
+#
+# Per cell (variant, digit, N, noise strategy, number of seeds found): each metric's mean over seeds and
+# its 95 % t-interval ("n/a" with one seed); KID also with the mean jackknife SE of its runs.
+# ```
+#
 # ## The tests
 #
 # For each comparison, metric and digit, {numref}`tab-lowdata-tests` gives, at every N, the mean over

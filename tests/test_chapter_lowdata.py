@@ -90,6 +90,7 @@ def test_tiny_grid_at_smoke_trains_and_glues_its_runs(tmp_path: Path, monkeypatc
     want = np.mean([stored[("chen2025", 0, 64, "quantum-noise", s)]["kid"]
                     - stored[("chen2025", 0, 64, "baseline", s)]["kid"] for s in (0, 1)])
     assert len(kid_noise) == 1 and math.isclose(float(kid_noise.mean_diff.iloc[0]), want, rel_tol=1e-9)
+    assert all(f"tab-lowdata-{t}" in values for t in ("missing", "summary", "tests", "ablation"))
     # figures saved with their provenance
     folder = results / "figures" / "08_lowdata"
     for name in ("fig-lowdata-metrics", "fig-lowdata-copy"):

@@ -49,6 +49,7 @@ __all__ = [
     "plot_metrics",
     "runs_frame",
     "study_runs",
+    "summary_view",
     "test_numbers",
     "test_view",
     "verdict",
@@ -297,6 +298,27 @@ def _ci(low: float, high: float) -> str:
 
 def _g(value: float) -> str:
     return "n/a" if not math.isfinite(value) else f"{value:.3g}"
+
+
+def summary_view(summary: pd.DataFrame) -> pd.DataFrame:
+    """:func:`qdm.audits.lowdata.summary_table` as the page shows it: one row per cell (variant, digit, N, strategy,
+    seeds) and per metric its mean over seeds with the 95 % t-interval; KID also with the mean jackknife SE of its runs.
+    """
+    columns = ["variant", "digit", "N", "strategy", "seeds", *(_LABELS[m.key] for m in ld.METRICS)]
+    if summary.empty:
+        return pd.DataFrame(columns=columns)
+    rows: dict[tuple, dict[str, Any]] = {}
+    for r in summary.itertuples():
+        row = rows.setdefault((r.variant, r.digit, r.N, r.arm), {
+            "variant": r.variant, "digit": r.digit, "N": r.N, "strategy": ld.ARMS[r.arm].label, "seeds": r.seeds})
+        text = f"{r.mean:.4g} {_ci(r.ci_low, r.ci_high)}"
+        if isinstance(r.mean_se, float) and math.isfinite(r.mean_se):
+            text += f" (SE {r.mean_se:.2g})"
+        row[_LABELS[r.metric]] = text
+    order = {v: i for i, v in enumerate(ld.CHEN2025_VARIANTS)}
+    ranked = sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][3] != "baseline", kv[0][3],
+                                                  math.inf if kv[0][2] == "all" else int(kv[0][2]), order[kv[0][0]]))
+    return pd.DataFrame([row for _, row in ranked]).reindex(columns=columns).fillna("n/a")
 
 
 def test_view(table: pd.DataFrame) -> pd.DataFrame:
