@@ -4,7 +4,7 @@
 
     qdm run <experiment> [key=value ...] [--results DIR] [--force] [--quiet] [--workers N] [--seeds 0,1,2]
                                          [--engine local|dask|ray] [--address ADDR]
-    qdm reproduce <chapter|all> [--profile book] [--seeds 0,1,2] [--workers N] [--admit] [--list]
+    qdm reproduce <chapter|all> [--profile book] [--seeds 0,1,2] [--set KEY=VALUE] [--workers N] [--admit] [--list]
     qdm ledger list|stale
     qdm ledger admit RUN_DIR... --preset NAME --profile NAME [--override KEY=VALUE]
     qdm list
@@ -123,9 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--set", dest="audit_overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override for every variant, repeatable: --set data.classes=6, --set data.images_per_class=null")
     rep = sub.add_parser("reproduce", help="run every job a chapter of the book needs (finished ones are reused)")
-    rep.add_argument("chapter", help="a chapter of qdm.chapters.jobs (pqc, hybrid, pathmnist, ano) or all")
+    rep.add_argument("chapter", help="a chapter of qdm.chapters.jobs (pqc, hybrid, pathmnist, ano, lowdata) or all")
     rep.add_argument("--profile", default="book", help="preset profile (default: book)")
-    rep.add_argument("--seeds", default="0,1,2", help="seeds, e.g. 0,1,2 or 0-4 (default 0,1,2)")
+    rep.add_argument("--seeds", default="0,1,2",
+                     help="seeds, e.g. 0,1,2 or 0-4 (default 0,1,2); a job with its own seed count takes the first ones")
+    rep.add_argument("--set", dest="reproduce_overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override for every run after the job's own, repeatable (recorded in the ledger entry)")
     rep.add_argument("--results", default="results", help="results root folder (default: results)")
     rep.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
     rep.add_argument("--engine", choices=("local", "dask", "ray"), default="local", help="where jobs run")
@@ -284,10 +287,12 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     _check_results(args.results)
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
-    jobs = chapter_jobs(args.chapter, args.profile, parse_seeds(args.seeds))
+    extra = list(args.reproduce_overrides)
+    jobs = chapter_jobs(args.chapter, args.profile, parse_seeds(args.seeds), extra)
     if args.list:
         for job, seed, cfg in jobs:
-            print(f"{job.preset} {' '.join(job.overrides)} seed={seed} -> {run_dir_for(cfg, args.results)}".replace("  ", " "))
+            shown = " ".join([*job.overrides_for(seed), *extra])
+            print(f"{job.preset} {shown} seed={seed} -> {run_dir_for(cfg, args.results)}".replace("  ", " "))
         return 0
     root = _ledger_root() if args.admit else None
     outcomes = run_many([cfg for _, _, cfg in jobs], workers=args.workers, engine=args.engine, address=args.address,
@@ -300,8 +305,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
             continue
         where = out.run_dir
         if root is not None and not Path(out.run_dir).resolve().is_relative_to(root.resolve()):  # not served from it
-            made_by = {"preset": job.preset, "profile": args.profile, "overrides": [*job.overrides, f"train.seed={seed}"],
-                       "chapter": args.chapter}
+            made_by = {"preset": job.preset, "profile": args.profile,
+                       "overrides": [*job.overrides_for(seed), *extra, f"train.seed={seed}"], "chapter": args.chapter}
             where = str(ledger.admit(out.run_dir, made_by, root=root).path)
         print(f"{'reused' if out.reused else 'done':<6} {job.preset} seed={seed} {where}")
     return 1 if failed else 0

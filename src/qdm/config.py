@@ -33,6 +33,7 @@ from typing import Any, Literal
 from qdm.annotations import dataclass_from_dict as _dataclass_from_dict
 from qdm.annotations import parse_value, validate_fields
 from qdm.annotations import type_hints as _type_hints
+from qdm.data import ImageDataset, SubsetDraw, load_dataset
 from qdm.registry import get_family
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "DataConfig",
     "EvalConfig",
     "ExperimentConfig",
+    "LATER_FIELDS",
     "TrainConfig",
     "apply_overrides",
     "parse_overrides",
@@ -55,6 +57,7 @@ __all__ = [
     "register_preset",
     "to_dict",
     "to_json",
+    "training_subset",
     "validate_fields",
 ]
 
@@ -93,6 +96,10 @@ class DataConfig:
     """Which real images to train on: dataset, classes, images per class (None = all), split, directory, subset seed.
 
     ``subset_seed`` picks the images (kept apart from ``train.seed`` so seed bands vary training, not data).
+    ``subset_draw`` says how (:meth:`qdm.data.ImageDataset.subset`): "choice", the draw every run before this
+    field made, or "nested", where for one seed a smaller draw is contained in every larger one (the low-data
+    study, :mod:`qdm.audits.lowdata`).  It was added after configs had been hashed, so it is in
+    :data:`LATER_FIELDS` and left out of the canonical JSON at "choice": every existing hash stays the same.
     """
 
     dataset: Dataset = "mnist"
@@ -101,6 +108,7 @@ class DataConfig:
     split: Split = "train"
     data_dir: str | None = None
     subset_seed: int = 0
+    subset_draw: SubsetDraw = "choice"
 
     def __post_init__(self) -> None:
         validate_fields(self)
@@ -249,13 +257,41 @@ class ExperimentConfig:
 
 _SECTIONS = ("data", "model", "train", "eval")
 
+
+def training_subset(data: DataConfig) -> ImageDataset:
+    """The training images a DataConfig names: its split, classes, images per class, subset seed and draw.
+
+    The one place that draws a run's training subset (every family's ``prepare_data`` and the memorisation
+    metric's training images call it), so that all of them see the same images.
+    """
+    if not isinstance(data, DataConfig):
+        raise ValueError(f"data must be a DataConfig, got {type(data).__name__}")
+    ds = load_dataset(data.dataset, data.split, data_dir=data.data_dir)
+    return ds.subset(data.classes, data.images_per_class, data.subset_seed, draw=data.subset_draw)
+
+
 # --------------------------------------------------------------------------------------------
 # Serialisation and hashing
 # --------------------------------------------------------------------------------------------
 
+#: Fields added to a config section after configs had been hashed, each with the value that every config made
+#: before it implicitly had.  :func:`to_dict` leaves such a field out while it holds that value, so the canonical
+#: JSON, :func:`config_hash`, the run folders and the ledger's keys of every existing config stay what they were;
+#: any other value is written and changes the hash.  :func:`from_dict` restores a missing field to its default.
+#: This is a list of named exceptions, not a rule that omits defaults: a field is added here only when it is
+#: added to its dataclass, with its dataclass default as the value (``tests/test_config_hashes.py`` checks both,
+#: and the hashes of every preset at every profile against values computed before the first such field).
+LATER_FIELDS: dict[tuple[str, str], Any] = {
+    ("data", "subset_draw"): "choice",  # the low-data study's nested draw (qdm.audits.lowdata)
+}
+
 
 def to_dict(cfg: ExperimentConfig) -> dict[str, Any]:
-    """The config as a JSON-ready dict (tuples stay tuples until dumped); ``from_dict`` inverts it exactly."""
+    """The config as a JSON-ready dict (tuples stay tuples until dumped); ``from_dict`` inverts it exactly.
+
+    A field of :data:`LATER_FIELDS` that holds its registered value is left out (the canonical form of configs
+    made before the field existed).
+    """
     if not isinstance(cfg, ExperimentConfig):
         raise ValueError(f"cfg must be an ExperimentConfig, got {type(cfg).__name__}")
     out = {
@@ -264,6 +300,9 @@ def to_dict(cfg: ExperimentConfig) -> dict[str, Any]:
         "preset": cfg.preset,
         **{name: dataclasses.asdict(getattr(cfg, name)) for name in _SECTIONS},
     }
+    for (section, name), value in LATER_FIELDS.items():
+        if name in out[section] and out[section][name] == value:
+            del out[section][name]
     try:
         json.dumps(out, allow_nan=False)
     except (TypeError, ValueError) as err:

@@ -48,6 +48,8 @@ __all__ = [
     "DATA_HUB",
     "ENV_VAR",
     "SPLITS",
+    "SUBSET_DRAWS",
+    "SubsetDraw",
     "Checksum",
     "DataChecksumError",
     "DataError",
@@ -71,6 +73,9 @@ ENV_VAR = "QDM_DATA_DIR"
 DATASETS: tuple[str, ...] = ("mnist", "pathmnist")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 Scale = Literal["minus_one_one", "unit"]
+#: How :meth:`ImageDataset.subset` picks each class's images: "choice" (not nested across sizes) or "nested".
+SubsetDraw = Literal["choice", "nested"]
+SUBSET_DRAWS: tuple[str, ...] = ("choice", "nested")
 _SCALES: tuple[str, ...] = ("minus_one_one", "unit")
 _CHUNK = 1 << 20
 
@@ -666,6 +671,7 @@ class ImageDataset:
         classes: Iterable[int | str] | None = None,
         n_per_class: int | None = None,
         seed: int = 0,
+        draw: SubsetDraw = "choice",
     ) -> ImageDataset:
         """Seeded draw of ``n_per_class`` images (without replacement) of each class, then shuffled.
 
@@ -673,6 +679,15 @@ class ImageDataset:
         the final order is a permutation drawn from ``seed``. ``n_per_class=None`` keeps every
         image of the chosen classes (still shuffled, which matters for the class-grouped MNIST
         rebuild).
+
+        ``draw`` says how each class's images are picked (:data:`SUBSET_DRAWS`):
+
+        * ``"choice"`` (the default, what every run before the option made): ``Generator.choice(members,
+          n, replace=False)``. Draws of different sizes are *not* nested: the 16-image draw of a seed does
+          not, in general, contain its 8-image draw.
+        * ``"nested"``: the first ``n`` of one seeded permutation of the class's members, so for the same
+          seed the images of a smaller draw are among those of every larger one (a training-set-size
+          study then adds images, it never swaps them).
         """
         if n_per_class is not None and (
             isinstance(n_per_class, bool) or not isinstance(n_per_class, (int, np.integer)) or n_per_class < 1
@@ -680,6 +695,8 @@ class ImageDataset:
             raise DataError(f"n_per_class must be a positive int or None, got {n_per_class!r}")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise DataError(f"seed must be a non-negative int, got {seed!r}")
+        if draw not in SUBSET_DRAWS:
+            raise DataError(f"draw must be one of {', '.join(SUBSET_DRAWS)}, got {draw!r}")
         ids = self._class_ids(classes)
         counts = self.class_counts()
         if n_per_class is not None:
@@ -694,7 +711,11 @@ class ImageDataset:
         for c in ids:
             members = np.flatnonzero(self.labels == c)
             take = len(members) if n_per_class is None else int(n_per_class)
-            picked.append(np.random.default_rng([int(seed), c]).choice(members, size=take, replace=False))
+            rng = np.random.default_rng([int(seed), c])
+            if draw == "nested":
+                picked.append(rng.permutation(members)[:take])
+            else:
+                picked.append(rng.choice(members, size=take, replace=False))
         chosen = np.concatenate(picked)
         chosen = chosen[np.random.default_rng(int(seed)).permutation(len(chosen))]
         return replace(

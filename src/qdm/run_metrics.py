@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from qdm.config import ExperimentConfig
+from qdm.config import ExperimentConfig, training_subset
 
 __all__ = ["classifier_metrics", "heldout_images", "intended_labels", "memorisation_metrics", "training_images"]
 
@@ -54,8 +54,7 @@ def _load_split(cfg: ExperimentConfig, split: str) -> Any:
 
 def training_images(cfg: ExperimentConfig) -> torch.Tensor:
     """The run's training images (the same seeded subset the families train on), float (N, C, H, W) in [0, 1]."""
-    ds = _load_split(cfg, cfg.data.split)
-    return ds.subset(cfg.data.classes, cfg.data.images_per_class, cfg.data.subset_seed).to_tensor("unit")
+    return training_subset(cfg.data).to_tensor("unit")
 
 
 def heldout_images(cfg: ExperimentConfig, limit: int = MAX_HELDOUT) -> torch.Tensor:

@@ -7,9 +7,11 @@
 * :mod:`qdm.audits.pqc`: label-block norms and ancilla statistics of the PQC denoiser;
 * :mod:`qdm.audits.costs`: step timing and parameter counts of every preset;
 * :mod:`qdm.audits.chen2025`: the chen2025 audit (four variants × seeds, both metric protocols of
-  :mod:`qdm.protocols`).
+  :mod:`qdm.protocols`);
+* :mod:`qdm.audits.lowdata`: the low-data study of the chen2025 claim (its grid, hypothesis and
+  seed-paired statistics).
 """
 
-from qdm.audits import ano, chen2025, circuits, costs, pqc
+from qdm.audits import ano, chen2025, circuits, costs, lowdata, pqc
 
-__all__ = ["ano", "chen2025", "circuits", "costs", "pqc"]
+__all__ = ["ano", "chen2025", "circuits", "costs", "lowdata", "pqc"]

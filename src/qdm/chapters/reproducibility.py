@@ -25,7 +25,7 @@ import pandas as pd
 
 from qdm import ledger, provenance
 from qdm.chapters.common import parse_list
-from qdm.chapters.jobs import CHAPTER_JOBS, chapter_jobs
+from qdm.chapters.jobs import CHAPTER_JOBS, chapter_jobs, n_runs
 from qdm.config import config_hash
 from qdm.families import PROFILE_NAMES
 from qdm.validation import check_choice, check_int
@@ -192,7 +192,7 @@ def chapter_costs(
     for chapter in chapters:
         for profile in profiles:
             row: dict[str, Any] = {"chapter": chapter, "profile": profile, "command": command(chapter, profile, seeds),
-                                   "runs": len(CHAPTER_JOBS[chapter]) * len(seeds)}
+                                   "runs": n_runs(chapter, seeds)}
             try:
                 jobs = chapter_jobs(chapter, profile, seeds)
             except ValueError as err:

@@ -28,8 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from qdm import metrics, protocols
-from qdm.config import DataConfig, EvalConfig, ExperimentConfig, TrainConfig
-from qdm.data import load_dataset
+from qdm.config import DataConfig, EvalConfig, ExperimentConfig, TrainConfig, training_subset
 from qdm.families.base import Family, register_family
 from qdm.models.ano import AnoConfig, AnoDenoiser, ano_loss, images_to_states, parameter_counts, sample_states, states_to_images
 
@@ -63,8 +62,7 @@ PAPER_EPOCHS = 100
 
 def _training_images(data: DataConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """The experiment's real images (N, 1, 28, 28) in [0, 1] and labels (N,) int64 (seeded subset)."""
-    ds = load_dataset(data.dataset, data.split, data_dir=data.data_dir)
-    subset = ds.subset(data.classes, data.images_per_class, data.subset_seed)
+    subset = training_subset(data)
     return subset.to_tensor("unit"), torch.from_numpy(subset.labels.copy()).long()
 
 

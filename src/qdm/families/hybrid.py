@@ -28,8 +28,7 @@ from torch import nn
 
 from qdm.annotations import validate_fields
 from qdm.circuits import quantum_noise
-from qdm.config import ExperimentConfig
-from qdm.data import load_dataset
+from qdm.config import ExperimentConfig, training_subset
 from qdm.diffusion import NoiseFn, ddim_sample_loop, gaussian_noise, l_simple, p_sample_loop
 from qdm.families.base import Family, ProfileSpec, profile_spec, register_family, scaled
 from qdm.models import GateConfig, TinyUNet, UNetConfig, build_unet, count_parameters
@@ -162,9 +161,7 @@ def build_hybrid(cfg: ExperimentConfig) -> TinyUNet:
 
 def hybrid_prepare_data(cfg: ExperimentConfig) -> torch.Tensor:
     """chen2025quantum: the chosen real images (classes, N per class, seeded), float32 (N, C, 28, 28) in [−1, 1]."""
-    d = cfg.data
-    ds = load_dataset(d.dataset, d.split, data_dir=d.data_dir)
-    return ds.subset(d.classes, d.images_per_class, d.subset_seed).to_tensor("minus_one_one")
+    return training_subset(cfg.data).to_tensor("minus_one_one")
 
 
 def hybrid_loss(model: nn.Module, batch: torch.Tensor, cfg: ExperimentConfig, generator: torch.Generator) -> torch.Tensor:

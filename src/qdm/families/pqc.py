@@ -33,8 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from qdm import protocols
-from qdm.config import DataConfig, ExperimentConfig, TrainConfig
-from qdm.data import load_dataset
+from qdm.config import DataConfig, ExperimentConfig, TrainConfig, training_subset
 from qdm.families.base import Family, ProfileSpec, profile_spec, register_family, scaled
 from qdm.models.autoencoder import Autoencoder, AutoencoderConfig, autoencoder_loss
 from qdm.models.pqc_denoiser import (
@@ -76,8 +75,7 @@ METRIC_SIZE = 28
 
 def training_images(data: DataConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """The experiment's real images (N, 1, 28, 28) float32 in [0, 1] and their labels (N,) int64 (seeded subset)."""
-    ds = load_dataset(data.dataset, data.split, data_dir=data.data_dir)
-    subset = ds.subset(data.classes, data.images_per_class, data.subset_seed)
+    subset = training_subset(data)
     return subset.to_tensor("unit"), torch.from_numpy(subset.labels.copy())
 
 
