@@ -5,9 +5,15 @@
 * :mod:`qdm.audits.pqc`: label-block norms and ancilla statistics of the PQC denoiser;
 * :mod:`qdm.audits.costs`: step timing and parameter counts of every preset;
 * :mod:`qdm.audits.chen2025`: the chen2025 audit (four variants × seeds, both metric protocols of
-  :mod:`qdm.protocols`).
+  :mod:`qdm.protocols`);
+* :mod:`qdm.audits.ano`: full-simulation checks of the QAMP 2025 ANO model (Hadamard block, observables'
+  gradient, entangling capability);
+* :mod:`qdm.audits.estimator_bias`: the FID/KID bias against n and the 5-image quantum − classical gap,
+  measured once into ``ledger/measurements``;
+* :mod:`qdm.audits.claims`: the claims ledger of every paper and its verdicts (a layer above
+  :mod:`qdm.chapters`, whose runs it reads; not imported here).
 """
 
-from qdm.audits import chen2025, circuits, costs, pqc
+from qdm.audits import ano, chen2025, circuits, costs, estimator_bias, pqc
 
-__all__ = ["chen2025", "circuits", "costs", "pqc"]
+__all__ = ["ano", "chen2025", "circuits", "costs", "estimator_bias", "pqc"]
