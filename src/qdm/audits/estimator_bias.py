@@ -285,13 +285,14 @@ def measure_estimator_bias(
               "torch_threads": torch.get_num_threads()}
     params = {"seed": seed, "n_repeats": n_repeats, "n_draws": n_draws, "train_pool": train_pool,
               "heldout_ns": list(heldout_ns), "train_ns": list(train_ns), "model_ns": list(model_ns)}
-    producer = "qdm.audits.estimator_bias.measure_estimator_bias"
+    # one record, taken before anything is written (a later file would otherwise see the earlier ones as dirt)
+    rec = record(params, seed, [source.file], "qdm.audits.estimator_bias.measure_estimator_bias")
     out = Path(out_dir)
     paths = {
-        BIAS_NAME: _write(bias, BIAS_NAME, out, record(params, seed, [source.file], producer), {
+        BIAS_NAME: _write(bias, BIAS_NAME, out, rec, {
             **common, "measurement": "FID and unbiased KID (mean ± std over n_repeats draws without replacement) "
             "against n: real vs real (disjoint halves) and model vs real (kept ledger samples vs held-out half A)"}),
-        GAP_NAME: _write(gap, GAP_NAME, out, record(params, seed, [source.file], producer), {
+        GAP_NAME: _write(gap, GAP_NAME, out, rec, {
             **common, "measurement": "quantum − classical FID gap per draw (same real images for both models) "
             "and per published 5-sample strip (first 5 MNIST test images of any digit), with index-paired skimage SSIM"}),
     }
