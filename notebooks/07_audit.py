@@ -51,6 +51,9 @@ confidence: float = 0.95  # confidence of every interval over seeds
 import warnings
 
 warnings.filterwarnings("ignore", message="IProgress not found")
+import logging
+
+logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)  # no font-fallback notes under the figures
 from qdm.chapters import audit as chapter
 
 knobs = chapter.from_namespace(globals())  # the parameters, validated
@@ -115,7 +118,7 @@ glue_value("chen-fair-protocol", hybrid_fair.fair_protocol)
 # each chapter (for the hybrid models: {glue:text}`chen-fair-protocol`). Δ is variant A minus variant B
 # of the row's claim, paired by training seed.
 
-# %%
+# %% tags=["hide-input"]
 bias = eb.read_measurement(knobs.measurements / eb.BIAS_NAME)
 gap = eb.read_measurement(knobs.measurements / eb.GAP_NAME)
 bias_table = bias.frame.set_index(["comparison", "n"])
@@ -154,11 +157,11 @@ glue_figure("fig-audit-bias", plotting.plot_estimator_bias(bias.frame), record, 
 # FID {cite:p}`heusel2017fid` fits a Gaussian to the Inception features of each image set; with $n$
 # images in {glue:text}`inception-dim` dimensions the covariance has rank at most $n-1$, and the estimate is biased upwards
 # the more, the smaller $n$ is {cite:p}`chong2020unbiased`. {numref}`fig-audit-bias` measures that
-# bias on MNIST zeros. Two disjoint halves of the {glue:text}`count-heldout-test-zeros` held-out test
+# bias on MNIST zeros. Two disjoint halves of the {glue:text}`count-heldout-test-zeros:,` held-out test
 # zeros are *the same distribution*, so every FID between them is bias: at $n =$
 # {glue:text}`bias-n-min` it is {glue:text}`rvr-fid-min:.1f` (± {glue:text}`rvr-fid-min-std:.1f` over
 # {glue:text}`bias-repeats` draws), at $n =$ {glue:text}`bias-n-max-heldout` it is
-# {glue:text}`rvr-fid-max:.1f`, and on {glue:text}`count-train-zeros` training zeros it falls to
+# {glue:text}`rvr-fid-max:.1f`, and on {glue:text}`count-train-zeros:,` training zeros it falls to
 # {glue:text}`rvr-train-fid-max:.1f` at $n =$ {glue:text}`bias-n-max-train`. The samples of the
 # `chen2025` model score {glue:text}`mvr-fid-min:.1f` at $n =$ {glue:text}`bias-n-min` and
 # {glue:text}`mvr-fid-max:.1f` at $n =$ {glue:text}`bias-n-max-model`: at $n =$ {glue:text}`bias-n-min`
@@ -178,7 +181,7 @@ glue_figure("fig-audit-bias", plotting.plot_estimator_bias(bias.frame), record, 
 # TF-Inception pool_3 features. *Data:* {glue:text}`bias-measurement-note`. *Provenance:* {glue:text}`fig-audit-bias-note`
 # ```
 
-# %%
+# %% tags=["hide-input"]
 summary = eb.gap_summary(gap.frame)
 draws = summary[summary["kind"] == eb.RANDOM_DRAW].set_index("n")
 strips = gap.frame[gap.frame["kind"] == eb.PUBLISHED_STRIP]
@@ -224,8 +227,8 @@ glue_figure("fig-audit-gap", chapter.plot_gap(gap.frame, fair_delta), record, su
 # test images of any digit) the quantum model is lower in
 # {glue:text}`strips-quantum-lower` of {glue:text}`n-strips` strips, and its SSIM higher in
 # {glue:text}`strips-ssim-quantum-higher`; the first strip, the one the authors' script would score,
-# gives a gap of {glue:text}`strip0-gap:.1f`. qdm's fair protocol (1,000 samples against the 980
-# held-out zeros) gives {glue:text}`fair-gap:.2f` from {glue:text}`fair-gap-seeds` seed(s) per model;
+# gives a gap of {glue:text}`strip0-gap:.1f`. qdm's fair protocol ({glue:text}`chen-fair-protocol`)
+# gives {glue:text}`fair-gap:.2f` from {glue:text}`fair-gap-seeds` seed(s) per model;
 # an interval needs {glue:text}`min-seeds` ({numref}`fig-audit-forest`).
 #
 # ```{glue:figure} fig-audit-gap
@@ -238,7 +241,7 @@ glue_figure("fig-audit-gap", chapter.plot_gap(gap.frame, fair_delta), record, su
 # {glue:text}`gap-measurement-note`. *Provenance:* {glue:text}`fig-audit-gap-note`
 # ```
 
-# %%
+# %% tags=["hide-input"]
 forest = chapter.forest_frame(evaluations)
 glue_value("n-comparisons", len(forest))
 glue_value("n-comparisons-with-runs", int((forest["seeds"] > 0).sum()))
@@ -273,8 +276,8 @@ glue_figure("fig-audit-ano-fid", chapter.plot_ano_fid(ano_frame, ano_bands), rec
 # the ledger has none yet. *Provenance:* {glue:text}`fig-audit-forest-note`
 # ```
 #
-# The QAMP report states an FID "of approximately {glue:text}`ano-published-150`" and, in the same
-# section and in the caption of its Fig. 7, one of {glue:text}`ano-published-110`. Its own plotted
+# The QAMP report states an FID "of approximately {glue:text}`ano-published-150:.0f`" and, in the same
+# section and in the caption of its Fig. 7, one of {glue:text}`ano-published-110:.0f`. Its own plotted
 # curve ({numref}`fig-audit-ano-fid`) runs from
 # {glue:text}`fig7-min:.0f` to {glue:text}`fig7-max:.0f`, and its last five points average
 # {glue:text}`fig7-tail-mean:.1f`: it supports the first number, not the second. The report's FID is
@@ -292,7 +295,7 @@ glue_figure("fig-audit-ano-fid", chapter.plot_ano_fid(ano_frame, ano_bands), rec
 # {glue:text}`fig-audit-ano-fid-note`
 # ```
 
-# %%
+# %% tags=["hide-input"]
 facts = chapter.facts_table(evaluations)
 glue("tab-audit-simulation", facts.style.hide(axis="index"), display=False)
 weight = ledger_claims.FACT_CHECKS["chen2025-weight-effect"]()
@@ -334,12 +337,12 @@ glue_value("mw-samples", int(mw4.details["n_samples"]))
 # returns its input state to {glue:text}`sim-hadamard-change:.1e`, so its angles reach the output only
 # through $\langle Z_{\text{anc}}\rangle = \mathrm{Re}\langle\psi|U|\psi\rangle$ (matched to
 # {glue:text}`sim-hadamard-zanc:.1e`; the scalar itself reaches {glue:text}`sim-hadamard-zanc-max:.2f`);
-# and {glue:text}`sim-anti-dof` of the {glue:text}`sim-ano-dof` real degrees of freedom of its
+# and {glue:text}`sim-anti-dof:,` of the {glue:text}`sim-ano-dof:,` real degrees of freedom of its
 # observables get a gradient of relative size {glue:text}`sim-anti-ratio:.1e`, because
 # $H_k = (M_k + M_k^\dagger)/2$ discards the anti-Hermitian part of $M_k$.
 #
 # The Meyer–Wallach entangling capability {cite:p}`meyer2002global,brennen2003observable,sim2019expressibility`
-# of the coded layer from $|0000\rangle$ ({glue:text}`mw-samples` random angle draws) is
+# of the coded layer from $|0000\rangle$ ({glue:text}`mw-samples:,` random angle draws) is
 # {glue:text}`sim-mw4:.4f` ± {glue:text}`sim-mw4-se:.4f` at {glue:text}`mw-layers-a` layers (published
 # {glue:text}`pub-mw4`) and {glue:text}`sim-mw20:.4f` at {glue:text}`mw-layers-b` (published
 # {glue:text}`pub-mw20`). A Haar-random state of the same four qubits has $\mathbb{E}\,Q = (d-2)/(d+1) =$
@@ -353,7 +356,7 @@ glue_value("mw-samples", int(mw4.details["n_samples"]))
 # and the verdict, and what was computed.
 # ```
 
-# %%
+# %% tags=["hide-input"]
 params_table = chapter.parameter_table()
 glue("tab-audit-params", params_table.style.format({"quantum share": "{:.2%}"}).hide(axis="index"), display=False)
 p = params_table.set_index("preset")
@@ -374,14 +377,14 @@ glue_value("n-code-rows", len(chapter.CODE_VS_PAPER))
 # ### Parameter counts
 #
 # {numref}`tab-audit-params` counts the trainable parameters of every published model as qdm builds it.
-# The quantum model of Chen et al. has {glue:text}`params-chen-total` parameters, of which
+# The quantum model of Chen et al. has {glue:text}`params-chen-total:,` parameters, of which
 # {glue:text}`params-chen-circuit` are circuit weights; the "identical" classical baseline has
-# {glue:text}`params-classical-total`, {glue:text}`params-chen-difference` fewer, because it lacks the
+# {glue:text}`params-classical-total:,`, {glue:text}`params-chen-difference:,` fewer, because it lacks the
 # gate's two linear layers as well as the circuit. The conditioned latent model of Cacioppo et al. has
-# exactly {glue:text}`params-cacioppo-circuit` circuit parameters, as published, but its states become
-# digits only through the decoder of an autoencoder ({glue:text}`params-cacioppo-decoder` parameters of
-# its {glue:text}`params-cacioppo-autoencoder`) trained beforehand on all MNIST images. The QAMP model
-# has {glue:text}`params-ano-total` parameters, a share {glue:text}`params-ano-share:.1%` of them quantum
+# exactly {glue:text}`params-cacioppo-circuit:,` circuit parameters, as published, but its states become
+# digits only through the decoder of an autoencoder ({glue:text}`params-cacioppo-decoder:,` parameters of
+# its {glue:text}`params-cacioppo-autoencoder:,`) trained beforehand on all MNIST images. The QAMP model
+# has {glue:text}`params-ano-total:,` parameters, a share {glue:text}`params-ano-share:.1%` of them quantum
 # (the angle table and the observables).
 #
 # ```{glue:figure} tab-audit-params
@@ -403,7 +406,7 @@ glue_value("n-code-rows", len(chapter.CODE_VS_PAPER))
 # :format: myst
 # ```
 
-# %%
+# %% tags=["hide-input"]
 glue("audit-missing", Markdown(chapter.missing_markdown(seen) or "Every run the ledger's claims need is there."),
      display=False)
 glue_value("n-missing", sum(len(r.missing) for r in seen.values()))
@@ -416,7 +419,7 @@ glue_value("n-stale", sum(len(r.stale) for r in seen.values()))
 # The claims looked for runs that are not in the ledger ({glue:text}`n-missing` missing,
 # {glue:text}`n-stale` stale); each command below makes a chapter's runs and admits them. The
 # measurements are re-made by `qdm audit estimator-bias`; their cost is the Inception features of
-# {glue:text}`n-embedded` images, which a feature cache keeps for the next time.
+# {glue:text}`n-embedded:,` images, which a feature cache keeps for the next time.
 #
 # ```{glue:md} audit-missing
 # :format: myst

@@ -17,12 +17,12 @@ the committed measurements (:mod:`qdm.audits.estimator_bias`) and the fact check
 No verdict and no qdm number is written down here; the verdict follows :data:`VERDICT_RULE`:
 
 * a comparison needs ≥ :data:`MIN_SEEDS` seeds with both runs; the 95 % Student-t interval of the mean
-  Δ (:func:`qdm.protocols.summarize_seeds`) then decides: **reproduced** when it excludes 0 on the
-  published side, **reversed** when it excludes 0 on the other side, **not reproduced** when it holds 0;
-* a level needs ≥ :data:`MIN_SEEDS` seeds and a published protocol that qdm implements: **reproduced**
-  when the interval of the mean meets the published band, else **not reproduced**;
-* a fact is **reproduced** when qdm's number meets the stated relation to the target, else **not reproduced**;
-* anything else is **not testable here**, with the reason: the runs that are missing and the command that
+  Δ (:func:`qdm.protocols.summarize_seeds`) then decides: *“reproduced”* when it excludes 0 on the
+  published side, *“reversed”* when it excludes 0 on the other side, *“not reproduced”* when it holds 0;
+* a level needs ≥ :data:`MIN_SEEDS` seeds and a published protocol that qdm implements: *“reproduced”*
+  when the interval of the mean meets the published band, else *“not reproduced”*;
+* a fact is *“reproduced”* when qdm's number meets the stated relation to the target, else *“not reproduced”*;
+* anything else is *“not testable here”*, with the reason: the runs that are missing and the command that
   makes them, one seed only, or the claim's own reason.
 """
 
@@ -83,12 +83,12 @@ MIN_SEEDS = 2
 #: The rule, as the book prints it.
 VERDICT_RULE = (
     "A comparison (variant A against B on one metric) is paired by training seed, Δ = A − B, and needs at least "
-    f"{MIN_SEEDS} seeds with both runs: *reproduced* when the 95 % t-interval of the mean Δ excludes 0 on the "
-    "published side, *reversed* when it excludes 0 on the other side, *not reproduced* when it contains 0. A level "
-    f"(one published number) needs at least {MIN_SEEDS} seeds and a published protocol qdm implements: *reproduced* "
-    "when the 95 % interval meets the published band, else *not reproduced*. A fact (a number qdm computes at build "
-    "time) is *reproduced* when it meets the stated relation to its target, else *not reproduced*. Everything else is "
-    "*not testable here*, with the reason: missing runs and the command that makes them, one seed, or the claim's own."
+    f"{MIN_SEEDS} seeds with both runs: “reproduced” when the 95 % t-interval of the mean Δ excludes 0 on the "
+    "published side, “reversed” when it excludes 0 on the other side, “not reproduced” when it contains 0. A level "
+    f"(one published number) needs at least {MIN_SEEDS} seeds and a published protocol qdm implements: “reproduced” "
+    "when the 95 % interval meets the published band, else “not reproduced”. A fact (a number qdm computes at build "
+    "time) is “reproduced” when it meets the stated relation to its target, else “not reproduced”. Everything else is "
+    "“not testable here”, with the reason: missing runs and the command that makes them, one seed, or the claim's own."
 )
 #: The papers of the ledger, in the order of the book: bib key → short name.
 PAPERS: dict[str, str] = {
