@@ -302,6 +302,22 @@ def test_reader_refuses_rows_or_numbers_that_do_not_match_the_record(tmp_path: P
     _rejects(stem, "non-finite numbers")
 
 
+def test_a_measurement_knows_when_the_ledger_moved_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    m = eb.read_measurement(MEASUREMENTS / eb.GAP_NAME)
+    assert eb.stale_reason(m, REPO_LEDGER) == ""
+    shutil.copytree(REPO_LEDGER, tmp_path / "ledger", ignore=shutil.ignore_patterns("measurements"))
+    used = m.record["ledger_entries"][1]
+    samples = tmp_path / "ledger" / used["experiment"] / used["config_hash"] / "samples.npz"
+    samples.write_bytes(samples.read_bytes() + b"\0")
+    assert eb.stale_reason(m, tmp_path / "ledger") == f"the kept samples of {used['experiment']}/{used['config_hash']} changed"
+    shutil.rmtree(samples.parent)
+    assert "no longer holds" in eb.stale_reason(m, tmp_path / "ledger")
+    monkeypatch.setenv("QDM_LEDGER_DIR", str(REPO_LEDGER))
+    assert "STALE" not in chapter.measurement_note(m)
+    monkeypatch.setenv("QDM_LEDGER_DIR", str(tmp_path / "ledger"))
+    assert "; STALE: the ledger no longer holds" in chapter.measurement_note(m)
+
+
 def test_gap_summary_counts_wins_on_hand_made_draws() -> None:
     import pandas as pd
 

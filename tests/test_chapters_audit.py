@@ -100,6 +100,7 @@ def test_audit_notebook_runs_from_the_ledger(tmp_path: Path, monkeypatch: pytest
         assert all((folder / f"{name}.{ext}").is_file() for ext in ("png", "svg", "csv"))
         assert f"{name}-note" in values
     assert "estimator-bias-mnist0.csv" in values["bias-measurement-note"]
+    assert "STALE" not in values["bias-measurement-note"] + values["gap-measurement-note"]
     assert not (results / "hybrid_ddpm").exists() and not list(results.glob("chen2025*"))  # nothing trained
     assert eb.MEASURE_COMMAND in NOTEBOOK.read_text()  # the page states the command that re-makes the measurements
 

@@ -58,6 +58,7 @@ __all__ = [
     "ledger_pair",
     "measure_estimator_bias",
     "read_measurement",
+    "stale_reason",
 ]
 
 #: The two measurements (file stems under ``ledger/measurements``).
@@ -336,3 +337,16 @@ def read_measurement(path: str | Path) -> Measurement:
     if not np.isfinite(numeric.to_numpy(dtype=float)).all():
         raise ValueError(f"{what}: {csv_path.name} holds non-finite numbers")
     return Measurement(frame=frame, record=rec, csv=csv_path, json=json_path)
+
+
+def stale_reason(m: Measurement, root: Path | None = None) -> str:
+    """Why a measurement no longer describes the ledger ("" when it does): a ledger entry it used is gone or its kept
+    samples changed (md5 of ``samples.npz``)."""
+    current = {(e.experiment, e.config_hash): e for e in ledger.entries(root)}
+    for used in m.record.get("ledger_entries", []):
+        entry = current.get((used.get("experiment"), used.get("config_hash")))
+        if entry is None:
+            return f"the ledger no longer holds {used.get('experiment')}/{used.get('config_hash')}"
+        if file_md5(entry.path / "samples.npz", cached=False) != used.get("samples_md5"):
+            return f"the kept samples of {used.get('experiment')}/{used.get('config_hash')} changed"
+    return ""

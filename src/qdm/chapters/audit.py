@@ -38,6 +38,7 @@ from qdm.audits.estimator_bias import (
     RANDOM_DRAW,
     Measurement,
     gap_summary,
+    stale_reason,
 )
 from qdm.chapters.common import check_results_dir, pick_parameters, results_root
 from qdm.chapters.runs import ChapterRuns, chapter_runs, missing_note
@@ -306,12 +307,15 @@ def missing_markdown(seen: Mapping[tuple[str, str, tuple[int, ...]], ChapterRuns
 
 
 def measurement_note(m: Measurement) -> str:
-    """One line under a figure: which measurement file, its md5, commit, seed, image counts and the command."""
+    """One line under a figure: which measurement file, its md5, commit, seed, image counts, whether the ledger entries
+    it used have changed since (:func:`qdm.audits.estimator_bias.stale_reason`), and the command."""
     git = m.record.get("git", {})
     commit = f"commit {str(git.get('commit'))[:7]}" + (" (dirty)" if git.get("dirty") else "") if git.get("commit") else "no git"
     counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in m.record.get("image_counts", {}).items())
+    stale = stale_reason(m)
+    note = "" if not stale else f"; STALE: {stale}"
     return (f"measurement `ledger/measurements/{m.csv.name}` (md5 {m.record['csv']['md5'][:8]}, {m.record['csv']['rows']} "
-            f"rows; {commit}; seed {m.record.get('seed')}; {counts}); re-made by `{MEASURE_COMMAND}`")
+            f"rows; {commit}; seed {m.record.get('seed')}; {counts}{note}); re-made by `{MEASURE_COMMAND}`")
 
 
 # ---------------------------------------------------------------------------------------------
