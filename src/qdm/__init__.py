@@ -22,7 +22,8 @@ before it, and no import circle exists: ``tests/test_layering.py`` checks both o
 12. ``ledger`` (the committed record of finished runs), then ``runner`` (run store, sampling, evaluation)
 13. the book's helpers: ``plotting``, ``nb``, ``publishing`` (the Sphinx extension for figure files,
     citations and notebook downloads), then ``audits`` (one module per audited paper and circuit
-    checks), ``chapters`` (one module per notebook), and ``cli`` on top
+    checks), ``chapters`` (one module per notebook), ``audits.claims`` (the claims ledger, which reads a
+    chapter's runs), ``chapters.audit`` (the audit chapter, which shows it), and ``cli`` on top
 """
 
 __version__ = "0.1.0"
@@ -44,5 +45,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("qdm.families",),
     ("qdm.presets",),
     ("qdm.ledger", "qdm.runner"),
-    ("qdm.plotting", "qdm.nb", "qdm.publishing", "qdm.audits", "qdm.chapters", "qdm.cli"),
+    (
+        "qdm.plotting", "qdm.nb", "qdm.publishing", "qdm.audits", "qdm.chapters", "qdm.audits.claims", "qdm.chapters.audit",
+        "qdm.cli",
+    ),
 )

@@ -12,6 +12,7 @@
     qdm audit chen2025 [--seeds 0,1,2] [--profile smoke|cpu|paper] [--dataset mnist|pathmnist] [--workers N]
                        [--set data.classes=6] [--set data.images_per_class=null]
     qdm audit presets [--profile paper] [--backends torch,pennylane] [--time-steps 2]
+    qdm audit estimator-bias [--out ledger/measurements] [--cache DIR]
 
 ``preset=<name>`` and ``profile=<smoke|cpu|paper>`` are resolved before the other overrides
 (:func:`qdm.presets.resolve_config`).
@@ -101,9 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--engine", choices=("local", "dask", "ray"), default="local", help="where jobs run")
     run.add_argument("--address", default=None, help="Dask scheduler / Ray cluster address (engine dask|ray)")
     audit = sub.add_parser("audit", help="chen2025: the four variants x seeds under both metric protocols; "
-                           "presets: parameter counts and step times of every preset")
-    audit.add_argument("target", choices=("chen2025", "presets"),
-                       help="chen2025 (the four Chen et al. 2025 variants) or presets (costs of every preset)")
+                           "presets: parameter counts and step times of every preset; "
+                           "estimator-bias: the FID/KID bias measurements of the audit chapter")
+    audit.add_argument("target", choices=("chen2025", "presets", "estimator-bias"),
+                       help="chen2025 (the four Chen et al. 2025 variants), presets (costs of every preset) or "
+                       "estimator-bias (FID/KID against n and the quantum-classical gap, into ledger/measurements)")
+    audit.add_argument("--cache", default=None,
+                       help="estimator-bias: Inception feature cache folder (default <results>/features)")
     audit.add_argument("--seeds", default="0,1,2", help="seeds, e.g. 0,1,2 or 0-4 (default 0,1,2)")
     audit.add_argument("--profile", default=None,
                        help="preset profile: smoke, cpu or paper (default: smoke for chen2025, paper for presets)")
@@ -351,6 +356,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         args.profile = "paper" if args.target == "presets" else "smoke"
     if args.target == "presets":
         return _cmd_preset_costs(args, backends)
+    if args.target == "estimator-bias":
+        return _cmd_estimator_bias(args)
     try:
         report = _run_audit(args, backends)
     except RuntimeError as err:
@@ -373,6 +380,17 @@ def _cmd_preset_costs(args: argparse.Namespace, backends: tuple[str, ...]) -> in
     (out / "costs.md").write_text(f"# Preset costs (profile {args.profile}, {torch_threads()} torch threads)\n\n{text}\n")
     print(text)
     print(f"written: {out / 'costs.csv'}, {out / 'costs.md'}")
+    return 0
+
+
+def _cmd_estimator_bias(args: argparse.Namespace) -> int:
+    """Write the estimator-bias measurements (qdm.audits.estimator_bias) into --out (default <ledger>/measurements)."""
+    from qdm.audits.estimator_bias import measure_estimator_bias
+
+    out = Path(args.out) if args.out else _ledger_root() / "measurements"
+    cache = Path(args.cache) if args.cache else Path(args.results) / "features"
+    paths = measure_estimator_bias(out, cache)
+    print(f"written: {', '.join(str(p) for p in paths.values())} (and their .json records)")
     return 0
 
 

@@ -14,12 +14,16 @@ closed form under test:
   anti-Hermitian part of each raw M_k exactly zero gradient, so under Adam it keeps its initial value;
 * :func:`conditioning_through_table` / :func:`output_spread`: time and digit enter only through the
   angle table (ansatzes.py 508–514, 555–571): two (t, label) pairs with the same table slice give the
-  same output, and a network without the circuit's features gives one output whatever (t, label).
+  same output, and a network without the circuit's features gives one output whatever (t, label);
+* :func:`entangling_capability`: the Meyer–Wallach measure [meyer2002global] of the coded layer (the
+  expressibility paper's "entangling capability" [sim2019expressibility]), mean and standard error over
+  random angle draws from |0000⟩, beside its Haar value (:func:`haar_meyer_wallach`).
 """
 
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +31,8 @@ import torch
 from torch import Tensor
 
 from qdm.models.ano import (
+    ANGLES_PER_LAYER,
+    N_QUBITS,
     AnoConfig,
     AnoDenoiser,
     ano_loss,
@@ -42,6 +48,9 @@ from qdm.validation import check_int
 
 __all__ = [
     "conditioning_through_table",
+    "entangling_capability",
+    "haar_meyer_wallach",
+    "meyer_wallach",
     "hadamard_test_identity",
     "hermitian_split",
     "middle_block_reach",
@@ -279,3 +288,52 @@ def output_spread(model: AnoDenoiser, n_inputs: int, generator: torch.Generator)
         base = probe(x, torch.ones(n_inputs, dtype=torch.long), torch.zeros(n_inputs, dtype=torch.long))
         outs = [probe(x, torch.full((n_inputs,), t), torch.full((n_inputs,), label)) for t, label in pairs]
     return max(float((out - base).abs().max()) for out in outs)
+
+
+def meyer_wallach(states: Tensor) -> Tensor:
+    """Meyer–Wallach global entanglement [meyer2002global], per state, in the form of [brennen2003observable]:
+    Q = 2(1 − (1/n) Σ_k tr ρ_k²).
+
+    ``states`` (B, 2**n) complex unit vectors (wire 0 most significant) → (B,) float64 in [0, 1].
+    """
+    if not isinstance(states, Tensor) or states.ndim != 2 or states.shape[1] < 2 or states.shape[1] & (states.shape[1] - 1):
+        raise ValueError(f"states must be a (B, 2**n) tensor, got {getattr(states, 'shape', type(states))}")
+    n = states.shape[1].bit_length() - 1
+    psi = states.to(torch.complex128).reshape(states.shape[0], *([2] * n))
+    purity = torch.zeros(states.shape[0], dtype=torch.float64)
+    for k in range(n):
+        m = psi.movedim(k + 1, 1).reshape(states.shape[0], 2, -1)  # qubit k against the rest
+        rho = m @ m.conj().transpose(-1, -2)
+        purity = purity + (rho.abs().square()).sum((-1, -2))
+    return 2.0 * (1.0 - purity / n)
+
+
+def haar_meyer_wallach(n_qubits: int) -> float:
+    """E[Q] over Haar-random n-qubit states: (d − 2)/(d + 1), d = 2**n, from the average one-qubit purity
+    (d_A + d_B)/(d_A d_B + 1) of a random state [lubkin1978entropy]."""
+    check_int(n_qubits, "n_qubits", 2)
+    d = 2**n_qubits
+    return (d - 2) / (d + 1)
+
+
+def entangling_capability(layers: int, n_samples: int, generator: torch.Generator) -> dict[str, float]:
+    """Mean Meyer–Wallach Q of U(w)|0000⟩ over ``n_samples`` draws w ~ U[0, 2π) of the coded ``layers``-layer circuit.
+
+    The circuit is :func:`qdm.models.ano.circuit_block` (the 16-angle layer of the model at the report's commit);
+    returns the mean, its standard error, the sample count and the Haar value [sim2019expressibility].
+    """
+    check_int(layers, "layers", 1)
+    check_int(n_samples, "n_samples", 2)
+    _check_generator(generator)
+    zero = torch.zeros(n_samples, DIM, dtype=torch.complex128)
+    zero[:, 0] = 1.0
+    angles = torch.rand(n_samples, layers, ANGLES_PER_LAYER, generator=generator, dtype=torch.float64) * 2 * math.pi
+    with torch.no_grad():
+        q = meyer_wallach(circuit_block(zero, angles))
+    return {
+        "mean": float(q.mean()),
+        "se": float(q.std(correction=1) / math.sqrt(n_samples)),
+        "n_samples": float(n_samples),
+        "layers": float(layers),
+        "haar": haar_meyer_wallach(N_QUBITS),
+    }
