@@ -308,11 +308,11 @@ glue_value("sim-weight-count", int(weight.details["n_weights"]))
 glue_value("sim-weight-closed", weight.details["closed_form_error"])
 glue_value("sim-proj-in-grad", by_id["chen2025-detached-input"].values[0])
 glue_value("sim-hadamard-change", hadamard.value)
-glue_value("sim-hadamard-zanc", hadamard.details["max_zanc_error"])
-glue_value("sim-hadamard-zanc-max", hadamard.details["max_abs_zanc"])
+glue_value("sim-hadamard-zanc", hadamard.details["max_ancilla_error"])
+glue_value("sim-hadamard-half", hadamard.details["min_half_deviation"])
 glue_value("sim-anti-ratio", anti.value)
-glue_value("sim-anti-dof", int(anti.details["anti_hermitian_dof"]))
-glue_value("sim-ano-dof", int(anti.details["ano_dof"]))
+glue_value("sim-anti-dof", int(anti.details["n_anti_hermitian"]))
+glue_value("sim-ano-dof", 2 * int(anti.details["n_anti_hermitian"]))
 glue_value("sim-mw4", mw4.value)
 glue_value("sim-mw4-se", mw4.se)
 glue_value("sim-mw20", mw20.value)
@@ -336,9 +336,10 @@ glue_value("mw-samples", int(mw4.details["n_samples"]))
 # {glue:text}`sim-proj-in-grad:.1e` (its output is detached). In the QAMP model the Hadamard-test block
 # returns its input state to {glue:text}`sim-hadamard-change:.1e`, so its angles reach the output only
 # through $\langle Z_{\text{anc}}\rangle = \mathrm{Re}\langle\psi|U|\psi\rangle$ (matched to
-# {glue:text}`sim-hadamard-zanc:.1e`; the scalar itself reaches {glue:text}`sim-hadamard-zanc-max:.2f`);
+# {glue:text}`sim-hadamard-zanc:.1e`; each ancilla half alone differs from the input by at least
+# {glue:text}`sim-hadamard-half:.2f`, so the block is not trivially the identity);
 # and {glue:text}`sim-anti-dof:,` of the {glue:text}`sim-ano-dof:,` real degrees of freedom of its
-# observables get a gradient of relative size {glue:text}`sim-anti-ratio:.1e`, because
+# observables get a gradient whose norm, relative to the Hermitian part's, is {glue:text}`sim-anti-ratio:.1e`, because
 # $H_k = (M_k + M_k^\dagger)/2$ discards the anti-Hermitian part of $M_k$.
 #
 # The Meyer–Wallach entangling capability {cite:p}`meyer2002global,brennen2003observable,sim2019expressibility`
