@@ -139,7 +139,7 @@ for key, value in chapter.design_numbers(design, runs, n_all).items():
 #
 # {glue:text}`n-found` of the {glue:text}`n-expected` runs of this grid were found
 # ({glue:text}`n-from-ledger` from the ledger, {glue:text}`n-from-results` from the local results
-# store, {glue:text}`n-trained` trained now). The rest are named below, with the command that makes
+# store, {glue:text}`n-from-trained` trained now). The rest are named below, with the command that makes
 # them; {numref}`tab-lowdata-missing` lists every cell that lacks a run.
 
 # %% tags=["hide-input"]
