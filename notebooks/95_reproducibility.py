@@ -56,7 +56,8 @@ params = dict(ledger_dir=ledger_dir, profiles=profiles, seeds=seeds)
 from myst_nb import glue
 
 from qdm.chapters.performance import shown_path
-from qdm.nb import glue_value
+from qdm import provenance
+from qdm.nb import glue_figure, glue_value
 
 for key, value in params.items():
     glue_value(key, value)
@@ -112,6 +113,9 @@ table = chapter.ledger_table(root)
 glue_value("n-entries", int(len(table)))
 glue_value("ledger-bytes", int(chapter.ledger_bytes(root)))
 glue("tab-repro-ledger", chapter.ledger_view(table).style.hide(axis="index"), display=False)
+figure_record = provenance.record(params, None, producer="notebooks/95_reproducibility.py")
+glue_figure("fig-repro-costs", chapter.plot_entry_costs(table), figure_record, table,
+            provenance.results_dir() / "figures" / "95_reproducibility")
 
 # %% [markdown]
 # ```{glue:figure} tab-repro-ledger
@@ -119,6 +123,14 @@ glue("tab-repro-ledger", chapter.ledger_view(table).style.hide(axis="index"), di
 #
 # The ledger entry by entry (its `ledger.json`, `config.json`, `timing.json` and `provenance.json`),
 # read from {glue:text}`ledger-path` when the book was built (commit {glue:text}`book-commit`).
+# ```
+#
+# ```{glue:figure} fig-repro-costs
+# :name: fig-repro-costs
+#
+# What each ledger entry cost, in minutes of training, sampling and evaluation as its `timing.json`
+# records them (the machine and the load are in {numref}`tab-repro-ledger`; runs made while other
+# work shared the machine took longer). {glue:text}`fig-repro-costs-note`
 # ```
 #
 # ## Stale entries

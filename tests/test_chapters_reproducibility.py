@@ -156,3 +156,22 @@ def test_page_runs_in_seconds_on_a_built_ledger(ledger_with_stale, tmp_path: Pat
 @pytest.mark.parametrize(("parameter", "value"), [("profiles", "gpu"), ("profiles", ""), ("seeds", "0,x"), ("ledger_dir", 3)])
 def test_page_rejects_bad_parameters(parameter: str, value: object) -> None:
     assert_rejects(PAGE, parameter, value)
+
+
+def test_cost_figure_draws_each_entry_s_recorded_minutes(ledger_with_stale) -> None:
+    import matplotlib.pyplot as plt
+
+    table = rep.ledger_table(ledger_with_stale[0])
+    fig = rep.plot_entry_costs(table)
+    bars = fig.axes[0].patches
+    assert len(bars) == 3 * len(table)
+    widths = [b.get_width() for b in bars]
+    for i, key in enumerate(("train_s", "sample_s", "eval_s")):
+        expected = [float(v) / 60 if v == v else 0.0 for v in table[key]]  # NaN (not recorded): no bar
+        assert widths[i * len(table):(i + 1) * len(table)] == pytest.approx(expected)
+    plt.close(fig)
+    empty = rep.plot_entry_costs(table.iloc[0:0])
+    assert "no entries" in empty.axes[0].texts[0].get_text()
+    plt.close(empty)
+    with pytest.raises(ValueError, match="lacks the columns"):
+        rep.plot_entry_costs(table.drop(columns="eval_s"))

@@ -46,6 +46,7 @@ __all__ = [
     "ledger_view",
     "parse_profiles",
     "parse_seeds",
+    "plot_entry_costs",
     "stale_line",
     "stale_table",
 ]
@@ -283,3 +284,34 @@ def stale_line(stale: pd.DataFrame) -> str:
         return "The ledger has no stale entry: every entry's preset and profile still resolve to its config hash."
     names = ", ".join(f"{r.entry} ({r.made_as}, now {r.now_resolves_to})" for r in stale.itertuples(index=False))
     return f"Stale: {names}."
+
+
+def plot_entry_costs(table: pd.DataFrame) -> Any:
+    """Horizontal stacked bars: each ledger entry's training, sampling and evaluation minutes (from :func:`ledger_table`).
+
+    An entry whose timing is not recorded gets no bar (its row says "not recorded"); an empty ledger gives a
+    figure that says so.
+    """
+    import matplotlib.pyplot as plt
+
+    missing = [k for k in ("experiment", "made_as", "seed", *COST_KEYS) if k not in table.columns]
+    if missing:
+        raise ValueError(f"table must be a ledger_table frame; it lacks the columns {missing}")
+    fig, ax = plt.subplots(figsize=(7.5, 0.35 * max(len(table), 2) + 1.2))
+    if table.empty:
+        ax.text(0.5, 0.5, "the ledger holds no entries", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    labels = [f"{r.made_as} {r.overrides if r.overrides != 'none' else ''} seed {r.seed}".replace("  ", " ")
+              for r in table.itertuples()]
+    left = [0.0] * len(table)
+    for key, name in (("train_s", "training"), ("sample_s", "sampling"), ("eval_s", "evaluation")):
+        minutes = [float(v) / 60 if isinstance(v, (int, float)) and math.isfinite(float(v)) else 0.0 for v in table[key]]
+        ax.barh(labels, minutes, left=left, label=name)
+        left = [a + b for a, b in zip(left, minutes, strict=True)]
+    ax.invert_yaxis()
+    ax.set_xlabel("minutes (as recorded in timing.json)")
+    ax.legend(loc="lower right", fontsize="small")
+    ax.tick_params(axis="y", labelsize="x-small")
+    fig.tight_layout()
+    return fig
