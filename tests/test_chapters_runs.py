@@ -70,3 +70,18 @@ def test_bad_arguments_are_refused_before_work(kwargs, match, tmp_path: Path) ->
     with pytest.raises(ValueError, match=match):
         chapter_runs(**args)
     assert not (tmp_path / "r").exists()
+
+
+def test_a_local_run_made_from_other_data_is_refused_not_shown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The read-only view keeps the store's rule: a finished run is shown only for the data it was made from."""
+    from qdm.runner import RunStoreError, run_dir_for
+
+    monkeypatch.setenv("QDM_LEDGER_DIR", "none")
+    monkeypatch.setitem(jobs.CHAPTER_JOBS, "tiny", (jobs.Job("koelle2024"),))
+    made = chapter_runs("tiny", "smoke", [0], train_missing=True, results_root=tmp_path / "results")
+    identity = run_dir_for(made.runs[0].config, tmp_path / "results") / "identity.json"
+    stored = json.loads(identity.read_text())
+    stored["data"] = {split: {**v, "md5": "0" * 32} for split, v in stored["data"].items()}
+    identity.write_text(json.dumps(stored))
+    with pytest.raises(RunStoreError, match="was made from data"):
+        chapter_runs("tiny", "smoke", [0], results_root=tmp_path / "results")

@@ -64,6 +64,7 @@ __all__ = [
     "compute_image_metrics",
     "draw_samples",
     "eval_reference",
+    "finished_run",
     "initial_model",
     "load_run",
     "load_trained_model",
@@ -543,6 +544,30 @@ def _validate_samples(samples: Any, n: int, family: Family) -> torch.Tensor:
     if x.shape[0] != n:
         raise ValueError(f"{family.name}.sample returned {x.shape[0]} images, expected eval.n_samples={n}")
     return x
+
+
+def finished_run(cfg: ExperimentConfig, results_root: str | os.PathLike[str] = "results") -> tuple[RunRecord | None, str]:
+    """The finished run of ``cfg`` that can be shown without training: (record, "results" | "ledger"), else (None, "missing").
+
+    The local store first, then the ledger; either only for the same data files (a local run made from other
+    data is refused with :class:`RunStoreError`, never shown). As for ledger entries, the thread count a
+    finished run was made with is recorded, not required: showing a run does not recompute it.
+    """
+    if not isinstance(cfg, ExperimentConfig):
+        raise ValueError(f"cfg must be an ExperimentConfig, got {type(cfg).__name__}")
+    run_dir = run_dir_for(cfg, results_root)
+    data = run_identity(cfg)["data"]
+    if (run_dir / DONE_NAME).is_file():
+        path = run_dir / IDENTITY_NAME
+        stored = _read_json(path).get("data") if path.is_file() else None
+        if stored != data:
+            raise RunStoreError(
+                f"{run_dir} was made from data {stored}, but the data now is {data}; it is not shown for other "
+                "inputs: re-run it with --force, or use another --results folder"
+            )
+        return load_run(run_dir), "results"
+    entry = ledger.lookup(cfg.experiment, config_hash(cfg), data)
+    return (load_run(entry.path), "ledger") if entry is not None else (None, "missing")
 
 
 def run_experiment(

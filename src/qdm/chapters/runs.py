@@ -24,7 +24,7 @@ from pathlib import Path
 from qdm import ledger
 from qdm.chapters.jobs import CHAPTER_JOBS, Job, resolve_jobs
 from qdm.config import ExperimentConfig, config_hash
-from qdm.runner import DONE_NAME, RunRecord, load_run, outcome_records, run_dir_for, run_identity, run_many
+from qdm.runner import RunRecord, finished_run, outcome_records, run_many
 from qdm.validation import check_int
 
 __all__ = ["ChapterRun", "ChapterRuns", "chapter_runs", "missing_note"]
@@ -78,16 +78,6 @@ class ChapterRuns:
         sets = "".join(f" --set {o}" for o in self.extra)
         return f"qdm reproduce {self.chapter} --profile {self.profile} --seeds {seeds}{sets} --admit"
 
-
-def _finished(cfg: ExperimentConfig, results_root: Path) -> tuple[RunRecord | None, str]:
-    """A finished run of ``cfg``: the local store first, then the ledger (same data files); else (None, "missing")."""
-    local = run_dir_for(cfg, results_root)
-    if (local / DONE_NAME).is_file():
-        return load_run(local), "results"
-    entry = ledger.lookup(cfg.experiment, config_hash(cfg), run_identity(cfg)["data"])
-    if entry is not None:
-        return load_run(entry.path), "ledger"
-    return None, "missing"
 
 
 def _chapter_stale(chapter: str, profile: str) -> tuple[tuple[ledger.LedgerEntry, str], ...]:
@@ -146,7 +136,7 @@ def chapter_runs(
         return ChapterRuns(chapter=chapter, profile=profile, runs=(), stale=_chapter_stale(chapter, profile),
                            unresolved=str(err), expected=expected, **asked)
     root = Path(results_root)
-    found = [_finished(cfg, root) for _, _, cfg in resolved]
+    found = [finished_run(cfg, root) for _, _, cfg in resolved]
     if train_missing:
         todo = [i for i, (record, _) in enumerate(found) if record is None]
         if todo:
