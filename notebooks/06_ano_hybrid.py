@@ -249,7 +249,6 @@ frame = chapter.run_frame(runs)
 figure_dir.mkdir(parents=True, exist_ok=True)
 frame.to_csv(figure_dir / "runs.csv", index=False)
 glue_value("runs-csv", str(figure_dir / "runs.csv"))
-glue_value("n-rescored", int((frame["classifier source"] != "run metrics").sum()))
 
 # %% [markdown]
 # ```{glue:md} missing-note
@@ -261,10 +260,7 @@ glue_value("n-rescored", int((frame["classifier source"] != "run metrics").sum()
 # images per digit, i.e. {glue:text}`project-epochs:.2f` of the project's epochs of
 # {glue:text}`project-epoch-images` images,
 # against its {glue:text}`paper-epochs` ({glue:text}`paper-steps` steps). Shown here:
-# {glue:text}`run-sources`. {glue:text}`n-rescored` run(s) lack the per-digit classifier scores in
-# their metrics (made before the runner scored this family per digit); their accuracy is measured
-# here on the samples the run kept, with the same classifier (column `classifier n`). Every run's
-# numbers are in {glue:text}`runs-csv`.
+# {glue:text}`run-sources`. Every run's numbers are in {glue:text}`runs-csv`.
 #
 # Two protocols score every run:
 #

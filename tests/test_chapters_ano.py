@@ -8,7 +8,6 @@ import math
 from pathlib import Path
 
 import nbformat
-import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -63,53 +62,24 @@ def test_run_frame_copies_both_protocols_and_the_per_digit_accuracy(tmp_path: Pa
         _record("as coded", 1, _metrics(200.0, 250.0, 0.45, per_label), tmp_path),
         _record("as coded", 0, _metrics(210.0, 260.0, 0.40), tmp_path),
     ]
-    frame = chapter.run_frame(records, rescore=lambda r: pytest.fail("a run with per-digit keys must not be rescored"))
+    frame = chapter.run_frame(records)
     assert list(zip(frame["variant"], frame["seed"])) == [("as coded", 0), ("as coded", 1), ("zeros", 1)]  # table order
     row = frame.iloc[1]
     assert row["fid"] == 200.0 and row["published_fid"] == 250.0 and row["published_n_samples"] == 256
-    assert row["classifier_accuracy"] == 0.45 and row["classifier n"] == 1000 and row["classifier source"] == "run metrics"
+    assert row["classifier_accuracy"] == 0.45 and row["classifier n"] == 1000
     assert [row[f"digit {d}"] for d in range(10)] == per_label
     assert row["run"] == records[1].config_hash and row["train steps"] == records[1].config.train.steps
     long = chapter.per_label_frame(frame)
     assert len(long) == 30 and long[(long["seed"] == 1) & (long["variant"] == "as coded")]["accuracy"].tolist() == per_label
 
 
-def test_runs_without_per_digit_keys_are_rescored_and_say_so(tmp_path: Path) -> None:
+def test_a_run_without_per_digit_keys_is_refused_naming_it(tmp_path: Path) -> None:
+    """Every ANO run the runner makes is scored per digit; one that is not (old code) is named, not shown or guessed."""
     bare = {k: v for k, v in _metrics(300.0, 350.0, 0.2).items() if not k.startswith("classifier")}
-    calls = []
-
-    def fake(record):
-        calls.append(record.config_hash)
-        return {"accuracy": 0.3, "n": 64, "labels": [0, 1], "per_label_accuracy": [0.5, 0.1], "per_label_n": [32, 32],
-                "source": "kept samples, rescored"}
-
     records = [_record("classical", 0, bare, tmp_path), _record("as coded", 0, _metrics(1.0, 2.0, 0.9), tmp_path)]
-    frame = chapter.run_frame(records, rescore=fake)
-    assert calls == [records[0].config_hash]
-    row = frame[frame["variant"] == "classical"].iloc[0]
-    assert row["classifier_accuracy"] == 0.3 and row["classifier n"] == 64
-    assert row["classifier source"] == "kept samples, rescored"
-    assert row["digit 0"] == 0.5 and math.isnan(row["digit 5"])  # the rescored labels only
-    assert frame[frame["variant"] == "as coded"].iloc[0]["digit 5"] == 0.9
-
-
-def test_rescoring_scores_kept_samples_against_the_digit_each_was_drawn_for(tmp_path: Path, data_dir: Path) -> None:
-    from qdm.data import load_dataset
-
-    test = load_dataset("mnist", "test")
-    # real test images arranged as the sampler draws them: sample i is digit i mod 10
-    first = {d: np.flatnonzero(test.labels == d)[:2] for d in range(10)}
-    picks = [int(first[i % 10][i // 10]) for i in range(20)]
-    images = torch.from_numpy(test.images[picks].copy()).float().div(255).unsqueeze(1)
-    run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    torch.save(images, run_dir / "samples.pt")
-    record = RunRecord(run_dir=run_dir, config=chapter.variant_configs("smoke", 0)["as coded"], config_hash="x",
-                       metrics={}, timing={}, losses=(), reused=False)
-    good = chapter.rescore_kept_samples(record)
-    assert good["n"] == 20 and good["labels"] == list(range(10)) and good["accuracy"] >= 0.9
-    torch.save(images.roll(1, dims=0), run_dir / "samples.pt")  # every image now sits at the wrong digit
-    assert chapter.rescore_kept_samples(record)["accuracy"] <= 0.1
+    with pytest.raises(ValueError, match=f"run {records[0].config_hash} lacks the per-digit classifier scores"):
+        chapter.run_frame(records)
+    assert len(chapter.run_frame(records[1:])) == 1
 
 
 def test_summary_is_the_seed_t_interval_with_the_image_counts(tmp_path: Path) -> None:
@@ -283,8 +253,8 @@ def test_notebook_at_the_smoke_profile(tmp_path: Path, data_dir: Path, monkeypat
     assert not any(o.get("output_type") == "error" for c in executed.cells for o in c.get("outputs", []))
     values = qnb.glued_values(executed)
     num = lambda key: float(values[key])  # noqa: E731
-    # the runs: four variants at seed 0, trained by the page, scored per digit by the runner (none rescored)
-    assert num("n-runs") == num("n-found") == 4 and num("n-missing") == 0 and num("n-rescored") == 0
+    # the runs: four variants at seed 0, trained by the page, scored per digit by the runner
+    assert num("n-runs") == num("n-found") == 4 and num("n-missing") == 0
     assert values["run-sources"] == "'4 of 4 runs: 4 trained by this page'"
     stored = _metrics_by_variant(results)
     assert set(stored) == set(chapter.VARIANTS)
@@ -295,7 +265,7 @@ def test_notebook_at_the_smoke_profile(tmp_path: Path, data_dir: Path, monkeypat
         assert num(f"{slug}-classifier_accuracy-mean") == pytest.approx(m["classifier_accuracy"], rel=1e-12)
         assert values[f"{slug}-published_fid-images"] == "'4 vs 4'" and num(f"{slug}-fid-seeds") == 1
     runs_csv = pd.read_csv(results / "figures" / "06_ano_hybrid" / "runs.csv")
-    assert (runs_csv["classifier source"] == "run metrics").all() and len(runs_csv) == 4
+    assert len(runs_csv) == 4 and runs_csv["classifier n"].notna().all()
     assert values["verdict-quantum"].startswith("'With one seed")
     assert "one seed: no claim" in values["verdict-zeros-fid"]
     # the circuit checks: identities at rounding level, controls clearly non-zero

@@ -3,17 +3,15 @@ differences of each ablation against the model as coded, verdicts in plain words
 the report's own FID statements as cited data, and the chapter's figures (per-label accuracy, samples by digit).
 
 Nothing here trains or looks anything up: the runs come from :func:`qdm.chapters.runs.chapter_runs` (the
-ledger or the local store), the circuit checks from :mod:`qdm.audits.ano`.  A run whose metrics lack the
-per-digit classifier scores (made before :func:`qdm.run_metrics.intended_labels` knew the family is
-label-conditioned) is scored here on its kept samples with the same classifier (:func:`rescore_kept_samples`),
-and the frame says so (``classifier source``, ``classifier n``).
+ledger or the local store), the circuit checks from :mod:`qdm.audits.ano`; the per-digit classifier scores
+are the runner's (:func:`qdm.run_metrics.classifier_metrics`), read from each run's metrics.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,7 +58,6 @@ __all__ = [
     "project_epochs",
     "report_frame",
     "report_beside_table",
-    "rescore_kept_samples",
     "run_frame",
     "run_scores",
     "source_text",
@@ -240,45 +237,21 @@ def missing_admonition(runs: ChapterRuns) -> str:
     return f":::{{admonition}} Runs not shown\n:class: warning\n{note}\n:::\n"
 
 
-# ---------------------------------------------------------------------------------------------
-# Classifier scores: the run's own, or its kept samples rescored
-# ---------------------------------------------------------------------------------------------
-
-
-def rescore_kept_samples(record: RunRecord) -> dict[str, Any]:
-    """qdm's classifier on a run's stored samples (a ledger entry keeps the first 64), each against its intended digit.
-
-    The run's own classifier (:func:`qdm.classifier.load_classifier`) and labels
-    (:func:`qdm.run_metrics.intended_labels`: sample i is digit classes[i mod C]); for runs whose metrics lack
-    the per-digit keys.
-    """
-    from qdm.classifier import classifier_scores, load_classifier
-    from qdm.run_metrics import intended_labels
-
-    samples = run_samples(record)
-    intended = intended_labels(record.config, int(samples.shape[0]))
-    if intended is None:
-        raise ValueError(f"run {record.config_hash} has no intended label per sample")
-    clf = load_classifier(record.config.data.dataset, data_dir=record.config.data.data_dir)
-    s = classifier_scores(clf, samples, intended)
-    return {
-        "accuracy": s.accuracy, "n": s.n, "labels": list(s.labels), "per_label_accuracy": list(s.per_label_accuracy),
-        "per_label_n": list(s.per_label_n), "source": "kept samples, rescored",
-    }
-
-
-def run_scores(record: RunRecord, rescore: Callable[[RunRecord], dict[str, Any]] = rescore_kept_samples) -> dict[str, Any]:
-    """A run's classifier accuracy and per-digit accuracy: from its metrics when it has them, else ``rescore(record)``."""
+def run_scores(record: RunRecord) -> dict[str, Any]:
+    """A run's classifier accuracy and per-digit accuracy, from its metrics (ValueError naming the run if it lacks them)."""
     m = record.metrics
     keys = ("classifier_accuracy", "classifier_labels", "classifier_per_label_accuracy", "classifier_per_label_n")
-    if all(k in m for k in keys):
-        return {
-            "accuracy": float(m["classifier_accuracy"]),
-            "n": int(m.get("classifier_n_generated", sum(m["classifier_per_label_n"]))),
-            "labels": list(m["classifier_labels"]), "per_label_accuracy": list(m["classifier_per_label_accuracy"]),
-            "per_label_n": list(m["classifier_per_label_n"]), "source": "run metrics",
-        }
-    return rescore(record)
+    lacking = [k for k in keys if k not in m]
+    if lacking:
+        raise ValueError(
+            f"run {record.config_hash} lacks the per-digit classifier scores {lacking} (made before the runner scored "
+            "the ANO family per digit); re-make it with `qdm run ... --force`"
+        )
+    return {
+        "accuracy": float(m["classifier_accuracy"]),
+        "n": int(m.get("classifier_n_generated", sum(m["classifier_per_label_n"]))),
+        "labels": list(m["classifier_labels"]), "per_label_accuracy": list(m["classifier_per_label_accuracy"]),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -311,21 +284,18 @@ def _digit_column(digit: int) -> str:
     return f"digit {digit}"
 
 
-def run_frame(
-    runs: ChapterRuns | Iterable[ChapterRun | RunRecord],
-    rescore: Callable[[RunRecord], dict[str, Any]] = rescore_kept_samples,
-) -> pd.DataFrame:
+def run_frame(runs: ChapterRuns | Iterable[ChapterRun | RunRecord]) -> pd.DataFrame:
     """One row per finished run: variant, seed, run hash, source, both protocols, classifier accuracy, per-digit accuracy.
 
     Columns: ``variant, seed, run, source`` (ledger / results / trained), :data:`RUN_KEYS`, ``classifier_accuracy``,
-    ``classifier n`` (images scored), ``classifier source`` (:func:`run_scores`), ``digit d`` for each digit
+    ``classifier n`` (images scored, :func:`run_scores`), ``digit d`` for each digit
     (accuracy on the samples drawn for d), ``train steps``, ``train_wall_s``.  Rows in :data:`VARIANTS` order,
     then by seed; an empty frame (with these columns) when no run is finished.
     """
     rows = []
     digits: list[int] = []
     for record, source in _records(runs):
-        scores = run_scores(record, rescore)
+        scores = run_scores(record)
         row: dict[str, Any] = {
             "variant": variant_of(record.config), "seed": int(record.config.train.seed), "run": record.config_hash,
             "source": source,
@@ -335,7 +305,6 @@ def run_frame(
             row[key] = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
         row["classifier_accuracy"] = float(scores["accuracy"])
         row["classifier n"] = int(scores["n"])
-        row["classifier source"] = scores["source"]
         for digit, acc in zip(scores["labels"], scores["per_label_accuracy"], strict=True):
             row[_digit_column(int(digit))] = float(acc)
             if int(digit) not in digits:
@@ -343,7 +312,7 @@ def run_frame(
         row["train steps"] = int(record.config.train.steps)
         row["train_wall_s"] = float(record.timing.get("train_total_wall_s", math.nan))
         rows.append(row)
-    columns = ["variant", "seed", "run", "source", *RUN_KEYS, "classifier_accuracy", "classifier n", "classifier source",
+    columns = ["variant", "seed", "run", "source", *RUN_KEYS, "classifier_accuracy", "classifier n",
                *(_digit_column(d) for d in sorted(digits)), "train steps", "train_wall_s"]
     frame = pd.DataFrame(rows, columns=columns)
     order = {name: i for i, name in enumerate(VARIANTS)}
