@@ -11,7 +11,9 @@ Issue 5 "Measure": what the quantum gate costs inside the model, not only in iso
   quantum (torch backend, published ansatz and StronglyEntangling) vs classical.
 * ``quantum-torch-sel``: the same U-Net with StronglyEntanglingLayers as the gate circuit; the
   published RZ + CNOT chain is evaluated in its exact closed form by the torch backend, so this
-  candidate is the one that times a full 2**n state-vector simulation inside the model.
+  candidate is the one that times a full 2**n state-vector simulation inside the model;
+  ``quantum-torch-sel-c64`` is the same circuit in single precision (``GateConfig.circuit_dtype="complex64"``,
+  as the float32 U-Net around it).
 * ``quantum-torch-ry``: chen2025-trainable's circuit (RZ → RY) as the torch backend runs it: from
   10 qubits on (three layers) the exact matrix-product-state contraction of :mod:`qdm.quantum.chain_mps`
   (bond 4), below that the state vector;
@@ -68,10 +70,13 @@ CANDIDATES: dict[str, tuple[str, str, str]] = {
     "quantum-torch": ("quantum", "torch", "rz_cnot"),
     "quantum-pennylane": ("quantum", "pennylane", "rz_cnot"),
     "quantum-torch-sel": ("quantum", "torch", "strongly_entangling"),
+    "quantum-torch-sel-c64": ("quantum", "torch", "strongly_entangling"),
     "quantum-torch-ry": ("quantum", "torch", "ry_cnot"),
     "quantum-torch-ry-sv": ("quantum", "torch", "ry_cnot-statevector"),
     CLASSICAL: ("classical", "torch", "rz_cnot"),
 }
+#: candidates whose circuit runs at another precision than complex128 (GateConfig.circuit_dtype)
+CANDIDATE_DTYPES: dict[str, str] = {"quantum-torch-sel-c64": "complex64"}
 
 
 @dataclass(frozen=True)
@@ -84,11 +89,14 @@ class UNetCase:
     sample_steps: int = 0  # DDIM steps (task "sample")
 
 
-def build_model(kind: str, backend: str, n_qubits: int, seed: int = 0, ansatz: str = "rz_cnot") -> TinyUNet:
+def build_model(
+    kind: str, backend: str, n_qubits: int, seed: int = 0, ansatz: str = "rz_cnot", circuit_dtype: str = "complex128"
+) -> TinyUNet:
     """chen2025quantum's public code: the tiny U-Net with the given gate, built from the same seed for every candidate."""
     torch.manual_seed(seed)
     name, _, contraction = ansatz.partition("-")
-    model = build_unet(UNetConfig(), GateConfig(kind=kind, n_qubits=n_qubits, backend=backend, ansatz=name))
+    gate = GateConfig(kind=kind, n_qubits=n_qubits, backend=backend, ansatz=name, circuit_dtype=circuit_dtype)
+    model = build_unet(UNetConfig(), gate)
     if contraction:  # e.g. "ry_cnot-statevector": the same circuit with its contraction forced
         for layer in model.modules():
             if isinstance(layer, QuantumLayer):
@@ -168,11 +176,12 @@ def bench_train(n_qubits: int, batch: int, names: list[str], repeats: int, budge
     steps = {}
     for name in dict.fromkeys([*names, CLASSICAL]):
         kind, backend, ansatz = CANDIDATES[name]
-        steps[name] = train_step_fn(build_model(kind, backend, n_qubits, ansatz=ansatz), batch)
+        model = build_model(kind, backend, n_qubits, ansatz=ansatz, circuit_dtype=CANDIDATE_DTYPES.get(name, "complex128"))
+        steps[name] = train_step_fn(model, batch)
     return rows_for(UNetCase("train_step", n_qubits, batch), time_rounds(steps, repeats, budget_s))
 
 
-SAMPLE_CANDIDATES = ("quantum-torch", "quantum-torch-sel", "quantum-torch-ry", CLASSICAL)
+SAMPLE_CANDIDATES = ("quantum-torch", "quantum-torch-sel", "quantum-torch-sel-c64", "quantum-torch-ry", CLASSICAL)
 #: the many-image DDIM case: the state vector of 1000 images at 16 qubits would need GiBs, so only the
 #: published gate and chen2025-trainable's as the torch backend runs them
 SAMPLE_MANY_CANDIDATES = ("quantum-torch", "quantum-torch-ry", CLASSICAL)
@@ -186,7 +195,8 @@ def bench_sample(
     runs = {}
     for name in names:
         kind, backend, ansatz = CANDIDATES[name]
-        model = build_model(kind, backend, n_qubits, ansatz=ansatz).eval()
+        dtype = CANDIDATE_DTYPES.get(name, "complex128")
+        model = build_model(kind, backend, n_qubits, ansatz=ansatz, circuit_dtype=dtype).eval()
         runs[name] = sample_fn(model, images, steps_ddim)
     case = UNetCase(task, n_qubits, images, steps_ddim)
     return rows_for(case, time_rounds(runs, repeats, budget_s))
@@ -263,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     info = machine_info(torch.device("cpu"))
-    names = ["quantum-torch", "quantum-torch-sel", "quantum-torch-ry", "quantum-torch-ry-sv"]
+    names = ["quantum-torch", "quantum-torch-sel", "quantum-torch-sel-c64", "quantum-torch-ry", "quantum-torch-ry-sv"]
     names += [] if args.no_pennylane else ["quantum-pennylane"]
     if args.candidates:
         names = [c for c in names if c in args.candidates] + [c for c in args.candidates if c not in names]

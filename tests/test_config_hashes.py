@@ -32,6 +32,7 @@ from qdm.config import (
     to_json,
 )
 from qdm.families import PROFILE_NAMES
+from qdm.families.hybrid import HybridModelConfig
 from qdm.presets import get_preset
 
 REPO_LEDGER = Path(__file__).resolve().parents[1] / "ledger"
@@ -156,7 +157,7 @@ def test_committed_ledger_entries_still_hash_to_their_folder() -> None:
         assert json.loads(to_json(cfg)) == saved  # the runner's check of a stored config.json still passes
 
 
-_SECTIONS = {"data": DataConfig, "train": TrainConfig, "eval": EvalConfig}
+_SECTIONS = {"data": DataConfig, "train": TrainConfig, "eval": EvalConfig, "model": HybridModelConfig}
 
 
 @pytest.mark.parametrize(("section", "name"), sorted(LATER_FIELDS))
@@ -182,3 +183,16 @@ def test_subset_draw_at_its_default_is_left_out_and_any_other_value_is_hashed() 
     assert config_hash(apply_overrides(nested, ["data.subset_draw=choice"])) == config_hash(cfg)
     with pytest.raises(ValueError, match="subset_draw must be one of 'choice', 'nested'"):
         apply_overrides(cfg, ["data.subset_draw=sorted"])
+
+
+def test_circuit_dtype_at_its_default_is_left_out_and_complex64_is_hashed() -> None:
+    cfg = get_preset("chen2025-trainable", "cpu")
+    assert cfg.model.circuit_dtype == "complex128" and "circuit_dtype" not in to_dict(cfg)["model"]
+    assert config_hash(cfg) == GOLDEN_HASHES["chen2025-trainable@cpu"]
+    single = apply_overrides(cfg, ["model.circuit_dtype=complex64"])
+    assert to_dict(single)["model"]["circuit_dtype"] == "complex64" and config_hash(single) != config_hash(cfg)
+    assert from_dict(json.loads(to_json(single))) == single
+    with pytest.raises(ValueError, match="circuit_dtype must be one of 'complex128', 'complex64'"):
+        apply_overrides(cfg, ["model.circuit_dtype=float16"])
+    with pytest.raises(ValueError, match="circuit_dtype 'complex64' needs backend 'torch' or 'statevector'"):
+        apply_overrides(cfg, ["model.circuit_dtype=complex64", "model.backend=pennylane"])

@@ -201,6 +201,27 @@ def test_pennylane_and_torch_backends_agree_inside_the_unet():
     torch.testing.assert_close(a(x.double(), t), b(x.double(), t), atol=1e-10, rtol=1e-10)
 
 
+@pytest.mark.parametrize("ansatz", ["strongly_entangling", "ry_cnot", "ry_rz_chain"])
+@pytest.mark.parametrize("backend", ["torch", "statevector"])
+def test_single_precision_circuit_agrees_with_double_to_float32_accuracy(ansatz, backend):
+    """circuit_dtype='complex64' simulates the same gate: the U-Net's output and every gradient agree with the
+    complex128 gate's to float32 accuracy, and the circuit really ran in single precision (its weights are float32)."""
+    x, t = _batch(2)
+    nets = {dt: _net("quantum", n_qubits=5, n_layers=2, ansatz=ansatz, backend=backend, seed=3, circuit_dtype=dt)
+            for dt in ("complex128", "complex64")}
+    nets["complex64"].load_state_dict(nets["complex128"].state_dict())
+    circuits = {dt: next(m for m in net.modules() if hasattr(m, "weights")) for dt, net in nets.items()}
+    assert circuits["complex128"].weights.dtype == torch.float64 and circuits["complex64"].weights.dtype == torch.float32
+    grads = {}
+    for dt, net in nets.items():
+        out = net(x, t)
+        (out * torch.linspace(-1, 1, out.numel()).reshape(out.shape)).sum().backward()
+        grads[dt] = (out.detach(), circuits[dt].weights.grad.double())
+    torch.testing.assert_close(grads["complex64"][0], grads["complex128"][0], atol=2e-6, rtol=1e-5)
+    assert grads["complex128"][1].abs().max() > 1e-4  # the circuit gradient is not trivially zero
+    torch.testing.assert_close(grads["complex64"][1], grads["complex128"][1], atol=1e-5, rtol=1e-4)
+
+
 # --- parameter-matched twin and parameter counts ----------------------------------------------
 
 

@@ -283,6 +283,7 @@ def training_subset(data: DataConfig) -> ImageDataset:
 #: and the hashes of every preset at every profile against values computed before the first such field).
 LATER_FIELDS: dict[tuple[str, str], Any] = {
     ("data", "subset_draw"): "choice",  # the low-data study's nested draw (qdm.audits.lowdata)
+    ("model", "circuit_dtype"): "complex128",  # the hybrid gate's single-precision option (qdm.models.bottleneck)
 }
 
 

@@ -71,7 +71,9 @@ class HybridModelConfig:
     ``cosine_min_beta``: the lower clip of the cosine schedule's betas (the published code: 1e-4).
     ``time_input``: "t" (qdm's convention, the embedding sees t = 1…T) or "index" (the authors' code: the
     embedding sees the schedule position t − 1; on in the chen2025* presets).  ``backend="statevector"`` runs
-    the full 2**n state with no shortcuts (for audits).
+    the full 2**n state with no shortcuts (for audits).  ``circuit_dtype``: the circuit's state-vector precision,
+    complex128 (the published code's default.qubit) or complex64 (single precision, as the float32 U-Net around it;
+    half the memory and time of a 16-qubit state vector).
     """
 
     family: ClassVar[str] = "hybrid_ddpm"
@@ -94,6 +96,7 @@ class HybridModelConfig:
     widths: tuple[int, int, int] = (32, 64, 128)
     time_dim: int = 128
     time_input: Literal["t", "index"] = "t"
+    circuit_dtype: Literal["complex128", "complex64"] = "complex128"
 
     def __post_init__(self) -> None:
         validate_fields(self)
@@ -131,6 +134,7 @@ def gate_config(m: HybridModelConfig) -> GateConfig:
         detach_input=m.detach_input,
         angle_scaling=m.angle_scaling,
         backend=m.backend,
+        circuit_dtype=m.circuit_dtype,
     )
 
 

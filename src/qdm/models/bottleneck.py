@@ -42,6 +42,7 @@ from qdm.circuits import (
 __all__ = [
     "GateConfig",
     "ANSATZ_NAMES",
+    "CIRCUIT_DTYPES",
     "ChannelGate",
     "QuantumGate",
     "ClassicalGate",
@@ -63,6 +64,10 @@ Backend = Literal["torch", "statevector", "pennylane"]
 GATE_KINDS: tuple[str, ...] = ("none", "quantum", "classical", "matched")
 ANGLE_SCALINGS: tuple[str, ...] = ("none", "pi_tanh")
 BACKENDS: tuple[str, ...] = ("torch", "statevector", "pennylane")
+CircuitDtype = Literal["complex128", "complex64"]
+#: the circuit's state-vector precision: complex128 (PennyLane default.qubit's, the published code's) or complex64
+#: (the U-Net around it is float32; on the 16-qubit state vector single precision halves memory and time)
+CIRCUIT_DTYPES: dict[str, torch.dtype] = {"complex128": torch.complex128, "complex64": torch.complex64}
 
 
 #: ansatz names → ansatz classes. "rz_cnot" is the published one (chen2025quantum); "ry_cnot" its trainable twin.
@@ -85,6 +90,7 @@ class GateConfig:
     detach_input: bool = True
     angle_scaling: AngleScaling = "none"
     backend: Backend = "torch"
+    circuit_dtype: CircuitDtype = "complex128"
 
     def __post_init__(self) -> None:
         if self.kind not in GATE_KINDS:
@@ -99,6 +105,10 @@ class GateConfig:
             raise ValueError(f"angle_scaling must be one of {ANGLE_SCALINGS}, got {self.angle_scaling!r}")
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        if self.circuit_dtype not in CIRCUIT_DTYPES:
+            raise ValueError(f"circuit_dtype must be one of {tuple(CIRCUIT_DTYPES)}, got {self.circuit_dtype!r}")
+        if self.circuit_dtype != "complex128" and self.backend == "pennylane":
+            raise ValueError("circuit_dtype 'complex64' needs backend 'torch' or 'statevector' (default.qubit runs complex128)")
 
 
 def scale_angles(z: torch.Tensor, scaling: str) -> torch.Tensor:
@@ -118,7 +128,13 @@ def make_ansatz(name: str, n_layers: int):
 
 def make_quantum_layer(cfg: GateConfig) -> QuantumLayer:
     """chen2025quantum: RY angle embedding → ansatz → ⟨Z_i⟩ on every wire, on the chosen simulator backend."""
-    return QuantumLayer(cfg.n_qubits, make_ansatz(cfg.ansatz, cfg.n_layers), AngleEmbedding("Y"), backend=cfg.backend)
+    return QuantumLayer(
+        cfg.n_qubits,
+        make_ansatz(cfg.ansatz, cfg.n_layers),
+        AngleEmbedding("Y"),
+        backend=cfg.backend,
+        dtype=CIRCUIT_DTYPES[cfg.circuit_dtype],
+    )
 
 
 def circuit_parameter_count(cfg: GateConfig) -> int:
