@@ -21,10 +21,9 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from qdm.annotations import parse_value
-from qdm.chapters.common import check_results_dir, knobs_from, parse_list, plot_image_rows
+from qdm.chapters.common import check_results_dir, knobs_from, parse_flag, parse_seeds, plot_image_rows
 from qdm.chapters.jobs import chapter_jobs
-from qdm.chapters.runs import ChapterRun, ChapterRuns, missing_note
+from qdm.chapters.runs import ChapterRun, ChapterRuns, missing_admonition, source_text
 from qdm.config import ExperimentConfig
 from qdm.families import get_family
 from qdm.families.ano import ANO_PROFILES, PAPER_EPOCH_STEPS
@@ -149,34 +148,9 @@ def first_record(runs: ChapterRuns, variant: str) -> RunRecord | None:
     return found[0].record if found else None
 
 
-def source_text(runs: ChapterRuns) -> str:
-    """Where the chapter's runs came from, in words: e.g. "12 of 12 runs: 12 from the ledger"."""
-    counts: dict[str, int] = {}
-    for r in runs.runs:
-        counts[r.source] = counts.get(r.source, 0) + 1
-    words = {"ledger": "from the ledger", "results": "from the local results store", "trained": "trained by this page",
-             "missing": "missing"}
-    parts = [f"{n} {words.get(src, src)}" for src, n in counts.items()]
-    return f"{len(runs.found)} of {len(runs.runs)} runs: " + ", ".join(parts)
-
-
 # ---------------------------------------------------------------------------------------------
 # Knobs
 # ---------------------------------------------------------------------------------------------
-
-
-def _parse_seeds(value: Any) -> tuple[int, ...]:
-    """One seed (an int, as papermill passes ``-p seeds 0``) or comma-separated seeds ('0,1,2'), each >= 0."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return (check_int(value, "seeds", 0),)
-    items = parse_list("seeds", value)
-    try:
-        seeds = tuple(int(s) for s in items)
-    except ValueError:
-        raise ValueError(f"seeds must be one int or comma-separated ints >= 0 (e.g. '0,1,2'), got {value!r}") from None
-    if any(s < 0 for s in seeds) or len(seeds) > 20:
-        raise ValueError(f"seeds must be 1 to 20 comma-separated ints >= 0, got {value!r}")
-    return seeds
 
 
 @dataclass(frozen=True)
@@ -199,15 +173,8 @@ class AnoChapterKnobs:
     def __post_init__(self) -> None:
         """Check every field (one-line ValueError naming it) and normalise seeds and train_missing."""
         check_choice(self.profile, "profile", ("paper", *ANO_PROFILES))
-        seeds = _parse_seeds(self.seeds)
-        train = self.train_missing
-        if isinstance(train, str):
-            try:
-                train = parse_value(bool, train, "train_missing")
-            except ValueError:
-                train = None
-        if not isinstance(train, bool):
-            raise ValueError(f"train_missing must be True or False (or 'true' / 'false'), got {self.train_missing!r}")
+        seeds = parse_seeds(self.seeds)
+        train = parse_flag(self.train_missing, "train_missing")
         check_int(self.workers, "workers", 1, 64)
         check_results_dir(self.results_dir)
         check_int(self.check_seed, "check_seed", 0, 2**31 - 1)
@@ -227,14 +194,6 @@ class AnoChapterKnobs:
 def from_namespace(namespace: Mapping[str, Any]) -> AnoChapterKnobs:
     """:class:`AnoChapterKnobs` from a notebook's namespace (its parameters cell and papermill's overrides)."""
     return knobs_from(AnoChapterKnobs, namespace)
-
-
-def missing_admonition(runs: ChapterRuns) -> str:
-    """:func:`qdm.chapters.runs.missing_note` as a MyST warning admonition; "" when every run is there."""
-    note = missing_note(runs)
-    if not note:
-        return ""
-    return f":::{{admonition}} Runs not shown\n:class: warning\n{note}\n:::\n"
 
 
 def run_scores(record: RunRecord) -> dict[str, Any]:

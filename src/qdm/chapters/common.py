@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from qdm import metrics, protocols, provenance
+from qdm.annotations import parse_value
 from qdm.config import ExperimentConfig, apply_overrides, get_experiment, list_presets
 from qdm.families import get_family
 from qdm.presets import resolve_config
@@ -35,6 +36,8 @@ __all__ = [
     "fid_table",
     "knobs_from",
     "override_text",
+    "parse_flag",
+    "parse_seeds",
     "pick_parameters",
     "replace_together",
     "loss_frame",
@@ -66,6 +69,33 @@ def parse_list(name: str, value: Any) -> tuple[str, ...]:
     if len(set(items)) != len(items):
         raise ValueError(f"{name} must not repeat an item, got {value!r}")
     return items
+
+
+def parse_seeds(value: Any) -> tuple[int, ...]:
+    """One seed (an int, as papermill passes ``-p seeds 0``) or comma-separated seeds ('0,1,2'), each >= 0."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (check_int(value, "seeds", 0),)
+    items = parse_list("seeds", value)
+    try:
+        seeds = tuple(int(s) for s in items)
+    except ValueError:
+        raise ValueError(f"seeds must be one int or comma-separated ints >= 0 (e.g. '0,1,2'), got {value!r}") from None
+    if any(s < 0 for s in seeds) or len(seeds) > 20:
+        raise ValueError(f"seeds must be 1 to 20 comma-separated ints >= 0, got {value!r}")
+    return seeds
+
+
+def parse_flag(value: Any, name: str) -> bool:
+    """A notebook's boolean parameter: True / False, or papermill's strings 'true' / 'false' (ValueError naming it)."""
+    flag = value
+    if isinstance(flag, str):
+        try:
+            flag = parse_value(bool, flag, name)
+        except ValueError:
+            flag = None
+    if not isinstance(flag, bool):
+        raise ValueError(f"{name} must be True or False (or 'true' / 'false'), got {value!r}")
+    return flag
 
 
 def knobs_from(cls: type, namespace: Mapping[str, Any]) -> Any:

@@ -27,7 +27,7 @@ from qdm.config import ExperimentConfig, config_hash
 from qdm.runner import RunRecord, finished_run, outcome_records, run_many
 from qdm.validation import check_int
 
-__all__ = ["ChapterRun", "ChapterRuns", "chapter_runs", "missing_note"]
+__all__ = ["ChapterRun", "ChapterRuns", "chapter_runs", "missing_admonition", "missing_note", "source_text"]
 
 
 @dataclass(frozen=True)
@@ -185,3 +185,22 @@ def missing_note(runs: ChapterRuns, limit: int | None = None) -> str:
     if lines:
         lines.append(f"{'Once it resolves, make' if runs.unresolved else 'Make'} them with `{runs.command()}`.")
     return "\n".join(lines)
+
+
+def missing_admonition(runs: ChapterRuns) -> str:
+    """:func:`qdm.chapters.runs.missing_note` as a MyST warning admonition; "" when every run is there."""
+    note = missing_note(runs)
+    if not note:
+        return ""
+    return f":::{{admonition}} Runs not shown\n:class: warning\n{note}\n:::\n"
+
+
+def source_text(runs: ChapterRuns) -> str:
+    """Where the chapter's runs came from, in words: e.g. "12 of 12 runs: 12 from the ledger"."""
+    counts: dict[str, int] = {}
+    for r in runs.runs:
+        counts[r.source] = counts.get(r.source, 0) + 1
+    words = {"ledger": "from the ledger", "results": "from the local results store", "trained": "trained by this page",
+             "missing": "missing"}
+    parts = [f"{n} {words.get(src, src)}" for src, n in counts.items()]
+    return f"{len(runs.found)} of {len(runs.runs)} runs: " + ", ".join(parts)
