@@ -13,7 +13,7 @@ per step), and the backward needs three batched contractions:
 
 As array operations these are dozens of small per-sample calls whose cost is call overhead, so
 on the CPU :func:`forward` and :func:`backward` run the compiled loops of :mod:`.kernels` on NumPy
-views (the 2**n-amplitude state is written straight into a torch workspace buffer), and the small
+views (the 2**n-amplitude state is written straight into a buffer of the engine's plan), and the small
 coefficient algebra runs in NumPy; on other devices the same maths runs on torch tensors (``xp``
 is the array namespace, NumPy or torch).
 """
