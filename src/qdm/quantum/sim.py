@@ -819,6 +819,7 @@ class _Plan:
 
         # forward: a buffer is kept when a GEMM reads it (saved for backward) or it is the result;
         # a permutation's input is dead after it and its buffer is reused
+        self.start_src = self.start_inv = None
         x = self.x0 = new()
         self.x0_2d = x.view(batch, dim)
         self.x0_host = x.view(batch, dim).numpy() if cpu else None
@@ -848,12 +849,16 @@ class _Plan:
                 records.append(("layer", layer - first, layout, inputs))
             pairs = spec.cnots[layer]
             if pairs and not (spec.output == "expval_z" and layer == n_layers - 1):
+                if layer == 0 and spec.product and cpu:  # the compiled product start writes ψ[:, src] itself
+                    self.start_src, self.start_inv = (t.numpy() for t in _cnot_source_index(n, pairs))
+                    continue
                 out = new()
+                # int32 indices: half the index bytes a call reads (the flat ones are B·2**n long)
                 if layout == "DB":
-                    src, inv = _cnot_source_index_on(n, pairs, device)
+                    src, inv = (t.to(torch.int32) for t in _cnot_source_index_on(n, pairs, device))
                     steps.append((_GATHER, x.view(dim, batch), src, out.view(dim, batch)))
                 else:
-                    src, inv = _flat_perm(n, pairs, batch, device)
+                    src, inv = (t.to(torch.int32) for t in _flat_perm(n, pairs, batch, device))
                     steps.append((_GATHER, x, src, out))
                 records.append(("perm", layout, inv))
                 free.append(x)
@@ -1004,7 +1009,7 @@ class _FusedCircuit(torch.autograd.Function):
             a = product_start.coefficients(start.to(real_dtype_of(dtype)) if kind != "factors" else start.clone(), kind, n, xp)
             m0 = product_start.layer_matrices(mats[0], kind, real=not dtype.is_complex)
             m0 = m0.astype(plan.x0_host.dtype) if xp is np else _to_torch(m0, dtype, device)
-            ctx.product = (xp, kind, a, m0, product_start.forward(a, m0, plan.x0_2d, xp))
+            ctx.product = (xp, kind, a, m0, product_start.forward(a, m0, plan.x0_2d, xp, plan.start_src))
         else:
             plan.x0_2d.copy_(start)
         kmats = plan.set_group_matrices(mats)
@@ -1050,19 +1055,22 @@ class _FusedCircuit(torch.autograd.Function):
         _run_steps(plan.backward_steps)
         # ∂L/∂K̄ of every group matrix, per size class (L', cnt, d, d); a layer that ran "BD" -> "DB"
         # in forward got the transpose
-        n_dense, transposed = mats.shape[0] - first, plan.transposed
+        # in forward, pulled back to the per-wire gates by one compiled loop per class
+        from . import kernels
+        n_dense = mats.shape[0] - first
         grad_mats = np.zeros(mats.shape, dtype=np.complex128)
         for ci, ((s, cnt, k), kmat) in enumerate(zip(plan.classes, ctx.kmats)):
             gk = plan.gks_host[ci] if plan.gks_host is not None else _host(plan.gks[ci])
-            gk[transposed] = gk[transposed].swapaxes(-1, -2)  # the plan's own buffer: fixed up in place
             fac = mats[first:, s : s + cnt * k].reshape(n_dense, cnt, k, 2, 2)
-            grad_mats[first:, s : s + cnt * k] = gate_algebra.unitary_kron_factor_grads(gk, fac, kmat).reshape(
-                n_dense, cnt * k, 2, 2
-            )
+            out = np.empty(fac.shape, dtype=np.complex128)
+            kernels.kron_factor_grads(gk, plan.transposed, kmat, fac, out)
+            grad_mats[first:, s : s + cnt * k] = out.reshape(n_dense, cnt * k, 2, 2)
         g = plan.grad_state
         if spec.product:
             xp, kind, a, m0, saved_product = ctx.product
-            grad_start, grad_mats[0] = product_start.backward(g, saved_product, a, m0, kind, ctx.n_features, xp)
+            grad_start, grad_mats[0] = product_start.backward(
+                g, saved_product, a, m0, kind, ctx.n_features, xp, plan.start_inv
+            )
             grad_start = torch.from_numpy(np.ascontiguousarray(grad_start)) if xp is np else grad_start
             grad_start = grad_start.to(device=x.device, dtype=ctx.start_dtype)
         else:
