@@ -277,6 +277,66 @@ def test_angle_state_engine_path_equals_factor_path(rotation: str) -> None:
         torch.testing.assert_close(got, ref, atol=1e-12, rtol=0)
 
 
+@pytest.mark.parametrize("start", ["angles", "product", "dense"])
+def test_fused_engine_plans_reused_across_calls_equal_op_by_op(start: str) -> None:
+    """The engine's cached per-(circuit, batch) plans: calls alternating between two batch sizes (each
+    reusing its own plan) match the op-by-op path (rotation_cnot_layers + expval_z) and its autograd."""
+    n, n_layers = 8, 4
+    cnots = [sim.cnot_ring_pairs(n, r) for r in sim.default_ranges(n_layers, n)]
+    sim.clear_plans()
+    for call, batch in enumerate((5, 3, 5, 3)):
+        g = gen(40 + call)
+        x = torch.rand(batch, n, generator=g, dtype=torch.float64, requires_grad=True)
+        w = torch.rand(n_layers, n, 3, generator=g, dtype=torch.float64, requires_grad=True)
+        coef = torch.randn(batch, n, generator=g, dtype=torch.float64)
+        results = []
+        for fused in (True, False):
+            if start == "angles":
+                state = sim.angle_state(x, "X") if fused else sim.angle_factors(x, "X")
+                state = state if fused else sim.ProductState(state)
+            else:
+                factors = sim.angle_factors(x, "X")
+                state = sim.ProductState(factors) if start == "product" else sim.product_state(factors)
+            if fused:
+                ev = sim.fused_layers(state, w, "rot", cnots, "expval_z")
+                psi = sim.fused_layers(state, w, "rot", cnots, "state")
+            else:
+                psi = sim.rotation_cnot_layers(state, sim.rot(w[..., 0], w[..., 1], w[..., 2]), cnots)
+                ev = sim.expval_z(psi)
+            grads = torch.autograd.grad((ev * coef).sum() + psi.real.sum() - 2 * psi.imag.sum(), (x, w))
+            results.append((ev.detach(), psi.detach(), *grads))
+        for got, ref in zip(*results):
+            torch.testing.assert_close(got, ref, atol=1e-12, rtol=0)
+
+
+def test_fused_engine_overlapping_calls_and_retained_graph() -> None:
+    """Two forwards before either backward, a retained graph run backward twice, and a no-grad call in
+    between must not overwrite one another's buffers; a second backward on a freed graph raises."""
+    n, batch = 6, 4
+    cnots = [sim.cnot_ring_pairs(n, 1), sim.cnot_ring_pairs(n, 2), sim.cnot_ring_pairs(n, 3)]
+    g = gen(50)
+    xs = [torch.rand(batch, n, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(2)]
+    w = torch.rand(3, n, 3, generator=g, dtype=torch.float64, requires_grad=True)
+
+    def reference(x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        ev = sim.expval_z(sim.rotation_cnot_layers(sim.ProductState(sim.angle_factors(x, "X")), sim.rot(*w.unbind(-1)), cnots))
+        return (ev.detach(), *torch.autograd.grad(ev.square().sum(), (x, w)))
+
+    refs = [reference(x) for x in xs]
+    evs = [sim.fused_layers(sim.angle_state(x, "X"), w, "rot", cnots, "expval_z") for x in xs]
+    with torch.no_grad():
+        sim.fused_layers(sim.angle_state(xs[0] + 1, "X"), w, "rot", cnots, "expval_z")
+    for ev, x, ref in zip(reversed(evs), reversed(xs), reversed(refs)):
+        loss = ev.square().sum()
+        for _ in range(2):  # a retained graph: the second backward reads the same saved buffers
+            got = torch.autograd.grad(loss, (x, w), retain_graph=True)
+            torch.testing.assert_close((ev.detach(), *got), ref, atol=1e-12, rtol=0)
+        torch.autograd.grad(loss, (x, w))
+        sim.fused_layers(sim.angle_state(x + 1, "X"), w, "rot", cnots, "expval_z").sum().backward()  # may reuse the plan
+        with pytest.raises(RuntimeError):
+            torch.autograd.grad(loss, (x, w))
+
+
 def test_fused_layers_gradcheck_finite_differences() -> None:
     g = gen(20)
     w = torch.rand(2, 3, 3, generator=g, dtype=torch.float64, requires_grad=True)

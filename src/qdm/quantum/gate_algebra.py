@@ -94,15 +94,20 @@ def gate_matrices(
     return entries[..., 0, :, :], (entries[..., 1:, :, :] if derivatives else None)
 
 
-def kron(mats: np.ndarray) -> np.ndarray:
-    """R_0 ⊗ R_1 ⊗ … of 2x2 gates stacked as (..., k, 2, 2) -> (..., 2**k, 2**k), one compiled loop."""
+def kron(mats: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """R_0 ⊗ R_1 ⊗ … of 2x2 gates stacked as (..., k, 2, 2) -> (..., 2**k, 2**k), one compiled loop
+    (written into ``out``, a C-contiguous array of that shape and of ``mats``' dtype, when given)."""
     from . import kernels
 
     k = mats.shape[-3]
     flat = np.ascontiguousarray(mats).reshape(-1, k, 2, 2)
-    out = np.empty((flat.shape[0], 1 << k, 1 << k), dtype=mats.dtype)
-    kernels.kron_2x2(flat, out)
-    return out.reshape(*mats.shape[:-3], 1 << k, 1 << k)
+    shape = (*mats.shape[:-3], 1 << k, 1 << k)
+    if out is None:
+        out = np.empty(shape, dtype=mats.dtype)
+    elif out.shape != shape or out.dtype != mats.dtype or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous {mats.dtype} array of shape {shape}, got {out.dtype} {out.shape}")
+    kernels.kron_2x2(flat, out.reshape(flat.shape[0], 1 << k, 1 << k))
+    return out
 
 
 @functools.lru_cache(maxsize=16)

@@ -15,30 +15,37 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["angle_coefficients", "product_forward", "product_backward", "trig_products", "kron_2x2"]
+__all__ = ["angle_coefficients", "product_forward", "product_backward", "trig_products", "kron_2x2", "kron_factor_grads"]
 
 
 @numba.njit(cache=True)
-def product_forward(a: np.ndarray, m: np.ndarray, out: np.ndarray, f: np.ndarray) -> None:  # pragma: no cover - compiled
-    """f[b, q] = Σ_k a[b, q, k] m[q, k] (= R_q e_q) and out[b] = ⊗_q f[b, q] (B, 2**n), in place.
+def product_forward(
+    a: np.ndarray, m: np.ndarray, out: np.ndarray, f: np.ndarray, src: np.ndarray
+) -> None:  # pragma: no cover - compiled
+    """f[b, q] = Σ_k a[b, q, k] m[q, k] (= R_q e_q) and out[b, j] = ψ_b[src[j]] with ψ_b = ⊗_q f[b, q]
+    (B, 2**n), in place: ``src`` a basis permutation (a CNOT layer; the identity for ψ itself).
 
     The Kronecker product grows by doubling: after wire q the first 2**(q+1) entries hold
     ⊗_{p≤q} f_p, each new wire becoming the least significant bit.
     """
     batch, n = a.shape[0], a.shape[1]
+    dim = 1 << n
+    row = np.empty(dim, dtype=out.dtype)
     for b in range(batch):
         for q in range(n):
             for j in range(2):
                 f[b, q, j] = a[b, q, 0] * m[q, 0, j] + a[b, q, 1] * m[q, 1, j]
-        out[b, 0] = 1
+        row[0] = 1
         size = 1
         for q in range(n):
             f0, f1 = f[b, q, 0], f[b, q, 1]
             for x in range(size - 1, -1, -1):
-                v = out[b, x]
-                out[b, 2 * x] = v * f0
-                out[b, 2 * x + 1] = v * f1
+                v = row[x]
+                row[2 * x] = v * f0
+                row[2 * x + 1] = v * f1
             size *= 2
+        for j in range(dim):
+            out[b, j] = row[src[j]]
 
 
 @numba.njit(cache=True)
@@ -65,8 +72,10 @@ def product_backward(
     h: np.ndarray,
     grad_x: np.ndarray,
     angles: bool,
+    inv: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
-    """From ∂L/∂ψ̄ (g) to the coefficients of f_q = Σ_k a_qk m_qk, in place:
+    """From ∂L/∂ψ̄ (g[b, inv[x]] for ψ_b[x]: g is the gradient of the permuted state that
+    :func:`product_forward` wrote with src = inv^{-1}) to the coefficients of f_q = Σ_k a_qk m_qk, in place:
 
     * g_q[i] = ∂L/∂f̄_q[i] = Σ_{x: x_q = i} g[x] Π_{p≠q} conj(f_p[x_p]): suffix contractions G_k (the
       first k wires left, every later wire contracted with conj f) from the right, prefix products
@@ -79,14 +88,17 @@ def product_backward(
     dim = 1 << n
     suffix = np.empty(dim, dtype=g.dtype)  # G_k at [2**k, 2**(k+1)) for k = 1 … n-1; G_n is g[b]
     prefix = np.empty(dim, dtype=f.dtype)
+    gr = np.empty(dim, dtype=g.dtype)
     h[:] = 0
     for b in range(batch):
+        for x in range(dim):
+            gr[x] = g[b, inv[x]]
         for k in range(n - 1, 0, -1):
             c0, c1 = np.conj(f[b, k, 0]), np.conj(f[b, k, 1])
             dst = 1 << k
             if k == n - 1:
                 for x in range(dst):
-                    suffix[dst + x] = g[b, 2 * x] * c0 + g[b, 2 * x + 1] * c1
+                    suffix[dst + x] = gr[2 * x] * c0 + gr[2 * x + 1] * c1
             else:
                 src = dst << 1
                 for x in range(dst):
@@ -94,13 +106,13 @@ def product_backward(
         prefix[0] = 1
         for q in range(n):
             size = 1 << q
-            s0 = g[b, 0] * 0
-            s1 = g[b, 0] * 0
+            s0 = gr[0] * 0
+            s1 = gr[0] * 0
             if q == n - 1:
                 for i in range(size):
                     p = np.conj(prefix[i])
-                    s0 += g[b, 2 * i] * p
-                    s1 += g[b, 2 * i + 1] * p
+                    s0 += gr[2 * i] * p
+                    s1 += gr[2 * i + 1] * p
             else:
                 src = size << 1
                 for i in range(size):
@@ -155,3 +167,37 @@ def kron_2x2(mats: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - c
                     shift = k - 1 - q
                     v *= mats[g, q, (x >> shift) & 1, (y >> shift) & 1]
                 out[g, x, y] = v
+
+
+@numba.njit(cache=True)
+def kron_factor_grads(
+    gk: np.ndarray, transposed: np.ndarray, kmat: np.ndarray, factors: np.ndarray, out: np.ndarray
+) -> None:  # pragma: no cover - compiled
+    """out[l, g, q] = Tr_{¬q}(G K^H) R_q: the gradient of K = R_0 ⊗ … ⊗ R_{k-1} pulled back to each
+    2x2 factor (``gate_algebra.unitary_kron_factor_grads``), for G = gk[l, g] (its transpose where
+    ``transposed[l]``), K = kmat[l, g], R_q = factors[l, g, q]; shapes (L, G, d, d) and (L, G, k, 2, 2).
+
+    Only the entries of W = G K^H whose indices agree off wire q enter the partial trace: for each
+    (x, bit) the row x of G against the row y = x with wire q's bit set to ``bit`` of conj(K)."""
+    n_l, n_g, d = gk.shape[0], gk.shape[1], gk.shape[2]
+    k = factors.shape[2]
+    trace = np.empty((2, 2), dtype=out.dtype)
+    for layer in range(n_l):
+        tr = transposed[layer]
+        for g in range(n_g):
+            for q in range(k):
+                shift = k - 1 - q
+                trace[:] = 0
+                for x in range(d):
+                    i = (x >> shift) & 1
+                    for j in range(2):
+                        y = (x & ~(1 << shift)) | (j << shift)
+                        acc = trace[0, 0] * 0
+                        for z in range(d):
+                            gxz = gk[layer, g, z, x] if tr else gk[layer, g, x, z]
+                            acc += gxz * np.conj(kmat[layer, g, y, z])
+                        trace[i, j] += acc
+                for i in range(2):
+                    for j in range(2):
+                        r = factors[layer, g, q]
+                        out[layer, g, q, i, j] = trace[i, 0] * r[0, j] + trace[i, 1] * r[1, j]

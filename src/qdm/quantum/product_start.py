@@ -13,13 +13,14 @@ per step), and the backward needs three batched contractions:
 
 As array operations these are dozens of small per-sample calls whose cost is call overhead, so
 on the CPU :func:`forward` and :func:`backward` run the compiled loops of :mod:`.kernels` on NumPy
-views (the 2**n-amplitude state is written straight into a torch workspace buffer), and the small
+views (the 2**n-amplitude state is written straight into a buffer of the engine's plan), and the small
 coefficient algebra runs in NumPy; on other devices the same maths runs on torch tensors (``xp``
 is the array namespace, NumPy or torch).
 """
 
 from __future__ import annotations
 
+import functools
 from types import ModuleType
 from typing import Any
 
@@ -152,24 +153,45 @@ def kron_grad(grad: torch.Tensor, saved: tuple, xp: ModuleType) -> Array:
     return parts[0] if len(parts) == 1 else xp.concatenate(parts, axis=1)
 
 
-def forward(a: Array, m: Array, out: torch.Tensor, xp: ModuleType) -> Array:
-    """ψ = ⊗_q (Σ_k a_qk M_qk) written into ``out`` (B, 2**n); returns what :func:`backward` needs
-    (the factors f on the CPU, the Kronecker tree elsewhere)."""
+@functools.lru_cache(maxsize=16)
+def _identity(dim: int) -> np.ndarray:
+    """0, 1, …, dim - 1 (cached, read-only)."""
+    idx = np.arange(dim)
+    idx.setflags(write=False)
+    return idx
+
+
+def forward(a: Array, m: Array, out: torch.Tensor, xp: ModuleType, src: np.ndarray | None = None) -> Array:
+    """ψ = ⊗_q (Σ_k a_qk M_qk) written into ``out`` (B, 2**n), or on the CPU ψ[:, src] (a basis
+    permutation, e.g. the CNOT layer that follows, applied in the same loop) when ``src`` is given;
+    returns what :func:`backward` needs (the factors f on the CPU, the Kronecker tree elsewhere)."""
     if xp is np:
         from . import kernels
 
         f = np.empty((*a.shape[:2], 2), dtype=np.result_type(a.dtype, m.dtype))
-        kernels.product_forward(a, m, out.numpy(), f)
+        kernels.product_forward(a, m, out.numpy(), f, _identity(out.shape[1]) if src is None else src)
         return f
+    if src is not None:
+        raise ValueError("a permuted product start is computed on the CPU only")
     return kron_forward(first_factors(a, m), out, xp)[1]
 
 
 def backward(
-    grad: torch.Tensor, saved: Array, a: Array, m: Array, kind: str, n_features: int, xp: ModuleType
+    grad: torch.Tensor,
+    saved: Array,
+    a: Array,
+    m: Array,
+    kind: str,
+    n_features: int,
+    xp: ModuleType,
+    inv: np.ndarray | None = None,
 ) -> tuple[Array, np.ndarray]:
     """(∂L/∂start, ∂L/∂R̄_0) from ∂L/∂ψ̄ (B, 2**n): :func:`kron_grad` (compiled on the CPU), then
-    :func:`start_grads`."""
+    :func:`start_grads`; with ``inv`` (the inverse of :func:`forward`'s ``src``) ``grad`` is the
+    gradient of the permuted state."""
     if xp is not np:
+        if inv is not None:
+            raise ValueError("a permuted product start is computed on the CPU only")
         return start_grads(kron_grad(grad, saved, xp), a, m, kind, n_features, xp)
     from . import kernels
 
@@ -178,7 +200,7 @@ def backward(
     grad_a, h = np.empty(a.shape, dtype=dtype), np.empty(m.shape, dtype=dtype)
     angles = kind != "factors"
     grad_x = np.empty((a.shape[0], n_features if angles else 0), dtype=a.real.dtype)
-    kernels.product_backward(g, saved, a, m, grad_a, h, grad_x, angles)
+    kernels.product_backward(g, saved, a, m, grad_a, h, grad_x, angles, _identity(g.shape[1]) if inv is None else inv)
     return (grad_x if angles else grad_a), _grad_r0(h, kind)
 
 

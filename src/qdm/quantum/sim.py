@@ -22,8 +22,10 @@ Structure that is exploited (``benchmarks/`` times each path):
   Its small per-step algebra runs where call overhead is lowest: the weights-only part (gate
   matrices, Kronecker group matrices, their adjoint) host-side in NumPy and compiled loops
   (:mod:`.gate_algebra`, :mod:`.kernels`), the product-state start as compiled loops on the CPU
-  (:mod:`.product_start`; torch on other devices), and the state-sized buffers come from a
-  reusing pool (:mod:`.workspace`) so that no step page-faults.
+  (:mod:`.product_start`; torch on other devices); a plan cached per (circuit, batch, dtype,
+  device) holds the state-sized buffers and the views each GEMM and gather reads and writes, so
+  a step allocates no state-sized memory (no page faults) and its forward and backward are fixed
+  lists of ``torch.mm(..., out=)`` and ``index_select(..., out=)`` calls.
 
 Op-by-op functions (:func:`apply_single_qubit_layer`, :func:`apply_cnots`,
 :func:`rotation_cnot_layers`, ...) stay available for circuits the engine does not cover
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -45,7 +48,6 @@ from torch import Tensor
 from . import gate_algebra
 from .gate_algebra import GATE_PARAMS, GateFamily
 from . import product_start
-from .workspace import Workspace, workspace
 
 __all__ = [
     "ProductState",
@@ -57,6 +59,7 @@ __all__ = [
     "GATE_PARAMS",
     "gate_matrices",
     "fused_layers",
+    "clear_plans",
     "default_ranges",
     "default_group_size",
     "bits_of",
@@ -738,17 +741,6 @@ def _flat_perm(
     return (base + src).reshape(-1).to(device), (base + inv).reshape(-1).to(device)
 
 
-def _permute_buffer(x: Tensor, layout: str, n: int, pairs: tuple, inverse: bool, ws: Workspace) -> Tensor:
-    """Apply a CNOT permutation to a (D, B) ("DB") or (B, D) ("BD") buffer by one gather into ``ws``."""
-    out = ws.empty(x.shape, x.dtype, x.device)
-    if layout == "DB":
-        src, inv = _cnot_source_index_on(n, pairs, x.device)
-        return torch.index_select(x, 0, inv if inverse else src, out=out)
-    fwd, bwd = _flat_perm(n, pairs, x.shape[0], x.device)
-    torch.index_select(x.reshape(-1), 0, bwd if inverse else fwd, out=out.view(-1))
-    return out
-
-
 @functools.lru_cache(maxsize=64)
 def _z_signs_real_view(
     n_qubits: int, pairs: tuple[tuple[int, int], ...], dtype: torch.dtype, device: torch.device
@@ -757,160 +749,332 @@ def _z_signs_real_view(
     return _z_signs_after_cnots(n_qubits, pairs, dtype, device).repeat_interleave(2, dim=0)
 
 
-def _mm_rotate(u: Tensor, x: Tensor, ws: Workspace) -> Tensor:
-    """(u @ x)^T as a contiguous (R, d) buffer for x (d, R): the GEMM that moves the group axis from
-    the front of the buffer to its end.  As one GEMM, x^T u^T, MKL's complex products with a narrow
-    (d < 16) output run 4-5x slower per flop (measured at d = 4, 8), so there u @ x is followed by one
-    transposing copy."""
-    d, rest = x.shape
-    out = ws.empty((rest, d), x.dtype, x.device)
-    if d >= 16:
-        return torch.mm(x.T, u.T, out=out)
-    return out.copy_(torch.mm(u, x, out=ws.empty((d, rest), x.dtype, x.device)).T)
+_USE_COUNT = getattr(torch._C, "_storage_Use_Count", None)
+_MM, _MM_T, _GATHER = 0, 1, 2  # plan steps: mm(a, b, out=c); mm(a, b, out=tmp) then c.copy_(tmp.T); index_select
+
+
+def _run_steps(steps: list[tuple]) -> None:
+    """Run a plan's step list (every operand a ready tensor or view)."""
+    mm, select = torch.mm, torch.index_select
+    for op, a, b, c in steps:
+        if op == _MM:
+            mm(a, b, out=c)
+        elif op == _GATHER:
+            select(a, 0, b, out=c)
+        else:  # (d < 16) u @ x then one transposing copy (see _Plan)
+            c[1].copy_(mm(a, b, out=c[0]).T)
+
+
+class _Plan:
+    """Everything one fused circuit call needs at fixed (spec, batch, dtype, device), built once.
+
+    Holds the state-sized buffers (the forward's saved GEMM inputs, the backward's two adjoint
+    buffers, a scratch), one tensor per group-size class for the Kronecker group matrices K and one
+    for their gradients (host-side NumPy views on the CPU, so the compiled Kronecker loop writes
+    straight into them), and forward/backward as fixed step lists of ``torch.mm(a, b, out=c)`` and
+    ``index_select(..., out=c)`` on views made here, so a call allocates, views and converts
+    almost nothing.  Each GEMM consumes the group axis at one end of the buffer and puts it back at
+    the other (a layer started with axes (B, g_1, …, g_G), "BD", ends in (g_1, …, g_G, B), "DB"),
+    so no transpose is copied, except for groups narrower than 16 amplitudes: there the rotating
+    GEMM, x^T u^T, is one of MKL's slow narrow-output complex products (4-5x slower per flop,
+    measured at d = 4, 8), so u @ x is followed by one transposing copy.
+
+    A plan is in use from its forward until the saved tensors of that call are released (after
+    backward, or when the graph is dropped): the forward saves an alias of :attr:`token`, and
+    :meth:`free` reads the token storage's use count (as :class:`.workspace.Workspace` does).  A busy plan is
+    never handed out again, so nested or overlapping calls get plans of their own.
+    """
+
+    def __init__(self, spec: _EngineSpec, batch: int, dtype: torch.dtype, device: torch.device) -> None:
+        n, dim, sizes = spec.n, 1 << spec.n, spec.sizes
+        n_layers = len(spec.cnots)
+        first = 1 if spec.product else 0
+        n_dense = n_layers - first
+        self.spec, self.batch, self.dim, self.first, self.dtype, self.device = spec, batch, dim, first, dtype, device
+        self.classes = classes = _size_classes(sizes) if n_dense else []
+        self.kmats = [torch.empty((n_dense, cnt, 1 << k, 1 << k), dtype=dtype, device=device) for _, cnt, k in classes]
+        self.gks = [torch.empty_like(t) for t in self.kmats]
+        cpu = device.type == "cpu"
+        # K is built host-side in complex128 (float64 on the real path): straight into the buffer when it has that dtype
+        self.kmats_host = [t.numpy() for t in self.kmats] if cpu and dtype in (torch.complex128, torch.float64) else None
+        self.gks_host = [t.numpy() for t in self.gks] if cpu else None
+        slot = [(ci, j) for ci, (_, cnt, _) in enumerate(classes) for j in range(cnt)]
+        mats = [[self.kmats[ci][layer, j] for ci, j in slot] for layer in range(n_dense)]
+        grads = [[self.gks[ci][layer, j] for ci, j in slot] for layer in range(n_dense)]
+        self.buffers: list[Tensor] = []
+        free: list[Tensor] = []
+
+        def new() -> Tensor:
+            if free:
+                return free.pop()
+            self.buffers.append(torch.empty(batch * dim, dtype=dtype, device=device))
+            return self.buffers[-1]
+
+        scratch: list[Tensor] = []
+
+        def tmp() -> Tensor:
+            if not scratch:
+                scratch.append(new())
+            return scratch[0]
+
+        # forward: a buffer is kept when a GEMM reads it (saved for backward) or it is the result;
+        # a permutation's input is dead after it and its buffer is reused
+        self.start_src = self.start_inv = None
+        x = self.x0 = new()
+        self.x0_2d = x.view(batch, dim)
+        self.x0_host = x.view(batch, dim).numpy() if cpu else None
+        layout, steps, records = "BD", [], []
+        for layer in range(n_layers):
+            if layer >= first:
+                u, inputs = mats[layer - first], []
+                if layout == "BD":  # consume the last axis, put it first: Y = U X^T
+                    for g in range(len(sizes) - 1, -1, -1):
+                        d = 1 << sizes[g]
+                        xin, out = x.view(-1, d), new()
+                        steps.append((_MM, u[g], xin.T, out.view(d, -1)))
+                        inputs.append((g, xin))
+                        x = out
+                    layout = "DB"
+                else:  # consume the first axis, put it last: Y = X^T U^T
+                    for g in range(len(sizes)):
+                        d = 1 << sizes[g]
+                        xin, out = x.view(d, -1), new()
+                        if d >= 16:
+                            steps.append((_MM, xin.T, u[g].T, out.view(-1, d)))
+                        else:
+                            steps.append((_MM_T, u[g], xin, (tmp().view(d, -1), out.view(-1, d))))
+                        inputs.append((g, xin))
+                        x = out
+                    layout = "BD"
+                records.append(("layer", layer - first, layout, inputs))
+            pairs = spec.cnots[layer]
+            if pairs and not (spec.output == "expval_z" and layer == n_layers - 1):
+                if layer == 0 and spec.product and cpu:  # the compiled product start writes ψ[:, src] itself
+                    self.start_src, self.start_inv = (t.numpy() for t in _cnot_source_index(n, pairs))
+                    continue
+                out = new()
+                # int32 indices: half the index bytes a call reads (the flat ones are B·2**n long)
+                if layout == "DB":
+                    src, inv = (t.to(torch.int32) for t in _cnot_source_index_on(n, pairs, device))
+                    steps.append((_GATHER, x.view(dim, batch), src, out.view(dim, batch)))
+                else:
+                    src, inv = (t.to(torch.int32) for t in _flat_perm(n, pairs, batch, device))
+                    steps.append((_GATHER, x, src, out))
+                records.append(("perm", layout, inv))
+                free.append(x)
+                x = out
+        self.forward_steps, self.layout = steps, layout
+        self.x = x.view(dim, batch) if layout == "DB" else x.view(batch, dim)
+        self.real_dtype = real_dtype = real_dtype_of(dtype)
+        if spec.output == "expval_z":
+            last = spec.cnots[-1]
+            sq = new()
+            self.sq = (torch.view_as_real(sq) if dtype.is_complex else sq).view(-1)
+            self.zs = _z_signs_after_cnots(n, last, real_dtype, device)
+            self.zs_real = _z_signs_real_view(n, last, real_dtype, device) if dtype.is_complex else None
+            zs2 = _z_signs_after_cnots(n, last, real_dtype, device, 2.0)
+            self.zs2 = zs2 if layout == "DB" else zs2.T
+            free.append(sq)
+        # backward: the adjoint sweep alternates between two buffers of its own (the saved inputs stay
+        # intact, so a retained graph can run backward again)
+        cur, other = new(), new()
+        self.g0 = cur.view(self.x.shape)
+        if spec.output == "expval_z":  # ∂L/∂|ψ|² lives in the second buffer until the first step overwrites it
+            self.weight = (torch.view_as_real(other) if dtype.is_complex else other).view(-1)[: batch * dim].view(self.x.shape)
+        bsteps = []
+        self.transposed = np.zeros(n_dense, dtype=bool)
+        for record in reversed(records):
+            if record[0] == "perm":
+                _, layout_p, inv = record
+                shape = (dim, batch) if layout_p == "DB" else (-1,)
+                bsteps.append((_GATHER, cur.view(shape), inv, other.view(shape)))
+                cur, other = other, cur
+                continue
+            _, layer, layout_after, inputs = record
+            u = mats[layer]
+            if layout_after == "DB":  # forward was last_to_first: Y (d, R) = U X^T with X (R, d)
+                self.transposed[layer] = True  # the GEMM below gives ∂L/∂K̄ transposed (no conjugate copy)
+                for g, xin in reversed(inputs):
+                    d = 1 << sizes[g]
+                    gy = cur.view(d, -1)
+                    bsteps.append((_MM, xin.mH, gy.T, grads[layer][g]))
+                    if d >= 16:
+                        bsteps.append((_MM, gy.T, u[g].mH.T, other.view(-1, d)))
+                    else:
+                        bsteps.append((_MM_T, u[g].mH, gy, (tmp().view(d, -1), other.view(-1, d))))
+                    cur, other = other, cur
+            else:  # forward was first_to_last: Y (R, d) = X^T U^T with X (d, R)
+                for g, xin in reversed(inputs):
+                    d = 1 << sizes[g]
+                    gy = cur.view(-1, d)
+                    bsteps.append((_MM, gy.T, xin.mH, grads[layer][g]))
+                    bsteps.append((_MM, u[g].mH, gy.T, other.view(d, -1)))
+                    cur, other = other, cur
+        self.backward_steps = bsteps
+        self.grad_state = cur.view(batch, dim)  # layout "BD" (the start's)
+        self.grad_state_host = self.grad_state.numpy() if cpu else None
+        self.nbytes = sum(b.numel() * b.element_size() for b in self.buffers) + 2 * sum(
+            t.numel() * t.element_size() for t in self.kmats
+        )
+        self.token = torch.empty(0)
+        self._token_storage = self.token.untyped_storage()._cdata
+        self._token_count = _USE_COUNT(self._token_storage) if _USE_COUNT is not None else None
+
+    def free(self) -> bool:
+        """Whether no call's saved tensors hold this plan (its buffers may be overwritten)."""
+        return self._token_count is not None and _USE_COUNT(self._token_storage) == self._token_count
+
+    def set_group_matrices(self, mats: np.ndarray) -> list[np.ndarray]:
+        """Write the Kronecker group matrices of dense layers from per-wire gates ``mats`` (L, n, 2, 2)
+        (host-side) into :attr:`kmats`; returns them host-side (complex128, float64 on the real path)."""
+        first, n_dense = self.first, mats.shape[0] - self.first
+        out = []
+        for ci, (s, cnt, k) in enumerate(self.classes):
+            factors = mats[first:, s : s + cnt * k].reshape(n_dense, cnt, k, 2, 2)
+            if self.kmats_host is not None:
+                out.append(gate_algebra.kron(factors, self.kmats_host[ci]))
+            else:
+                km = gate_algebra.kron(factors)
+                self.kmats[ci].copy_(torch.from_numpy(km))
+                out.append(km)
+        return out
+
+
+class _PlanCache:
+    """This thread's plans by (spec, batch, dtype, device), most recently used last; plans
+    together above ``max_bytes`` are dropped oldest first (a larger one is never kept)."""
+
+    def __init__(self, max_bytes: int = 256 << 20, per_key: int = 4) -> None:
+        self.max_bytes, self.per_key = max_bytes, per_key
+        self.plans: dict[tuple, list[_Plan]] = {}
+        self.bytes = 0
+
+    def acquire(self, spec: _EngineSpec, batch: int, dtype: torch.dtype, device: torch.device) -> _Plan:
+        key = (spec, batch, dtype, device)
+        plans = self.plans.pop(key, None)
+        if plans is None:
+            plans = []
+        self.plans[key] = plans  # most recently used last
+        for plan in plans:
+            if plan.free():
+                return plan
+        plan = _Plan(spec, batch, dtype, device)
+        if len(plans) < self.per_key and plan.nbytes <= self.max_bytes and plan.free():
+            plans.append(plan)
+            self.bytes += plan.nbytes
+            while self.bytes > self.max_bytes:
+                oldest = next(iter(self.plans))
+                dropped = self.plans.pop(oldest)
+                self.bytes -= sum(p.nbytes for p in dropped)
+        return plan
+
+    def clear(self) -> None:
+        """Drop every cached plan (plans in use stay valid for their calls)."""
+        self.plans.clear()
+        self.bytes = 0
+
+
+_PLAN_LOCAL = threading.local()
+
+
+def _plans() -> _PlanCache:
+    cache = getattr(_PLAN_LOCAL, "cache", None)
+    if cache is None:
+        cache = _PLAN_LOCAL.cache = _PlanCache()
+    return cache
+
+
+def clear_plans() -> None:
+    """Release this thread's cached fused-engine plans and their buffers (e.g. after a large circuit)."""
+    _plans().clear()
 
 
 class _FusedCircuit(torch.autograd.Function):
     """[optional product-state start] → L × (grouped single-qubit layer, CNOT permutation) → state or ⟨Z⟩.
 
-    Forward keeps the batch in one contiguous buffer with axes (B, g_1, …, g_G) or (g_1, …, g_G, B);
-    each group's fused 2**k x 2**k matrix is one GEMM that consumes the group axis at one end and
-    puts it back at the other, so no transpose is copied (a layer started in "BD" ends in "DB"), except
-    one transposing copy for groups narrower than 16 amplitudes (:func:`_mm_rotate`).
-    Backward is the adjoint sweep with the inputs saved in forward: λ ← K† λ, ∂L/∂K̄ = λ ψ_in^H
-    (one GEMM each), then ∂L/∂K → per-wire 2x2 gradients → angles with the analytic dR.
+    Runs the step lists of a cached :class:`_Plan`.  Backward is the adjoint sweep with the inputs
+    saved in forward: λ ← K† λ, ∂L/∂K̄ = λ ψ_in^H (one GEMM each), then ∂L/∂K → per-wire 2x2
+    gradients → angles with the analytic dR, host-side.
     """
 
     @staticmethod
     def forward(ctx, start: Tensor, weights: Tensor, spec: _EngineSpec, dtype: torch.dtype) -> Tensor:  # type: ignore[override]
         needs_grad = any(ctx.needs_input_grad[:2])
+        plan = _plans().acquire(spec, start.shape[0], dtype, start.device)
         # host-side gate algebra (complex128): R (L,n,2,2), dR (L,n,P,2,2), group Kronecker matrices
         mats, dmats = gate_algebra.gate_matrices(_host(weights), spec.gate, needs_grad, not dtype.is_complex)
-        n_layers, n, device = mats.shape[0], spec.n, start.device
-        first = 1 if spec.product else 0
-        ws = workspace()
+        n, device = spec.n, start.device
         if spec.product:  # layer 1 acts on the factors: f_q = R_q e_q, then ψ = ⊗_q f_q (product_start)
             xp, kind = product_start.namespace(device), spec.start[-1] if spec.start.startswith("angles") else "factors"
             a = product_start.coefficients(start.to(real_dtype_of(dtype)) if kind != "factors" else start.clone(), kind, n, xp)
-            x = ws.empty((start.shape[0], 1 << n), dtype, device)
             m0 = product_start.layer_matrices(mats[0], kind, real=not dtype.is_complex)
-            m0 = m0.astype(x.numpy().dtype) if xp is np else _to_torch(m0, dtype, device)
-            ctx.product = (xp, kind, a, m0, product_start.forward(a, m0, x, xp))
+            m0 = m0.astype(plan.x0_host.dtype) if xp is np else _to_torch(m0, dtype, device)
+            ctx.product = (xp, kind, a, m0, product_start.forward(a, m0, plan.x0_2d, xp, plan.start_src))
         else:
-            x = start.detach().contiguous()
-        batch, dim = x.shape
-        classes = _size_classes(spec.sizes) if n_layers > first else []
-        kmats = [
-            gate_algebra.kron(mats[first:, s : s + cnt * k].reshape(n_layers - first, cnt, k, 2, 2)) for s, cnt, k in classes
-        ]
-        # the matrix of group g in dense layer l is kflat[l][g]
-        kflat = [
-            [_to_torch(km[layer, g], dtype, device) for km in kmats for g in range(km.shape[1])]
-            for layer in range(n_layers - first)
-        ]
-        sizes = spec.sizes
-        layout, records, inputs = "BD", [], []
-        for layer in range(n_layers):
-            if layer >= first:
-                flat, mats_l = x.reshape(-1), kflat[layer - first]
-                if layout == "BD":  # consume the last axis, put it first: Y = U X^T
-                    for g in range(len(sizes) - 1, -1, -1):
-                        xin = flat.view(-1, 1 << sizes[g])
-                        flat = torch.mm(mats_l[g], xin.T, out=ws.empty(xin.shape[::-1], x.dtype, x.device)).view(-1)
-                        inputs.append(xin)
-                    layout = "DB"
-                    x = flat.view(dim, batch)
-                else:  # consume the first axis, put it last: Y = X^T U^T
-                    for g in range(len(sizes)):
-                        xin = flat.view(1 << sizes[g], -1)
-                        flat = _mm_rotate(mats_l[g], xin, ws).view(-1)
-                        inputs.append(xin)
-                    layout = "BD"
-                    x = flat.view(batch, dim)
-                records.append(("layer", layer - first, layout))
-            pairs = spec.cnots[layer]
-            if pairs and not (spec.output == "expval_z" and layer == n_layers - 1):
-                x = _permute_buffer(x, layout, n, pairs, inverse=False, ws=ws)
-                records.append(("perm", layout, pairs))
-        ctx.spec, ctx.records, ctx.layout, ctx.first, ctx.shape = spec, records, layout, first, (batch, dim)
-        ctx.classes, ctx.kflat, ctx.kmats = classes, kflat, kmats
+            plan.x0_2d.copy_(start)
+        kmats = plan.set_group_matrices(mats)
+        _run_steps(plan.forward_steps)
+        x, layout, batch = plan.x, plan.layout, plan.batch
         if spec.output == "expval_z":
-            zs = _z_signs_after_cnots(n, spec.cnots[-1], real_dtype_of(x.dtype), x.device)
-            xr = torch.view_as_real(x) if x.is_complex() else x
-            sq = torch.mul(xr, xr, out=ws.empty(xr.shape, xr.dtype, x.device))
             if not x.is_complex():  # real path: |ψ|² = ψ²
-                out = sq @ zs if layout == "BD" else (zs.T @ sq).T
-            elif layout == "BD":  # sq (B, D, 2): |ψ|² = re² + im² after the sum
-                out = sq.view(batch, -1) @ _z_signs_real_view(n, spec.cnots[-1], zs.dtype, x.device)
-            else:  # sq (D, B, 2)
-                out = (zs.T @ sq.view(dim, -1)).view(-1, batch, 2).sum(-1).T
-        else:
-            out = x if layout == "BD" else x.T
+                sq = torch.mul(x, x, out=plan.sq.view(x.shape))
+                out = sq @ plan.zs if layout == "BD" else (plan.zs.T @ sq).T
+            else:
+                xr = torch.view_as_real(x)
+                sq = torch.mul(xr, xr, out=plan.sq.view(xr.shape))
+                if layout == "BD":  # sq (B, D, 2): |ψ|² = re² + im² after the sum
+                    out = sq.view(batch, -1) @ plan.zs_real
+                else:  # sq (D, B, 2)
+                    out = (plan.zs.T @ sq.view(plan.dim, -1)).view(-1, batch, 2).sum(-1).T
+        else:  # a copy: the plan's buffers are overwritten by its next call
+            out = x.clone() if layout == "BD" else x.T.contiguous()
         if needs_grad:
-            ctx.mats, ctx.dmats, ctx.weights_dtype, ctx.weights_device = mats, dmats, weights.dtype, weights.device
+            ctx.plan, ctx.mats, ctx.dmats, ctx.kmats = plan, mats, dmats, kmats
+            ctx.weights_dtype, ctx.weights_device = weights.dtype, weights.device
             ctx.start_dtype, ctx.n_features = start.dtype, start.shape[-1]
-            ctx.save_for_backward(x, *inputs)
+            ctx.save_for_backward(plan.token.detach())  # holds the plan until backward is done
         return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out: Tensor):  # type: ignore[override]
-        spec, (batch, dim), first = ctx.spec, ctx.shape, ctx.first
-        saved, mats, dmats = ctx.saved_tensors, ctx.mats, ctx.dmats
-        x, inputs = saved[0], list(saved[1:])
-        sizes, ws = spec.sizes, workspace()
+        ctx.saved_tensors  # raises if this call's saved tensors were freed (a second backward)
+        plan, mats, dmats = ctx.plan, ctx.mats, ctx.dmats
+        spec, first, x = plan.spec, plan.first, plan.x
         if spec.output == "expval_z":
-            zs2 = _z_signs_after_cnots(spec.n, spec.cnots[-1], real_dtype_of(x.dtype), x.device, 2.0)
-            gz = grad_out.to(zs2.dtype).contiguous()  # (a ones-like grad_out is often an expanded view)
-            weight = ws.empty(x.shape, zs2.dtype, x.device)
-            torch.mm(gz, zs2.T, out=weight) if ctx.layout == "BD" else torch.mm(zs2, gz.T, out=weight)
-            g = torch.mul(x, weight, out=ws.empty(x.shape, x.dtype, x.device))  # real weight scales ψ part-wise
+            gz = grad_out.to(plan.real_dtype).contiguous()  # (a ones-like grad_out is often an expanded view)
+            if plan.layout == "BD":
+                torch.mm(gz, plan.zs2, out=plan.weight)
+            else:
+                torch.mm(plan.zs2, gz.T, out=plan.weight)
+            torch.mul(x, plan.weight, out=plan.g0)  # real weight scales ψ part-wise
         else:
             if grad_out.is_complex() and not x.is_complex():  # real state cast to complex outside: d/dψ = Re
                 grad_out = grad_out.real
-            g = grad_out.contiguous() if ctx.layout == "BD" else grad_out.T.contiguous()
-        # ∂L/∂K̄ of every group matrix, written in place per size class (L', cnt, d, d); a layer that
-        # ran "BD" -> "DB" in forward gets the transpose (the GEMM that needs no conjugate copy)
+            plan.g0.copy_(grad_out if plan.layout == "BD" else grad_out.T)
+        _run_steps(plan.backward_steps)
+        # ∂L/∂K̄ of every group matrix, per size class (L', cnt, d, d); a layer that ran "BD" -> "DB"
+        # in forward got the transpose
+        # in forward, pulled back to the per-wire gates by one compiled loop per class
+        from . import kernels
         n_dense = mats.shape[0] - first
-        gks = [torch.empty((n_dense, cnt, 1 << k, 1 << k), dtype=x.dtype, device=x.device) for _, cnt, k in ctx.classes]
-        slot = [(ci, j) for ci, (_, cnt, _) in enumerate(ctx.classes) for j in range(cnt)]
-        transposed = np.zeros(n_dense, dtype=bool)
-        for record in reversed(ctx.records):
-            if record[0] == "perm":
-                _, layout, pairs = record
-                g = _permute_buffer(g.view((dim, batch) if layout == "DB" else (batch, dim)), layout, spec.n, pairs, True, ws)
-                continue
-            _, layer, layout_after = record
-            mats_l = ctx.kflat[layer]
-            flat = g.reshape(-1)
-            if layout_after == "DB":  # forward was last_to_first: Y (d, R) = U X^T with X (R, d)
-                transposed[layer] = True
-                for gi in range(len(sizes)):
-                    xin, d = inputs.pop(), 1 << sizes[gi]
-                    gy = flat.view(d, -1)
-                    torch.mm(xin.mH, gy.T, out=gks[slot[gi][0]][layer, slot[gi][1]])
-                    flat = _mm_rotate(mats_l[gi].mH, gy, ws).view(-1)
-            else:  # forward was first_to_last: Y (R, d) = X^T U^T with X (d, R)
-                for gi in range(len(sizes) - 1, -1, -1):
-                    xin, d = inputs.pop(), 1 << sizes[gi]
-                    gy = flat.view(-1, d)
-                    torch.mm(gy.T, xin.mH, out=gks[slot[gi][0]][layer, slot[gi][1]])
-                    flat = torch.mm(mats_l[gi].mH, gy.T, out=ws.empty(gy.shape[::-1], g.dtype, g.device)).view(-1)
-            g = flat
         grad_mats = np.zeros(mats.shape, dtype=np.complex128)
-        for (s, cnt, k), gk_t, kmat in zip(ctx.classes, gks, ctx.kmats):
-            gk = _host(gk_t)  # gk_t is this call's own buffer: fixed up in place
-            gk[transposed] = gk[transposed].swapaxes(-1, -2)
+        for ci, ((s, cnt, k), kmat) in enumerate(zip(plan.classes, ctx.kmats)):
+            gk = plan.gks_host[ci] if plan.gks_host is not None else _host(plan.gks[ci])
             fac = mats[first:, s : s + cnt * k].reshape(n_dense, cnt, k, 2, 2)
-            grad_mats[first:, s : s + cnt * k] = gate_algebra.unitary_kron_factor_grads(gk, fac, kmat).reshape(
-                n_dense, cnt * k, 2, 2
-            )
+            out = np.empty(fac.shape, dtype=np.complex128)
+            kernels.kron_factor_grads(gk, plan.transposed, kmat, fac, out)
+            grad_mats[first:, s : s + cnt * k] = out.reshape(n_dense, cnt * k, 2, 2)
+        g = plan.grad_state
         if spec.product:
             xp, kind, a, m0, saved_product = ctx.product
-            grad_start, grad_mats[0] = product_start.backward(g.view(batch, dim), saved_product, a, m0, kind, ctx.n_features, xp)
+            grad_start, grad_mats[0] = product_start.backward(
+                g, saved_product, a, m0, kind, ctx.n_features, xp, plan.start_inv
+            )
             grad_start = torch.from_numpy(np.ascontiguousarray(grad_start)) if xp is np else grad_start
             grad_start = grad_start.to(device=x.device, dtype=ctx.start_dtype)
         else:
-            grad_start = g.view(batch, dim)
+            grad_start = g.clone()
         grad_w = (grad_mats[:, :, None] * dmats.conj()).real.sum(axis=(-1, -2))
         return grad_start, _to_torch(grad_w, ctx.weights_dtype, ctx.weights_device), None, None
 
