@@ -781,7 +781,7 @@ class _Plan:
 
     A plan is in use from its forward until the saved tensors of that call are released (after
     backward, or when the graph is dropped): the forward saves an alias of :attr:`token`, and
-    :meth:`free` reads the token storage's use count (as :class:`.workspace.Workspace` does).  A busy plan is
+    :meth:`free` reads the token storage's use count.  A busy plan is
     never handed out again, so nested or overlapping calls get plans of their own.
     """
 
