@@ -158,6 +158,12 @@ def test_run_writes_the_results_folder_then_reuses_it(tmp_path: Path) -> None:
     assert from_dict(json.loads((run_dir / "config.json").read_text())) == cfg
     samples = torch.load(run_dir / "samples.pt")
     assert samples.shape == (4, 1, 8, 8) and 0 <= float(samples.min()) and float(samples.max()) <= 1
+    # each phase's CPU seconds beside its wall seconds; the process cannot have used more CPU than exists
+    timing = json.loads((run_dir / "timing.json").read_text())
+    for phase in ("train", "sample", "eval"):
+        assert timing[f"{phase}_cpu_s"] > 0
+    assert timing["sample_cpu_s"] <= timing["sample_wall_s"] * (os.cpu_count() or 1) + 0.05
+    assert timing["torch_threads"] == torch.get_num_threads()
     metrics = json.loads((run_dir / "metrics.json").read_text())
     # the reference (16 real test zeros, resized to 8x8) and SSIM under the named convention and pairing
     assert metrics["n_reference"] == 16 and metrics["ssim_n"] == 4 and -1 <= metrics["ssim"] <= 1

@@ -616,6 +616,9 @@ def _run_locked(
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
 
     seed_everything(cfg.train.seed)
+    # CPU seconds of the process (all threads) per phase beside the wall times: a split that a loaded machine
+    # does not distort (the wall times of a phase grow with whatever else runs beside it)
+    cpu = [time.process_time()]
     result = train(
         family.build(cfg),
         family.prepare_data(cfg),
@@ -625,14 +628,17 @@ def _run_locked(
         progress=progress,
         resume=True,
     )
+    cpu.append(time.process_time())
     samples, sample_wall = draw_samples(cfg, family, result.sampling_model, progress)
     _save_samples(samples, run_dir)
+    cpu.append(time.process_time())
     t0 = time.perf_counter()
     # results/<experiment>/<hash>/ -> results/.cache/inception: reference features shared across runs
     metrics = _evaluate(
         cfg, family, result.sampling_model, samples, run_dir.parents[1] / FEATURE_CACHE, reference, progress, run_dir
     )
     eval_wall = time.perf_counter() - t0
+    cpu.append(time.process_time())
     timing = {
         "started": started,
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -644,6 +650,10 @@ def _run_locked(
         "steps_per_s": result.steps_per_s,
         "sample_wall_s": sample_wall,
         "eval_wall_s": eval_wall,
+        "train_cpu_s": cpu[1] - cpu[0],  # this call's training (a resumed run: the steps it trained), build included
+        "sample_cpu_s": cpu[2] - cpu[1],
+        "eval_cpu_s": cpu[3] - cpu[2],
+        "torch_threads": torch.get_num_threads(),
     }
     _write_json(run_dir / "metrics.json", metrics)
     _write_csv(run_dir / "metrics.csv", ("metric", "value"), sorted(metrics.items()))
