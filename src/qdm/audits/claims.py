@@ -474,7 +474,7 @@ def _chen_pathmnist(metric: str) -> Claim:
                             _CHEN_README, values),
         test=Comparison("pathmnist", "cpu", Arm("chen2025-pathmnist"), Arm("chen2025-classical-pathmnist"), metric,
                         "1000 samples vs the 83 held-out test images of class 1 of the PathMNIST subset", _CHEN_PUB),
-        label="fig-audit-forest",
+        label="tab-path-claim",
     )
 
 
