@@ -9,11 +9,10 @@ are the runner's (:func:`qdm.run_metrics.classifier_metrics`), read from each ru
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -21,7 +20,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from qdm.chapters.common import check_results_dir, knobs_from, parse_flag, parse_seeds, plot_image_rows
+from qdm.chapters.common import RunChapterKnobs, knobs_from, plot_image_rows
 from qdm.chapters.jobs import chapter_jobs
 from qdm.chapters.runs import ChapterRun, ChapterRuns, missing_admonition, source_text
 from qdm.config import ExperimentConfig
@@ -29,7 +28,7 @@ from qdm.families import get_family
 from qdm.families.ano import ANO_PROFILES, PAPER_EPOCH_STEPS
 from qdm.protocols import summarize_seeds
 from qdm.runner import RunRecord, run_samples
-from qdm.validation import check_choice, check_int
+from qdm.validation import check_int
 
 __all__ = [
     "AnoChapterKnobs",
@@ -154,41 +153,21 @@ def first_record(runs: ChapterRuns, variant: str) -> RunRecord | None:
 
 
 @dataclass(frozen=True)
-class AnoChapterKnobs:
-    """Chapter 06's parameters: profile and seeds of its runs, whether missing ones are trained, workers, results folder,
-    and the seed of the circuit checks' random inputs.
+class AnoChapterKnobs(RunChapterKnobs):
+    """Chapter 06's parameters (:class:`~qdm.chapters.common.RunChapterKnobs`) and the seed of the circuit checks'
+    random inputs.
 
     The book is built from the ledger at ``profile="book"``, seeds 0, 1, 2, and trains nothing; the test suite
-    runs it at ``profile="smoke"``, seed 0, ``train_missing=True``.  ``train_missing`` also takes papermill's
-    strings 'true' / 'false'; ``seeds`` one int or a comma-separated string.
+    runs it at ``profile="smoke"``, seed 0, ``train_missing=True``.
     """
 
-    profile: str = "book"
-    seeds: Any = "0,1,2"
-    train_missing: Any = False
-    workers: int = 1
-    results_dir: str = ""
+    PROFILES: ClassVar[tuple[str, ...]] = ("paper", *ANO_PROFILES)
+
     check_seed: int = 0
 
     def __post_init__(self) -> None:
-        """Check every field (one-line ValueError naming it) and normalise seeds and train_missing."""
-        check_choice(self.profile, "profile", ("paper", *ANO_PROFILES))
-        seeds = parse_seeds(self.seeds)
-        train = parse_flag(self.train_missing, "train_missing")
-        check_int(self.workers, "workers", 1, 64)
-        check_results_dir(self.results_dir)
+        super().__post_init__()
         check_int(self.check_seed, "check_seed", 0, 2**31 - 1)
-        object.__setattr__(self, "seeds", ",".join(str(s) for s in seeds))
-        object.__setattr__(self, "train_missing", train)
-
-    @property
-    def seed_list(self) -> tuple[int, ...]:
-        """The training seeds, in the given order."""
-        return tuple(int(s) for s in self.seeds.split(","))
-
-    def as_dict(self) -> dict[str, Any]:
-        """Every parameter (normalised), for provenance records and glue."""
-        return dataclasses.asdict(self)
 
 
 def from_namespace(namespace: Mapping[str, Any]) -> AnoChapterKnobs:

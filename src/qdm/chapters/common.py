@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -25,10 +25,10 @@ from torch import Tensor
 from qdm import metrics, protocols, provenance
 from qdm.annotations import parse_value
 from qdm.config import ExperimentConfig, apply_overrides, get_experiment, list_presets
-from qdm.families import get_family
+from qdm.families import PROFILE_NAMES, get_family
 from qdm.presets import resolve_config
 from qdm.runner import SAMPLING_SEED_OFFSET, RunRecord, initial_model
-from qdm.validation import check_int
+from qdm.validation import check_choice, check_int
 
 __all__ = [
     "Chapter",
@@ -40,6 +40,7 @@ __all__ = [
     "parse_seeds",
     "pick_parameters",
     "replace_together",
+    "RunChapterKnobs",
     "loss_frame",
     "metrics_frame",
     "plot_image_rows",
@@ -96,6 +97,41 @@ def parse_flag(value: Any, name: str) -> bool:
     if not isinstance(flag, bool):
         raise ValueError(f"{name} must be True or False (or 'true' / 'false'), got {value!r}")
     return flag
+
+
+@dataclass(frozen=True)
+class RunChapterKnobs:
+    """The parameters of a chapter that shows runs: profile and seeds of its runs, whether missing ones are trained,
+    workers, results folder.  ``train_missing`` also takes papermill's strings 'true' / 'false'; ``seeds`` one int
+    or a comma-separated string.  A chapter's knobs extend it (new fields, another default profile, its own
+    :attr:`PROFILES`)."""
+
+    PROFILES: ClassVar[tuple[str, ...]] = PROFILE_NAMES
+
+    profile: str = "book"
+    seeds: Any = "0,1,2"
+    train_missing: Any = False
+    workers: int = 1
+    results_dir: str = ""
+
+    def __post_init__(self) -> None:
+        """Check every field (one-line ValueError naming it) and normalise seeds and train_missing."""
+        check_choice(self.profile, "profile", self.PROFILES)
+        seeds = parse_seeds(self.seeds)
+        train = parse_flag(self.train_missing, "train_missing")
+        check_int(self.workers, "workers", 1, 64)
+        check_results_dir(self.results_dir)
+        object.__setattr__(self, "seeds", ",".join(str(s) for s in seeds))
+        object.__setattr__(self, "train_missing", train)
+
+    @property
+    def seed_list(self) -> tuple[int, ...]:
+        """The training seeds, in the given order."""
+        return tuple(int(s) for s in self.seeds.split(","))
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every parameter (normalised), for provenance records and glue."""
+        return dataclasses.asdict(self)
 
 
 def knobs_from(cls: type, namespace: Mapping[str, Any]) -> Any:

@@ -14,7 +14,6 @@ Nothing here trains or looks anything up: the runs come from :func:`qdm.chapters
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,13 +26,12 @@ from matplotlib.figure import Figure
 
 from qdm.audits import lowdata as ld
 from qdm.audits.chen2025 import PUBLISHED_CHEN2025
-from qdm.chapters.common import check_results_dir, knobs_from, parse_flag, parse_seeds, plot_image_rows
+from qdm.chapters.common import RunChapterKnobs, knobs_from, plot_image_rows
 from qdm.chapters.runs import ChapterRuns
 from qdm.presets import CHEN2025_VARIANTS
 from qdm.protocols import summarize_seeds
 from qdm.runner import RunRecord, run_samples
-from qdm.families import PROFILE_NAMES
-from qdm.validation import check_choice, check_int
+from qdm.validation import check_int
 
 __all__ = [
     "CHAPTER",
@@ -91,33 +89,11 @@ _COUNTS = tuple(dict.fromkeys((*(count for _, _, count in METRICS), "fid_n_refer
 
 
 @dataclass(frozen=True)
-class PathChapterKnobs:
-    """The notebook's parameters: profile and seeds of the runs shown, whether to train missing ones, where."""
+class PathChapterKnobs(RunChapterKnobs):
+    """Chapter 05's parameters (:class:`~qdm.chapters.common.RunChapterKnobs`); the book shows the ``cpu`` profile until
+    the hybrid presets have a ``book`` one."""
 
     profile: str = "cpu"
-    seeds: Any = "0,1,2"
-    train_missing: Any = False
-    workers: int = 1
-    results_dir: str = ""
-
-    def __post_init__(self) -> None:
-        """Check every field (one-line ValueError naming it) and normalise seeds and train_missing."""
-        check_choice(self.profile, "profile", PROFILE_NAMES)
-        seeds = parse_seeds(self.seeds)
-        train = parse_flag(self.train_missing, "train_missing")
-        check_int(self.workers, "workers", 1, 64)
-        check_results_dir(self.results_dir)
-        object.__setattr__(self, "seeds", ",".join(str(s) for s in seeds))
-        object.__setattr__(self, "train_missing", train)
-
-    @property
-    def seed_list(self) -> tuple[int, ...]:
-        """The training seeds, in the given order."""
-        return tuple(int(s) for s in self.seeds.split(","))
-
-    def as_dict(self) -> dict[str, Any]:
-        """Every parameter (normalised), for provenance records and glue."""
-        return dataclasses.asdict(self)
 
 
 def from_namespace(namespace: Mapping[str, Any]) -> PathChapterKnobs:
