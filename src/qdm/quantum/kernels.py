@@ -15,7 +15,16 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["angle_coefficients", "product_forward", "product_backward", "trig_products", "kron_2x2", "kron_factor_grads"]
+__all__ = [
+    "angle_coefficients",
+    "product_forward",
+    "product_backward",
+    "trig_products",
+    "kron_2x2",
+    "kron_factor_grads",
+    "expval_z_signs",
+    "expval_z_seed",
+]
 
 
 @numba.njit(cache=True)
@@ -201,3 +210,48 @@ def kron_factor_grads(
                     for j in range(2):
                         r = factors[layer, g, q]
                         out[layer, g, q, i, j] = trace[i, 0] * r[0, j] + trace[i, 1] * r[1, j]
+
+
+@numba.njit(cache=True)
+def expval_z_signs(x: np.ndarray, zs: np.ndarray, out: np.ndarray, rows_first: bool) -> None:  # pragma: no cover - compiled
+    """out[b, i] = Σ_j |ψ_b[j]|² zs[j, i] in one pass over ψ, no |ψ|² buffer: ``x`` is ψ as (D, B)
+    when ``rows_first`` (the engine's "DB" layout), else (B, D); real or complex."""
+    out[:] = 0
+    n = zs.shape[1]
+    if rows_first:
+        for j in range(x.shape[0]):
+            for b in range(x.shape[1]):
+                v = x[j, b]
+                p = v.real * v.real + v.imag * v.imag
+                for i in range(n):
+                    out[b, i] += zs[j, i] * p
+    else:
+        for b in range(x.shape[0]):
+            for j in range(x.shape[1]):
+                v = x[b, j]
+                p = v.real * v.real + v.imag * v.imag
+                for i in range(n):
+                    out[b, i] += zs[j, i] * p
+
+
+@numba.njit(cache=True)
+def expval_z_seed(
+    x: np.ndarray, zs2: np.ndarray, gz: np.ndarray, g0: np.ndarray, rows_first: bool
+) -> None:  # pragma: no cover - compiled
+    """The adjoint seed of :func:`expval_z_signs`: g0 = ψ · Σ_i zs2[j, i] gz[b, i] (zs2 = 2·zs, the real
+    weight ∂L/∂|ψ_j|² scaling ψ part-wise), same layouts, written into ``g0``."""
+    n = zs2.shape[1]
+    if rows_first:
+        for j in range(x.shape[0]):
+            for b in range(x.shape[1]):
+                w = zs2[j, 0] * gz[b, 0]
+                for i in range(1, n):
+                    w += zs2[j, i] * gz[b, i]
+                g0[j, b] = x[j, b] * w
+    else:
+        for b in range(x.shape[0]):
+            for j in range(x.shape[1]):
+                w = zs2[j, 0] * gz[b, 0]
+                for i in range(1, n):
+                    w += zs2[j, i] * gz[b, i]
+                g0[b, j] = x[b, j] * w

@@ -874,11 +874,14 @@ class _Plan:
             self.zs_real = _z_signs_real_view(n, last, real_dtype, device) if dtype.is_complex else None
             zs2 = _z_signs_after_cnots(n, last, real_dtype, device, 2.0)
             self.zs2 = zs2 if layout == "DB" else zs2.T
+            # on the CPU one compiled pass each way (no |ψ|² buffer, no weight buffer): host views
+            self.zs_host, self.zs2_host = (self.zs.numpy(), zs2.numpy()) if cpu else (None, None)
             free.append(sq)
         # backward: the adjoint sweep alternates between two buffers of its own (the saved inputs stay
         # intact, so a retained graph can run backward again)
         cur, other = new(), new()
         self.g0 = cur.view(self.x.shape)
+        self.x_host, self.g0_host = (self.x.numpy(), self.g0.numpy()) if cpu else (None, None)
         if spec.output == "expval_z":  # ∂L/∂|ψ|² lives in the second buffer until the first step overwrites it
             self.weight = (torch.view_as_real(other) if dtype.is_complex else other).view(-1)[: batch * dim].view(self.x.shape)
         bsteps = []
@@ -999,6 +1002,8 @@ class _FusedCircuit(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, start: Tensor, weights: Tensor, spec: _EngineSpec, dtype: torch.dtype) -> Tensor:  # type: ignore[override]
+        from . import kernels
+
         needs_grad = any(ctx.needs_input_grad[:2])
         plan = _plans().acquire(spec, start.shape[0], dtype, start.device)
         # host-side gate algebra (complex128): R (L,n,2,2), dR (L,n,P,2,2), group Kronecker matrices
@@ -1016,7 +1021,10 @@ class _FusedCircuit(torch.autograd.Function):
         _run_steps(plan.forward_steps)
         x, layout, batch = plan.x, plan.layout, plan.batch
         if spec.output == "expval_z":
-            if not x.is_complex():  # real path: |ψ|² = ψ²
+            if plan.zs_host is not None:  # CPU: Σ_j |ψ_j|² Z_j in one compiled pass
+                out = torch.empty((batch, spec.n), dtype=plan.real_dtype)
+                kernels.expval_z_signs(plan.x_host, plan.zs_host, out.numpy(), layout == "DB")
+            elif not x.is_complex():  # real path: |ψ|² = ψ²
                 sq = torch.mul(x, x, out=plan.sq.view(x.shape))
                 out = sq @ plan.zs if layout == "BD" else (plan.zs.T @ sq).T
             else:
@@ -1038,16 +1046,21 @@ class _FusedCircuit(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out: Tensor):  # type: ignore[override]
+        from . import kernels
+
         ctx.saved_tensors  # raises if this call's saved tensors were freed (a second backward)
         plan, mats, dmats = ctx.plan, ctx.mats, ctx.dmats
         spec, first, x = plan.spec, plan.first, plan.x
         if spec.output == "expval_z":
             gz = grad_out.to(plan.real_dtype).contiguous()  # (a ones-like grad_out is often an expanded view)
-            if plan.layout == "BD":
+            if plan.zs2_host is not None:  # CPU: g0 = ψ · (2 Z gz) in one compiled pass
+                kernels.expval_z_seed(plan.x_host, plan.zs2_host, gz.numpy(), plan.g0_host, plan.layout == "DB")
+            elif plan.layout == "BD":
                 torch.mm(gz, plan.zs2, out=plan.weight)
             else:
                 torch.mm(plan.zs2, gz.T, out=plan.weight)
-            torch.mul(x, plan.weight, out=plan.g0)  # real weight scales ψ part-wise
+            if plan.zs2_host is None:
+                torch.mul(x, plan.weight, out=plan.g0)  # real weight scales ψ part-wise
         else:
             if grad_out.is_complex() and not x.is_complex():  # real state cast to complex outside: d/dψ = Re
                 grad_out = grad_out.real
@@ -1056,7 +1069,6 @@ class _FusedCircuit(torch.autograd.Function):
         # ∂L/∂K̄ of every group matrix, per size class (L', cnt, d, d); a layer that ran "BD" -> "DB"
         # in forward got the transpose
         # in forward, pulled back to the per-wire gates by one compiled loop per class
-        from . import kernels
         n_dense = mats.shape[0] - first
         grad_mats = np.zeros(mats.shape, dtype=np.complex128)
         for ci, ((s, cnt, k), kmat) in enumerate(zip(plan.classes, ctx.kmats)):
