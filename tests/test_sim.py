@@ -619,3 +619,38 @@ def test_expval_z_kernels_equal_torch_and_autograd(dtype: torch.dtype, rows_firs
     tol = 1e-12 if real == torch.float64 else 1e-5
     torch.testing.assert_close(out, ref.detach(), atol=tol, rtol=0)
     torch.testing.assert_close(seed.T if rows_first else seed, ref_seed, atol=tol, rtol=0)
+
+
+@pytest.mark.parametrize("output", ["state", "expval_z"])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_fused_engine_in_place_sweep_retained_graph_dense_start(output: str, batch: int) -> None:
+    """The CPU backward overwrites the plan's saved states in place: a retained graph's second backward
+    (dense start, both outputs, both final layouts) must remake them, and a returned state (B = 1
+    included, where the final buffer's transpose is contiguous) must not alias the plan's buffers."""
+    n = 4
+    g = gen(90 + batch)
+    for n_layers in (2, 3):  # the final layout alternates with the number of dense layers
+        cnots = [sim.cnot_ring_pairs(n, 1 + layer % (n - 1)) for layer in range(n_layers)]
+        x = torch.rand(batch, n, generator=g, dtype=torch.float64, requires_grad=True)
+        w = torch.rand(n_layers, n, 3, generator=g, dtype=torch.float64, requires_grad=True)
+        coef = torch.randn(batch, n if output == "expval_z" else 1 << n, generator=g, dtype=torch.float64)
+
+        def loss_of(out: torch.Tensor) -> torch.Tensor:
+            return (out.real * coef).sum() + (out.imag * coef).sum() if out.is_complex() else (out * coef).sum()
+
+        ref_state = sim.rotation_cnot_layers(sim.angle_embedding(x, "X"), sim.rot(*w.unbind(-1)), cnots)
+        ref = ref_state if output == "state" else sim.expval_z(ref_state)
+        ref_grads = torch.autograd.grad(loss_of(ref), (x, w))
+        out = sim.fused_layers(sim.angle_embedding(x, "X"), w, "rot", cnots, output)
+        kept = out.detach().clone()
+        loss = loss_of(out)
+        for _ in range(3):
+            got = torch.autograd.grad(loss, (x, w), retain_graph=True)
+            torch.testing.assert_close(got, ref_grads, atol=1e-12, rtol=0)
+        sim.fused_layers(sim.angle_embedding(x + 1, "X"), w, "rot", cnots, output)  # another call, another plan
+        torch.testing.assert_close(out.detach(), kept, atol=0, rtol=0)
+        torch.testing.assert_close(out.detach(), ref.detach(), atol=1e-12, rtol=0)
+        with torch.no_grad():  # no graph holds the plan: the second call reuses it
+            first = sim.fused_layers(sim.angle_embedding(x, "X"), w, "rot", cnots, output)
+            sim.fused_layers(sim.angle_embedding(x + 1, "X"), w, "rot", cnots, output)
+        torch.testing.assert_close(first, ref.detach(), atol=1e-12, rtol=0)

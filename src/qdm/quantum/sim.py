@@ -832,7 +832,7 @@ class _Plan:
                         d = 1 << sizes[g]
                         xin, out = x.view(-1, d), new()
                         steps.append((_MM, u[g], xin.T, out.view(d, -1)))
-                        inputs.append((g, xin))
+                        inputs.append((g, xin, x))
                         x = out
                     layout = "DB"
                 else:  # consume the first axis, put it last: Y = X^T U^T
@@ -843,7 +843,7 @@ class _Plan:
                             steps.append((_MM, xin.T, u[g].T, out.view(-1, d)))
                         else:
                             steps.append((_MM_T, u[g], xin, (tmp().view(d, -1), out.view(-1, d))))
-                        inputs.append((g, xin))
+                        inputs.append((g, xin, x))
                         x = out
                     layout = "BD"
                 records.append(("layer", layer - first, layout, inputs))
@@ -866,23 +866,33 @@ class _Plan:
         self.forward_steps, self.layout = steps, layout
         self.x = x.view(dim, batch) if layout == "DB" else x.view(batch, dim)
         self.real_dtype = real_dtype = real_dtype_of(dtype)
+        self.zs_host = self.zs2_host = None
         if spec.output == "expval_z":
             last = spec.cnots[-1]
-            sq = new()
-            self.sq = (torch.view_as_real(sq) if dtype.is_complex else sq).view(-1)
             self.zs = _z_signs_after_cnots(n, last, real_dtype, device)
-            self.zs_real = _z_signs_real_view(n, last, real_dtype, device) if dtype.is_complex else None
             zs2 = _z_signs_after_cnots(n, last, real_dtype, device, 2.0)
             self.zs2 = zs2 if layout == "DB" else zs2.T
-            # on the CPU one compiled pass each way (no |ψ|² buffer, no weight buffer): host views
-            self.zs_host, self.zs2_host = (self.zs.numpy(), zs2.numpy()) if cpu else (None, None)
-            free.append(sq)
-        # backward: the adjoint sweep alternates between two buffers of its own (the saved inputs stay
-        # intact, so a retained graph can run backward again)
-        cur, other = new(), new()
+            if cpu:  # one compiled pass each way (no |ψ|² buffer, no weight buffer): host views
+                self.zs_host, self.zs2_host = self.zs.numpy(), zs2.numpy()
+            else:
+                sq = new()
+                self.sq = (torch.view_as_real(sq) if dtype.is_complex else sq).view(-1)
+                self.zs_real = _z_signs_real_view(n, last, real_dtype, device) if dtype.is_complex else None
+                free.append(sq)
+        # backward.  On the CPU the adjoint sweep runs in place: the seed overwrites the final state and
+        # each λ ← K† λ lands in the buffer of that GEMM's saved input (read just before, by the ∂L/∂K̄
+        # GEMM, and dead after), so backward needs no state buffers of its own beyond one spare for
+        # permutations; a second backward of a retained graph first reruns the forward steps
+        # (:attr:`inplace`).  Elsewhere it alternates between two buffers of its own and the saved
+        # inputs stay intact.
+        self.inplace = cpu
+        if cpu:
+            cur, other = x, None
+        else:
+            cur, other = new(), new()
         self.g0 = cur.view(self.x.shape)
         self.x_host, self.g0_host = (self.x.numpy(), self.g0.numpy()) if cpu else (None, None)
-        if spec.output == "expval_z":  # ∂L/∂|ψ|² lives in the second buffer until the first step overwrites it
+        if spec.output == "expval_z" and not cpu:  # ∂L/∂|ψ|² lives in the second buffer until the first step overwrites it
             self.weight = (torch.view_as_real(other) if dtype.is_complex else other).view(-1)[: batch * dim].view(self.x.shape)
         bsteps = []
         self.transposed = np.zeros(n_dense, dtype=bool)
@@ -890,29 +900,30 @@ class _Plan:
             if record[0] == "perm":
                 _, layout_p, inv = record
                 shape = (dim, batch) if layout_p == "DB" else (-1,)
+                if other is None:
+                    other = new()
                 bsteps.append((_GATHER, cur.view(shape), inv, other.view(shape)))
                 cur, other = other, cur
                 continue
             _, layer, layout_after, inputs = record
             u = mats[layer]
-            if layout_after == "DB":  # forward was last_to_first: Y (d, R) = U X^T with X (R, d)
-                self.transposed[layer] = True  # the GEMM below gives ∂L/∂K̄ transposed (no conjugate copy)
-                for g, xin in reversed(inputs):
-                    d = 1 << sizes[g]
+            for g, xin, xbuf in reversed(inputs):
+                if self.inplace:  # λ_in goes where the GEMM's input was; the λ read here becomes the spare
+                    other = xbuf
+                d = 1 << sizes[g]
+                if layout_after == "DB":  # forward was last_to_first: Y (d, R) = U X^T with X (R, d)
+                    self.transposed[layer] = True  # the GEMM below gives ∂L/∂K̄ transposed (no conjugate copy)
                     gy = cur.view(d, -1)
                     bsteps.append((_MM, xin.mH, gy.T, grads[layer][g]))
                     if d >= 16:
                         bsteps.append((_MM, gy.T, u[g].mH.T, other.view(-1, d)))
                     else:
                         bsteps.append((_MM_T, u[g].mH, gy, (tmp().view(d, -1), other.view(-1, d))))
-                    cur, other = other, cur
-            else:  # forward was first_to_last: Y (R, d) = X^T U^T with X (d, R)
-                for g, xin in reversed(inputs):
-                    d = 1 << sizes[g]
+                else:  # forward was first_to_last: Y (R, d) = X^T U^T with X (d, R)
                     gy = cur.view(-1, d)
                     bsteps.append((_MM, gy.T, xin.mH, grads[layer][g]))
                     bsteps.append((_MM, u[g].mH, gy.T, other.view(d, -1)))
-                    cur, other = other, cur
+                cur, other = other, cur
         self.backward_steps = bsteps
         self.grad_state = cur.view(batch, dim)  # layout "BD" (the start's)
         self.grad_state_host = self.grad_state.numpy() if cpu else None
@@ -1035,12 +1046,14 @@ class _FusedCircuit(torch.autograd.Function):
                 else:  # sq (D, B, 2)
                     out = (plan.zs.T @ sq.view(plan.dim, -1)).view(-1, batch, 2).sum(-1).T
         else:  # a copy: the plan's buffers are overwritten by its next call
-            out = x.clone() if layout == "BD" else x.T.contiguous()
+            out = x.clone() if layout == "BD" else x.T.clone(memory_format=torch.contiguous_format)  # (B = 1: x.T is contiguous)
         if needs_grad:
             ctx.plan, ctx.mats, ctx.dmats, ctx.kmats = plan, mats, dmats, kmats
             ctx.weights_dtype, ctx.weights_device = weights.dtype, weights.device
             ctx.start_dtype, ctx.n_features = start.dtype, start.shape[-1]
-            ctx.save_for_backward(plan.token.detach())  # holds the plan until backward is done
+            # the token holds the plan until backward is done; a dense start is kept for a rerun (plan.inplace)
+            ctx.save_for_backward(plan.token.detach(), *(() if spec.product else (start,)))
+            ctx.swept = False
         return out
 
     @staticmethod
@@ -1048,9 +1061,18 @@ class _FusedCircuit(torch.autograd.Function):
     def backward(ctx, grad_out: Tensor):  # type: ignore[override]
         from . import kernels
 
-        ctx.saved_tensors  # raises if this call's saved tensors were freed (a second backward)
+        saved = ctx.saved_tensors  # raises if this call's saved tensors were freed (a second backward)
         plan, mats, dmats = ctx.plan, ctx.mats, ctx.dmats
         spec, first, x = plan.spec, plan.first, plan.x
+        if plan.inplace:  # the sweep overwrites the saved states: a retained graph's next backward remakes them
+            if ctx.swept:
+                if spec.product:
+                    xp, _, a, m0, _ = ctx.product
+                    product_start.forward(a, m0, plan.x0_2d, xp, plan.start_src)
+                else:
+                    plan.x0_2d.copy_(saved[1])
+                _run_steps(plan.forward_steps)
+            ctx.swept = True
         if spec.output == "expval_z":
             gz = grad_out.to(plan.real_dtype).contiguous()  # (a ones-like grad_out is often an expanded view)
             if plan.zs2_host is not None:  # CPU: g0 = ψ · (2 Z gz) in one compiled pass
