@@ -215,18 +215,28 @@ def kron_factor_grads(
 @numba.njit(cache=True)
 def expval_z_signs(x: np.ndarray, zs: np.ndarray, out: np.ndarray, rows_first: bool) -> None:  # pragma: no cover - compiled
     """out[b, i] = Σ_j |ψ_b[j]|² zs[j, i] in one pass over ψ, no |ψ|² buffer: ``x`` is ψ as (D, B)
-    when ``rows_first`` (the engine's "DB" layout), else (B, D); real or complex."""
-    out[:] = 0
+    when ``rows_first`` (the engine's "DB" layout), else (B, D); real or complex.  The inner loops
+    run along contiguous axes (the batch for "DB"), so they vectorise."""
     n = zs.shape[1]
     if rows_first:
+        batch = x.shape[1]
+        acc = np.zeros((n, batch), dtype=out.dtype)
+        p = np.empty(batch, dtype=out.dtype)
         for j in range(x.shape[0]):
-            for b in range(x.shape[1]):
+            for b in range(batch):
                 v = x[j, b]
-                p = v.real * v.real + v.imag * v.imag
-                for i in range(n):
-                    out[b, i] += zs[j, i] * p
+                p[b] = v.real * v.real + v.imag * v.imag
+            for i in range(n):
+                z = zs[j, i]
+                for b in range(batch):
+                    acc[i, b] += z * p[b]
+        for b in range(batch):
+            for i in range(n):
+                out[b, i] = acc[i, b]
     else:
         for b in range(x.shape[0]):
+            for i in range(n):
+                out[b, i] = 0
             for j in range(x.shape[1]):
                 v = x[b, j]
                 p = v.real * v.real + v.imag * v.imag
@@ -239,15 +249,25 @@ def expval_z_seed(
     x: np.ndarray, zs2: np.ndarray, gz: np.ndarray, g0: np.ndarray, rows_first: bool
 ) -> None:  # pragma: no cover - compiled
     """The adjoint seed of :func:`expval_z_signs`: g0 = ψ · Σ_i zs2[j, i] gz[b, i] (zs2 = 2·zs, the real
-    weight ∂L/∂|ψ_j|² scaling ψ part-wise), same layouts, written into ``g0``."""
+    weight ∂L/∂|ψ_j|² scaling ψ part-wise), same layouts, written into ``g0`` (which may be ``x``)."""
     n = zs2.shape[1]
     if rows_first:
+        batch = x.shape[1]
+        gzt = np.empty((n, batch), dtype=gz.dtype)
+        for b in range(batch):
+            for i in range(n):
+                gzt[i, b] = gz[b, i]
+        w = np.empty(batch, dtype=gz.dtype)
         for j in range(x.shape[0]):
-            for b in range(x.shape[1]):
-                w = zs2[j, 0] * gz[b, 0]
-                for i in range(1, n):
-                    w += zs2[j, i] * gz[b, i]
-                g0[j, b] = x[j, b] * w
+            z = zs2[j, 0]
+            for b in range(batch):
+                w[b] = z * gzt[0, b]
+            for i in range(1, n):
+                z = zs2[j, i]
+                for b in range(batch):
+                    w[b] += z * gzt[i, b]
+            for b in range(batch):
+                g0[j, b] = x[j, b] * w[b]
     else:
         for b in range(x.shape[0]):
             for j in range(x.shape[1]):
