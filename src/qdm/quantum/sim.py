@@ -768,8 +768,9 @@ def _run_steps(steps: list[tuple]) -> None:
 class _Plan:
     """Everything one fused circuit call needs at fixed (spec, batch, dtype, device), built once.
 
-    Holds the state-sized buffers (the forward's saved GEMM inputs, the backward's two adjoint
-    buffers, a scratch), one tensor per group-size class for the Kronecker group matrices K and one
+    Holds the state-sized buffers (the forward's saved GEMM inputs and result, a scratch; off the
+    CPU also the backward's two adjoint buffers, on the CPU the sweep reuses the forward's, see
+    below), one tensor per group-size class for the Kronecker group matrices K and one
     for their gradients (host-side NumPy views on the CPU, so the compiled Kronecker loop writes
     straight into them), and forward/backward as fixed step lists of ``torch.mm(a, b, out=c)`` and
     ``index_select(..., out=c)`` on views made here, so a call allocates, views and converts
@@ -778,6 +779,13 @@ class _Plan:
     so no transpose is copied, except for groups narrower than 16 amplitudes: there the rotating
     GEMM, x^T u^T, is one of MKL's slow narrow-output complex products (4-5x slower per flop,
     measured at d = 4, 8), so u @ x is followed by one transposing copy.
+
+    On the CPU (:attr:`inplace`) the ⟨Z⟩ readout and its adjoint seed are compiled passes over the
+    final state (:func:`.kernels.expval_z_signs`, :func:`.kernels.expval_z_seed`), and the adjoint
+    sweep runs in place: the seed overwrites the final state and each λ ← K† λ is written over the
+    saved input of that GEMM once its ∂L/∂K̄ GEMM has read it, so a call touches only the forward's
+    buffers (fewer bytes per call, which is what costs when other work has evicted the caches).
+    A retained graph's next backward therefore first reruns the forward steps.
 
     A plan is in use from its forward until the saved tensors of that call are released (after
     backward, or when the graph is dropped): the forward saves an alias of :attr:`token`, and
@@ -1008,7 +1016,10 @@ class _FusedCircuit(torch.autograd.Function):
 
     Runs the step lists of a cached :class:`_Plan`.  Backward is the adjoint sweep with the inputs
     saved in forward: λ ← K† λ, ∂L/∂K̄ = λ ψ_in^H (one GEMM each), then ∂L/∂K → per-wire 2x2
-    gradients → angles with the analytic dR, host-side.
+    gradients → angles with the analytic dR, host-side.  On the CPU the sweep overwrites the saved
+    states (:attr:`_Plan.inplace`); a second backward of a retained graph remakes them first from the
+    saved start (the product-start coefficients, or the dense start tensor) and the plan's gate
+    matrices, which no backward writes.
     """
 
     @staticmethod
