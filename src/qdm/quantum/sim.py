@@ -1063,7 +1063,7 @@ class _FusedCircuit(torch.autograd.Function):
             ctx.weights_dtype, ctx.weights_device = weights.dtype, weights.device
             ctx.start_dtype, ctx.n_features = start.dtype, start.shape[-1]
             # the token holds the plan until backward is done; a dense start is kept for a rerun (plan.inplace)
-            ctx.save_for_backward(plan.token.detach(), *(() if spec.product else (start,)))
+            ctx.save_for_backward(plan.token.detach(), *((start,) if plan.inplace and not spec.product else ()))
             ctx.swept = False
         return out
 
