@@ -24,6 +24,8 @@ __all__ = [
     "kron_factor_grads",
     "expval_z_signs",
     "expval_z_seed",
+    "basis_rows",
+    "basis_grads",
 ]
 
 
@@ -275,3 +277,28 @@ def expval_z_seed(
                 for i in range(1, n):
                     w += zs2[j, i] * gz[b, i]
                 g0[b, j] = x[b, j] * w
+
+
+@numba.njit(cache=True)
+def basis_rows(r: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """out[q, k, j] = Σ_l r[q, j, l] w[k, l]: the rows R_q w_k of the product start's first layer
+    (``product_start.layer_matrices``, complex), a few dozen products with no NumPy call overhead."""
+    for q in range(r.shape[0]):
+        for k in range(w.shape[0]):
+            for j in range(r.shape[1]):
+                acc = r[q, j, 0] * w[k, 0]
+                for c in range(1, w.shape[1]):
+                    acc += r[q, j, c] * w[k, c]
+                out[q, k, j] = acc
+
+
+@numba.njit(cache=True)
+def basis_grads(h: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """out[q, i, j] = Σ_k h[q, k, i] conj(w[k, j]): ∂L/∂R̄_0 from H (``product_start._grad_r0``)."""
+    for q in range(h.shape[0]):
+        for i in range(h.shape[2]):
+            for j in range(w.shape[1]):
+                acc = h[q, 0, i] * np.conj(w[0, j])
+                for k in range(1, h.shape[1]):
+                    acc += h[q, k, i] * np.conj(w[k, j])
+                out[q, i, j] = acc

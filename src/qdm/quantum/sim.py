@@ -1035,7 +1035,7 @@ class _FusedCircuit(torch.autograd.Function):
             xp, kind = product_start.namespace(device), spec.start[-1] if spec.start.startswith("angles") else "factors"
             a = product_start.coefficients(start.to(real_dtype_of(dtype)) if kind != "factors" else start.clone(), kind, n, xp)
             m0 = product_start.layer_matrices(mats[0], kind, real=not dtype.is_complex)
-            m0 = m0.astype(plan.x0_host.dtype) if xp is np else _to_torch(m0, dtype, device)
+            m0 = m0.astype(plan.x0_host.dtype, copy=False) if xp is np else _to_torch(m0, dtype, device)
             ctx.product = (xp, kind, a, m0, product_start.forward(a, m0, plan.x0_2d, xp, plan.start_src))
         else:
             plan.x0_2d.copy_(start)
