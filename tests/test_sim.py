@@ -654,3 +654,19 @@ def test_fused_engine_in_place_sweep_retained_graph_dense_start(output: str, bat
             first = sim.fused_layers(sim.angle_embedding(x, "X"), w, "rot", cnots, output)
             sim.fused_layers(sim.angle_embedding(x + 1, "X"), w, "rot", cnots, output)
         torch.testing.assert_close(first, ref.detach(), atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("gate", ["rot", "ryrz", "ry"])
+def test_angle_grads_kernel_equals_numpy(gate: str) -> None:
+    """kernels.angle_grads (the engine's last backward step) equals Re Σ ∂L/∂R̄ conj(dR) in NumPy, on the
+    strided dR views gate_algebra returns (and the real RY path's real dR)."""
+    from qdm.quantum import kernels
+
+    rng = np.random.default_rng(3)
+    w = rng.uniform(0, 2 * np.pi, (3, 4, sim.GATE_PARAMS[gate]))
+    for real in (False, True) if gate == "ry" else (False,):
+        _, dmats = gate_algebra.gate_matrices(w, gate, True, real)
+        gm = rng.standard_normal((3, 4, 2, 2)) + 1j * rng.standard_normal((3, 4, 2, 2))
+        out = np.empty(dmats.shape[:3])
+        kernels.angle_grads(gm, dmats, out)
+        np.testing.assert_allclose(out, (gm[:, :, None] * dmats.conj()).real.sum(axis=(-1, -2)), atol=1e-14)

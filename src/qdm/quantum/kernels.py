@@ -26,6 +26,7 @@ __all__ = [
     "expval_z_seed",
     "basis_rows",
     "basis_grads",
+    "angle_grads",
 ]
 
 
@@ -302,3 +303,17 @@ def basis_grads(h: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:  # pragm
                 for k in range(1, h.shape[1]):
                     acc += h[q, k, i] * np.conj(w[k, j])
                 out[q, i, j] = acc
+
+
+@numba.njit(cache=True)
+def angle_grads(gm: np.ndarray, dm: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """out[l, q, p] = Re Σ_ij gm[l, q, i, j] conj(dm[l, q, p, i, j]): per-wire gate gradients ∂L/∂R̄
+    (L, n, 2, 2) to angle gradients through the analytic derivatives dR (L, n, P, 2, 2)."""
+    for layer in range(gm.shape[0]):
+        for q in range(gm.shape[1]):
+            for p in range(dm.shape[2]):
+                acc = 0.0
+                for i in range(2):
+                    for j in range(2):
+                        acc += (gm[layer, q, i, j] * np.conj(dm[layer, q, p, i, j])).real
+                out[layer, q, p] = acc

@@ -1103,13 +1103,12 @@ class _FusedCircuit(torch.autograd.Function):
         # in forward got the transpose
         # in forward, pulled back to the per-wire gates by one compiled loop per class
         n_dense = mats.shape[0] - first
-        grad_mats = np.zeros(mats.shape, dtype=np.complex128)
+        grad_mats = np.empty(mats.shape, dtype=np.complex128)  # every row is written: the classes cover the wires
         for ci, ((s, cnt, k), kmat) in enumerate(zip(plan.classes, ctx.kmats)):
             gk = plan.gks_host[ci] if plan.gks_host is not None else _host(plan.gks[ci])
             fac = mats[first:, s : s + cnt * k].reshape(n_dense, cnt, k, 2, 2)
-            out = np.empty(fac.shape, dtype=np.complex128)
+            out = grad_mats[first:, s : s + cnt * k].reshape(fac.shape)  # a view (one axis split)
             kernels.kron_factor_grads(gk, plan.transposed, kmat, fac, out)
-            grad_mats[first:, s : s + cnt * k] = out.reshape(n_dense, cnt * k, 2, 2)
         g = plan.grad_state
         if spec.product:
             xp, kind, a, m0, saved_product = ctx.product
@@ -1120,7 +1119,8 @@ class _FusedCircuit(torch.autograd.Function):
             grad_start = grad_start.to(device=x.device, dtype=ctx.start_dtype)
         else:
             grad_start = g.clone()
-        grad_w = (grad_mats[:, :, None] * dmats.conj()).real.sum(axis=(-1, -2))
+        grad_w = np.empty(dmats.shape[:3])
+        kernels.angle_grads(grad_mats, dmats, grad_w)  # Re Σ ∂L/∂R̄ conj(dR) per angle
         return grad_start, _to_torch(grad_w, ctx.weights_dtype, ctx.weights_device), None, None
 
 
