@@ -64,3 +64,17 @@ def test_numpy_and_torch_paths_equal_autograd(n: int, k: int, kind: str) -> None
 def test_namespace_is_numpy_on_cpu_only() -> None:
     assert product_start.namespace(torch.device("cpu")) is np
     assert product_start.namespace(torch.device("meta")) is torch
+
+
+@pytest.mark.parametrize("kind", ["X", "Y", "Z", "factors"])
+def test_layer_matrices_and_grad_r0_compiled_equal_numpy(kind: str) -> None:
+    """The compiled basis loops (layer_matrices, _grad_r0) equal the stacked NumPy matmuls they replace."""
+    rng = np.random.default_rng(5)
+    r0 = rng.standard_normal((6, 2, 2)) + 1j * rng.standard_normal((6, 2, 2))
+    w = product_start.BASIS[kind]
+    ref = np.matmul(r0, w.T).swapaxes(-1, -2)
+    np.testing.assert_allclose(product_start.layer_matrices(r0, kind, real=False), ref, atol=1e-15)
+    for h in (r0, r0.astype(np.complex64), r0.real.copy()):
+        got = product_start._grad_r0(h, kind)
+        assert got.dtype == np.complex128
+        np.testing.assert_allclose(got, np.matmul(h.swapaxes(-1, -2), w.conj()), atol=1e-15)

@@ -594,3 +594,79 @@ def test_product_z_strings_rejects_dense_state_and_bad_wire() -> None:
         sim.product_z_strings(sim.angle_state(x, "X"), [(0, 2)])
     with pytest.raises(ValueError, match="wire_sets must name"):
         sim.product_z_strings(sim.angle_state(x, "X"), [])
+
+
+@pytest.mark.parametrize("dtype", [torch.complex128, torch.complex64, torch.float64])
+@pytest.mark.parametrize("rows_first", [True, False])
+def test_expval_z_kernels_equal_torch_and_autograd(dtype: torch.dtype, rows_first: bool) -> None:
+    """The engine's compiled CPU ⟨Z⟩ readout and its adjoint seed equal |ψ|² @ Z and autograd's ∂/∂ψ̄."""
+    from qdm.quantum import kernels
+
+    n, batch = 5, 6
+    g = gen(77)
+    psi = torch.randn(batch, 1 << n, generator=g, dtype=torch.complex128 if dtype.is_complex else dtype).to(dtype)
+    real = sim.real_dtype_of(dtype) if dtype.is_complex else dtype
+    zs = sim._z_signs_after_cnots(n, sim.cnot_ring_pairs(n, 2), real, torch.device("cpu"))
+    gz = torch.randn(batch, n, generator=g, dtype=torch.float64).to(real)
+    leaf = psi.clone().requires_grad_()
+    ref = ((leaf.abs() ** 2) @ zs) if dtype.is_complex else (leaf**2) @ zs
+    (ref_seed,) = torch.autograd.grad((ref * gz).sum(), leaf)
+    x = (psi.T if rows_first else psi).contiguous()
+    out = torch.empty(batch, n, dtype=real)
+    kernels.expval_z_signs(x.numpy(), zs.numpy(), out.numpy(), rows_first)
+    seed = torch.empty_like(x)
+    kernels.expval_z_seed(x.numpy(), (2 * zs).numpy(), gz.numpy(), seed.numpy(), rows_first)
+    tol = 1e-12 if real == torch.float64 else 1e-5
+    torch.testing.assert_close(out, ref.detach(), atol=tol, rtol=0)
+    torch.testing.assert_close(seed.T if rows_first else seed, ref_seed, atol=tol, rtol=0)
+
+
+@pytest.mark.parametrize("output", ["state", "expval_z"])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_fused_engine_in_place_sweep_retained_graph_dense_start(output: str, batch: int) -> None:
+    """The CPU backward overwrites the plan's saved states in place: a retained graph's second backward
+    (dense start, both outputs, both final layouts) must remake them, and a returned state (B = 1
+    included, where the final buffer's transpose is contiguous) must not alias the plan's buffers."""
+    n = 4
+    g = gen(90 + batch)
+    for n_layers in (2, 3):  # the final layout alternates with the number of dense layers
+        cnots = [sim.cnot_ring_pairs(n, 1 + layer % (n - 1)) for layer in range(n_layers)]
+        x = torch.rand(batch, n, generator=g, dtype=torch.float64, requires_grad=True)
+        w = torch.rand(n_layers, n, 3, generator=g, dtype=torch.float64, requires_grad=True)
+        coef = torch.randn(batch, n if output == "expval_z" else 1 << n, generator=g, dtype=torch.float64)
+
+        def loss_of(out: torch.Tensor) -> torch.Tensor:
+            return (out.real * coef).sum() + (out.imag * coef).sum() if out.is_complex() else (out * coef).sum()
+
+        ref_state = sim.rotation_cnot_layers(sim.angle_embedding(x, "X"), sim.rot(*w.unbind(-1)), cnots)
+        ref = ref_state if output == "state" else sim.expval_z(ref_state)
+        ref_grads = torch.autograd.grad(loss_of(ref), (x, w))
+        out = sim.fused_layers(sim.angle_embedding(x, "X"), w, "rot", cnots, output)
+        kept = out.detach().clone()
+        loss = loss_of(out)
+        for _ in range(3):
+            got = torch.autograd.grad(loss, (x, w), retain_graph=True)
+            torch.testing.assert_close(got, ref_grads, atol=1e-12, rtol=0)
+        sim.fused_layers(sim.angle_embedding(x + 1, "X"), w, "rot", cnots, output)  # another call, another plan
+        torch.testing.assert_close(out.detach(), kept, atol=0, rtol=0)
+        torch.testing.assert_close(out.detach(), ref.detach(), atol=1e-12, rtol=0)
+        with torch.no_grad():  # no graph holds the plan: the second call reuses it
+            first = sim.fused_layers(sim.angle_embedding(x, "X"), w, "rot", cnots, output)
+            sim.fused_layers(sim.angle_embedding(x + 1, "X"), w, "rot", cnots, output)
+        torch.testing.assert_close(first, ref.detach(), atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("gate", ["rot", "ryrz", "ry"])
+def test_angle_grads_kernel_equals_numpy(gate: str) -> None:
+    """kernels.angle_grads (the engine's last backward step) equals Re Σ ∂L/∂R̄ conj(dR) in NumPy, on the
+    strided dR views gate_algebra returns (and the real RY path's real dR)."""
+    from qdm.quantum import kernels
+
+    rng = np.random.default_rng(3)
+    w = rng.uniform(0, 2 * np.pi, (3, 4, sim.GATE_PARAMS[gate]))
+    for real in (False, True) if gate == "ry" else (False,):
+        _, dmats = gate_algebra.gate_matrices(w, gate, True, real)
+        gm = rng.standard_normal((3, 4, 2, 2)) + 1j * rng.standard_normal((3, 4, 2, 2))
+        out = np.empty(dmats.shape[:3])
+        kernels.angle_grads(gm, dmats, out)
+        np.testing.assert_allclose(out, (gm[:, :, None] * dmats.conj()).real.sum(axis=(-1, -2)), atol=1e-14)

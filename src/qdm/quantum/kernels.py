@@ -15,7 +15,19 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["angle_coefficients", "product_forward", "product_backward", "trig_products", "kron_2x2", "kron_factor_grads"]
+__all__ = [
+    "angle_coefficients",
+    "product_forward",
+    "product_backward",
+    "trig_products",
+    "kron_2x2",
+    "kron_factor_grads",
+    "expval_z_signs",
+    "expval_z_seed",
+    "basis_rows",
+    "basis_grads",
+    "angle_grads",
+]
 
 
 @numba.njit(cache=True)
@@ -201,3 +213,107 @@ def kron_factor_grads(
                     for j in range(2):
                         r = factors[layer, g, q]
                         out[layer, g, q, i, j] = trace[i, 0] * r[0, j] + trace[i, 1] * r[1, j]
+
+
+@numba.njit(cache=True)
+def expval_z_signs(x: np.ndarray, zs: np.ndarray, out: np.ndarray, rows_first: bool) -> None:  # pragma: no cover - compiled
+    """out[b, i] = Σ_j |ψ_b[j]|² zs[j, i] in one pass over ψ, no |ψ|² buffer: ``x`` is ψ as (D, B)
+    when ``rows_first`` (the engine's "DB" layout), else (B, D); real or complex.  The inner loops
+    run along contiguous axes (the batch for "DB"), so they vectorise."""
+    n = zs.shape[1]
+    if rows_first:
+        batch = x.shape[1]
+        acc = np.zeros((n, batch), dtype=out.dtype)
+        p = np.empty(batch, dtype=out.dtype)
+        for j in range(x.shape[0]):
+            for b in range(batch):
+                v = x[j, b]
+                p[b] = v.real * v.real + v.imag * v.imag
+            for i in range(n):
+                z = zs[j, i]
+                for b in range(batch):
+                    acc[i, b] += z * p[b]
+        for b in range(batch):
+            for i in range(n):
+                out[b, i] = acc[i, b]
+    else:
+        for b in range(x.shape[0]):
+            for i in range(n):
+                out[b, i] = 0
+            for j in range(x.shape[1]):
+                v = x[b, j]
+                p = v.real * v.real + v.imag * v.imag
+                for i in range(n):
+                    out[b, i] += zs[j, i] * p
+
+
+@numba.njit(cache=True)
+def expval_z_seed(
+    x: np.ndarray, zs2: np.ndarray, gz: np.ndarray, g0: np.ndarray, rows_first: bool
+) -> None:  # pragma: no cover - compiled
+    """The adjoint seed of :func:`expval_z_signs`: g0 = ψ · Σ_i zs2[j, i] gz[b, i] (zs2 = 2·zs, the real
+    weight ∂L/∂|ψ_j|² scaling ψ part-wise), same layouts, written into ``g0`` (which may be ``x``)."""
+    n = zs2.shape[1]
+    if rows_first:
+        batch = x.shape[1]
+        gzt = np.empty((n, batch), dtype=gz.dtype)
+        for b in range(batch):
+            for i in range(n):
+                gzt[i, b] = gz[b, i]
+        w = np.empty(batch, dtype=gz.dtype)
+        for j in range(x.shape[0]):
+            z = zs2[j, 0]
+            for b in range(batch):
+                w[b] = z * gzt[0, b]
+            for i in range(1, n):
+                z = zs2[j, i]
+                for b in range(batch):
+                    w[b] += z * gzt[i, b]
+            for b in range(batch):
+                g0[j, b] = x[j, b] * w[b]
+    else:
+        for b in range(x.shape[0]):
+            for j in range(x.shape[1]):
+                w = zs2[j, 0] * gz[b, 0]
+                for i in range(1, n):
+                    w += zs2[j, i] * gz[b, i]
+                g0[b, j] = x[b, j] * w
+
+
+@numba.njit(cache=True)
+def basis_rows(r: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """out[q, k, j] = Σ_l r[q, j, l] w[k, l]: the rows R_q w_k of the product start's first layer
+    (``product_start.layer_matrices``, complex), a few dozen products with no NumPy call overhead."""
+    for q in range(r.shape[0]):
+        for k in range(w.shape[0]):
+            for j in range(r.shape[1]):
+                acc = r[q, j, 0] * w[k, 0]
+                for c in range(1, w.shape[1]):
+                    acc += r[q, j, c] * w[k, c]
+                out[q, k, j] = acc
+
+
+@numba.njit(cache=True)
+def basis_grads(h: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """out[q, i, j] = Σ_k h[q, k, i] conj(w[k, j]): ∂L/∂R̄_0 from H (``product_start._grad_r0``)."""
+    for q in range(h.shape[0]):
+        for i in range(h.shape[2]):
+            for j in range(w.shape[1]):
+                acc = h[q, 0, i] * np.conj(w[0, j])
+                for k in range(1, h.shape[1]):
+                    acc += h[q, k, i] * np.conj(w[k, j])
+                out[q, i, j] = acc
+
+
+@numba.njit(cache=True)
+def angle_grads(gm: np.ndarray, dm: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """out[l, q, p] = Re Σ_ij gm[l, q, i, j] conj(dm[l, q, p, i, j]): per-wire gate gradients ∂L/∂R̄
+    (L, n, 2, 2) to angle gradients through the analytic derivatives dR (L, n, P, 2, 2)."""
+    for layer in range(gm.shape[0]):
+        for q in range(gm.shape[1]):
+            for p in range(dm.shape[2]):
+                acc = 0.0
+                for i in range(2):
+                    for j in range(2):
+                        acc += (gm[layer, q, i, j] * np.conj(dm[layer, q, p, i, j])).real
+                out[layer, q, p] = acc

@@ -768,8 +768,9 @@ def _run_steps(steps: list[tuple]) -> None:
 class _Plan:
     """Everything one fused circuit call needs at fixed (spec, batch, dtype, device), built once.
 
-    Holds the state-sized buffers (the forward's saved GEMM inputs, the backward's two adjoint
-    buffers, a scratch), one tensor per group-size class for the Kronecker group matrices K and one
+    Holds the state-sized buffers (the forward's saved GEMM inputs and result, a scratch; off the
+    CPU also the backward's two adjoint buffers, on the CPU the sweep reuses the forward's, see
+    below), one tensor per group-size class for the Kronecker group matrices K and one
     for their gradients (host-side NumPy views on the CPU, so the compiled Kronecker loop writes
     straight into them), and forward/backward as fixed step lists of ``torch.mm(a, b, out=c)`` and
     ``index_select(..., out=c)`` on views made here, so a call allocates, views and converts
@@ -778,6 +779,13 @@ class _Plan:
     so no transpose is copied, except for groups narrower than 16 amplitudes: there the rotating
     GEMM, x^T u^T, is one of MKL's slow narrow-output complex products (4-5x slower per flop,
     measured at d = 4, 8), so u @ x is followed by one transposing copy.
+
+    On the CPU (:attr:`inplace`) the ⟨Z⟩ readout and its adjoint seed are compiled passes over the
+    final state (:func:`.kernels.expval_z_signs`, :func:`.kernels.expval_z_seed`), and the adjoint
+    sweep runs in place: the seed overwrites the final state and each λ ← K† λ is written over the
+    saved input of that GEMM once its ∂L/∂K̄ GEMM has read it, so a call touches only the forward's
+    buffers (fewer bytes per call, which is what costs when other work has evicted the caches).
+    A retained graph's next backward therefore first reruns the forward steps.
 
     A plan is in use from its forward until the saved tensors of that call are released (after
     backward, or when the graph is dropped): the forward saves an alias of :attr:`token`, and
@@ -832,7 +840,7 @@ class _Plan:
                         d = 1 << sizes[g]
                         xin, out = x.view(-1, d), new()
                         steps.append((_MM, u[g], xin.T, out.view(d, -1)))
-                        inputs.append((g, xin))
+                        inputs.append((g, xin, x))
                         x = out
                     layout = "DB"
                 else:  # consume the first axis, put it last: Y = X^T U^T
@@ -843,7 +851,7 @@ class _Plan:
                             steps.append((_MM, xin.T, u[g].T, out.view(-1, d)))
                         else:
                             steps.append((_MM_T, u[g], xin, (tmp().view(d, -1), out.view(-1, d))))
-                        inputs.append((g, xin))
+                        inputs.append((g, xin, x))
                         x = out
                     layout = "BD"
                 records.append(("layer", layer - first, layout, inputs))
@@ -866,20 +874,33 @@ class _Plan:
         self.forward_steps, self.layout = steps, layout
         self.x = x.view(dim, batch) if layout == "DB" else x.view(batch, dim)
         self.real_dtype = real_dtype = real_dtype_of(dtype)
+        self.zs_host = self.zs2_host = None
         if spec.output == "expval_z":
             last = spec.cnots[-1]
-            sq = new()
-            self.sq = (torch.view_as_real(sq) if dtype.is_complex else sq).view(-1)
             self.zs = _z_signs_after_cnots(n, last, real_dtype, device)
-            self.zs_real = _z_signs_real_view(n, last, real_dtype, device) if dtype.is_complex else None
             zs2 = _z_signs_after_cnots(n, last, real_dtype, device, 2.0)
             self.zs2 = zs2 if layout == "DB" else zs2.T
-            free.append(sq)
-        # backward: the adjoint sweep alternates between two buffers of its own (the saved inputs stay
-        # intact, so a retained graph can run backward again)
-        cur, other = new(), new()
+            if cpu:  # one compiled pass each way (no |ψ|² buffer, no weight buffer): host views
+                self.zs_host, self.zs2_host = self.zs.numpy(), zs2.numpy()
+            else:
+                sq = new()
+                self.sq = (torch.view_as_real(sq) if dtype.is_complex else sq).view(-1)
+                self.zs_real = _z_signs_real_view(n, last, real_dtype, device) if dtype.is_complex else None
+                free.append(sq)
+        # backward.  On the CPU the adjoint sweep runs in place: the seed overwrites the final state and
+        # each λ ← K† λ lands in the buffer of that GEMM's saved input (read just before, by the ∂L/∂K̄
+        # GEMM, and dead after), so backward needs no state buffers of its own beyond one spare for
+        # permutations; a second backward of a retained graph first reruns the forward steps
+        # (:attr:`inplace`).  Elsewhere it alternates between two buffers of its own and the saved
+        # inputs stay intact.
+        self.inplace = cpu
+        if cpu:
+            cur, other = x, None
+        else:
+            cur, other = new(), new()
         self.g0 = cur.view(self.x.shape)
-        if spec.output == "expval_z":  # ∂L/∂|ψ|² lives in the second buffer until the first step overwrites it
+        self.x_host, self.g0_host = (self.x.numpy(), self.g0.numpy()) if cpu else (None, None)
+        if spec.output == "expval_z" and not cpu:  # ∂L/∂|ψ|² lives in the second buffer until the first step overwrites it
             self.weight = (torch.view_as_real(other) if dtype.is_complex else other).view(-1)[: batch * dim].view(self.x.shape)
         bsteps = []
         self.transposed = np.zeros(n_dense, dtype=bool)
@@ -887,29 +908,30 @@ class _Plan:
             if record[0] == "perm":
                 _, layout_p, inv = record
                 shape = (dim, batch) if layout_p == "DB" else (-1,)
+                if other is None:
+                    other = new()
                 bsteps.append((_GATHER, cur.view(shape), inv, other.view(shape)))
                 cur, other = other, cur
                 continue
             _, layer, layout_after, inputs = record
             u = mats[layer]
-            if layout_after == "DB":  # forward was last_to_first: Y (d, R) = U X^T with X (R, d)
-                self.transposed[layer] = True  # the GEMM below gives ∂L/∂K̄ transposed (no conjugate copy)
-                for g, xin in reversed(inputs):
-                    d = 1 << sizes[g]
+            for g, xin, xbuf in reversed(inputs):
+                if self.inplace:  # λ_in goes where the GEMM's input was; the λ read here becomes the spare
+                    other = xbuf
+                d = 1 << sizes[g]
+                if layout_after == "DB":  # forward was last_to_first: Y (d, R) = U X^T with X (R, d)
+                    self.transposed[layer] = True  # the GEMM below gives ∂L/∂K̄ transposed (no conjugate copy)
                     gy = cur.view(d, -1)
                     bsteps.append((_MM, xin.mH, gy.T, grads[layer][g]))
                     if d >= 16:
                         bsteps.append((_MM, gy.T, u[g].mH.T, other.view(-1, d)))
                     else:
                         bsteps.append((_MM_T, u[g].mH, gy, (tmp().view(d, -1), other.view(-1, d))))
-                    cur, other = other, cur
-            else:  # forward was first_to_last: Y (R, d) = X^T U^T with X (d, R)
-                for g, xin in reversed(inputs):
-                    d = 1 << sizes[g]
+                else:  # forward was first_to_last: Y (R, d) = X^T U^T with X (d, R)
                     gy = cur.view(-1, d)
                     bsteps.append((_MM, gy.T, xin.mH, grads[layer][g]))
                     bsteps.append((_MM, u[g].mH, gy.T, other.view(d, -1)))
-                    cur, other = other, cur
+                cur, other = other, cur
         self.backward_steps = bsteps
         self.grad_state = cur.view(batch, dim)  # layout "BD" (the start's)
         self.grad_state_host = self.grad_state.numpy() if cpu else None
@@ -994,11 +1016,16 @@ class _FusedCircuit(torch.autograd.Function):
 
     Runs the step lists of a cached :class:`_Plan`.  Backward is the adjoint sweep with the inputs
     saved in forward: λ ← K† λ, ∂L/∂K̄ = λ ψ_in^H (one GEMM each), then ∂L/∂K → per-wire 2x2
-    gradients → angles with the analytic dR, host-side.
+    gradients → angles with the analytic dR, host-side.  On the CPU the sweep overwrites the saved
+    states (:attr:`_Plan.inplace`); a second backward of a retained graph remakes them first from the
+    saved start (the product-start coefficients, or the dense start tensor) and the plan's gate
+    matrices, which no backward writes.
     """
 
     @staticmethod
     def forward(ctx, start: Tensor, weights: Tensor, spec: _EngineSpec, dtype: torch.dtype) -> Tensor:  # type: ignore[override]
+        from . import kernels
+
         needs_grad = any(ctx.needs_input_grad[:2])
         plan = _plans().acquire(spec, start.shape[0], dtype, start.device)
         # host-side gate algebra (complex128): R (L,n,2,2), dR (L,n,P,2,2), group Kronecker matrices
@@ -1008,7 +1035,7 @@ class _FusedCircuit(torch.autograd.Function):
             xp, kind = product_start.namespace(device), spec.start[-1] if spec.start.startswith("angles") else "factors"
             a = product_start.coefficients(start.to(real_dtype_of(dtype)) if kind != "factors" else start.clone(), kind, n, xp)
             m0 = product_start.layer_matrices(mats[0], kind, real=not dtype.is_complex)
-            m0 = m0.astype(plan.x0_host.dtype) if xp is np else _to_torch(m0, dtype, device)
+            m0 = m0.astype(plan.x0_host.dtype, copy=False) if xp is np else _to_torch(m0, dtype, device)
             ctx.product = (xp, kind, a, m0, product_start.forward(a, m0, plan.x0_2d, xp, plan.start_src))
         else:
             plan.x0_2d.copy_(start)
@@ -1016,7 +1043,10 @@ class _FusedCircuit(torch.autograd.Function):
         _run_steps(plan.forward_steps)
         x, layout, batch = plan.x, plan.layout, plan.batch
         if spec.output == "expval_z":
-            if not x.is_complex():  # real path: |ψ|² = ψ²
+            if plan.zs_host is not None:  # CPU: Σ_j |ψ_j|² Z_j in one compiled pass
+                out = torch.empty((batch, spec.n), dtype=plan.real_dtype)
+                kernels.expval_z_signs(plan.x_host, plan.zs_host, out.numpy(), layout == "DB")
+            elif not x.is_complex():  # real path: |ψ|² = ψ²
                 sq = torch.mul(x, x, out=plan.sq.view(x.shape))
                 out = sq @ plan.zs if layout == "BD" else (plan.zs.T @ sq).T
             else:
@@ -1027,27 +1057,43 @@ class _FusedCircuit(torch.autograd.Function):
                 else:  # sq (D, B, 2)
                     out = (plan.zs.T @ sq.view(plan.dim, -1)).view(-1, batch, 2).sum(-1).T
         else:  # a copy: the plan's buffers are overwritten by its next call
-            out = x.clone() if layout == "BD" else x.T.contiguous()
+            out = x.clone() if layout == "BD" else x.T.clone(memory_format=torch.contiguous_format)  # (B = 1: x.T is contiguous)
         if needs_grad:
             ctx.plan, ctx.mats, ctx.dmats, ctx.kmats = plan, mats, dmats, kmats
             ctx.weights_dtype, ctx.weights_device = weights.dtype, weights.device
             ctx.start_dtype, ctx.n_features = start.dtype, start.shape[-1]
-            ctx.save_for_backward(plan.token.detach())  # holds the plan until backward is done
+            # the token holds the plan until backward is done; a dense start is kept for a rerun (plan.inplace)
+            ctx.save_for_backward(plan.token.detach(), *((start,) if plan.inplace and not spec.product else ()))
+            ctx.swept = False
         return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out: Tensor):  # type: ignore[override]
-        ctx.saved_tensors  # raises if this call's saved tensors were freed (a second backward)
+        from . import kernels
+
+        saved = ctx.saved_tensors  # raises if this call's saved tensors were freed (a second backward)
         plan, mats, dmats = ctx.plan, ctx.mats, ctx.dmats
         spec, first, x = plan.spec, plan.first, plan.x
+        if plan.inplace:  # the sweep overwrites the saved states: a retained graph's next backward remakes them
+            if ctx.swept:
+                if spec.product:
+                    xp, _, a, m0, _ = ctx.product
+                    product_start.forward(a, m0, plan.x0_2d, xp, plan.start_src)
+                else:
+                    plan.x0_2d.copy_(saved[1])
+                _run_steps(plan.forward_steps)
+            ctx.swept = True
         if spec.output == "expval_z":
             gz = grad_out.to(plan.real_dtype).contiguous()  # (a ones-like grad_out is often an expanded view)
-            if plan.layout == "BD":
+            if plan.zs2_host is not None:  # CPU: g0 = ψ · (2 Z gz) in one compiled pass
+                kernels.expval_z_seed(plan.x_host, plan.zs2_host, gz.numpy(), plan.g0_host, plan.layout == "DB")
+            elif plan.layout == "BD":
                 torch.mm(gz, plan.zs2, out=plan.weight)
             else:
                 torch.mm(plan.zs2, gz.T, out=plan.weight)
-            torch.mul(x, plan.weight, out=plan.g0)  # real weight scales ψ part-wise
+            if plan.zs2_host is None:
+                torch.mul(x, plan.weight, out=plan.g0)  # real weight scales ψ part-wise
         else:
             if grad_out.is_complex() and not x.is_complex():  # real state cast to complex outside: d/dψ = Re
                 grad_out = grad_out.real
@@ -1056,15 +1102,13 @@ class _FusedCircuit(torch.autograd.Function):
         # ∂L/∂K̄ of every group matrix, per size class (L', cnt, d, d); a layer that ran "BD" -> "DB"
         # in forward got the transpose
         # in forward, pulled back to the per-wire gates by one compiled loop per class
-        from . import kernels
         n_dense = mats.shape[0] - first
-        grad_mats = np.zeros(mats.shape, dtype=np.complex128)
+        grad_mats = np.empty(mats.shape, dtype=np.complex128)  # every row is written: the classes cover the wires
         for ci, ((s, cnt, k), kmat) in enumerate(zip(plan.classes, ctx.kmats)):
             gk = plan.gks_host[ci] if plan.gks_host is not None else _host(plan.gks[ci])
             fac = mats[first:, s : s + cnt * k].reshape(n_dense, cnt, k, 2, 2)
-            out = np.empty(fac.shape, dtype=np.complex128)
+            out = grad_mats[first:, s : s + cnt * k].reshape(fac.shape)  # a view (one axis split)
             kernels.kron_factor_grads(gk, plan.transposed, kmat, fac, out)
-            grad_mats[first:, s : s + cnt * k] = out.reshape(n_dense, cnt * k, 2, 2)
         g = plan.grad_state
         if spec.product:
             xp, kind, a, m0, saved_product = ctx.product
@@ -1075,7 +1119,8 @@ class _FusedCircuit(torch.autograd.Function):
             grad_start = grad_start.to(device=x.device, dtype=ctx.start_dtype)
         else:
             grad_start = g.clone()
-        grad_w = (grad_mats[:, :, None] * dmats.conj()).real.sum(axis=(-1, -2))
+        grad_w = np.empty(dmats.shape[:3])
+        kernels.angle_grads(grad_mats, dmats, grad_w)  # Re Σ ∂L/∂R̄ conj(dR) per angle
         return grad_start, _to_torch(grad_w, ctx.weights_dtype, ctx.weights_device), None, None
 
 
