@@ -103,8 +103,9 @@ def test_variant_names_and_bad_knobs_are_refused_in_one_line() -> None:
     for bad in ("chen2025", "hybrid-pathmnist", 3):
         with pytest.raises(ValueError, match="preset must be one of"):
             chapter.variant_of(bad)
-    with pytest.raises(ValueError, match="profile must be one of"):
-        chapter.PathChapterKnobs(profile="gpu")
+    for bad in ("gpu", "book"):  # "book": the hybrid presets define no book profile yet, refused before any work
+        with pytest.raises(ValueError, match="profile must be one of 'paper', 'cpu', 'smoke'"):
+            chapter.PathChapterKnobs(profile=bad)
     with pytest.raises(ValueError, match="seeds must not repeat an item"):
         chapter.PathChapterKnobs(seeds="0,0")
     with pytest.raises(ValueError, match="train_missing must be True or False"):

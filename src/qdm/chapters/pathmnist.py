@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -28,6 +28,7 @@ from qdm.audits import lowdata as ld
 from qdm.audits.chen2025 import PUBLISHED_CHEN2025
 from qdm.chapters.common import RunChapterKnobs, knobs_from, plot_image_rows
 from qdm.chapters.runs import ChapterRuns
+from qdm.families.hybrid import HYBRID_PROFILES
 from qdm.presets import CHEN2025_VARIANTS
 from qdm.protocols import summarize_seeds
 from qdm.runner import RunRecord, run_samples
@@ -91,7 +92,9 @@ _COUNTS = tuple(dict.fromkeys((*(count for _, _, count in METRICS), "fid_n_refer
 @dataclass(frozen=True)
 class PathChapterKnobs(RunChapterKnobs):
     """Chapter 05's parameters (:class:`~qdm.chapters.common.RunChapterKnobs`); the book shows the ``cpu`` profile until
-    the hybrid presets have a ``book`` one."""
+    the hybrid presets have a ``book`` one, so only the profiles they define are accepted."""
+
+    PROFILES: ClassVar[tuple[str, ...]] = ("paper", *HYBRID_PROFILES)
 
     profile: str = "cpu"
 
