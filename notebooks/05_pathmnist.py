@@ -160,12 +160,10 @@ glue_figure("fig-path-points", chapter.plot_metric_points(frame), record, frame,
 
 # %%
 real = protocols.to_unit(protocols.reference_images(cfg.data, "qdm", 12))
-firsts = {}
-for variant in ("chen2025-classical", "chen2025", "chen2025-matched", "chen2025-trainable"):
-    found = [r for r in runs.found if chapter.variant_of(r.job.preset) == variant]
-    firsts[variant] = min(found, key=lambda r: r.seed).record if found else None
-grid_frame = frame[frame["seed"] == (frame["seed"].min() if len(frame) else 0)][["variant", "seed", "run", "source"]]
-glue_figure("fig-path-samples", chapter.plot_sample_grids(firsts, real), record, grid_frame, figure_dir)
+firsts = chapter.first_records(runs)
+grid_frame = frame[frame["run"].isin([r.config_hash for r in firsts.values() if r is not None])]
+glue_figure("fig-path-samples", chapter.plot_sample_grids(firsts, real), record,
+            grid_frame[["variant", "seed", "run", "source"]], figure_dir)
 glue_value("kept-samples", SAMPLE_COUNT)
 
 # %% [markdown]
@@ -173,8 +171,8 @@ glue_value("kept-samples", SAMPLE_COUNT)
 # :name: fig-path-samples
 #
 # Twelve held-out real images of class {glue:text}`class` (top) and the first twelve samples of each
-# variant's lowest-seed run: the classical twin without a gate (the paper's baseline), the published
-# quantum gate, the parameter-matched classical gate and the trainable circuit. The ledger keeps a
+# variant's lowest-seed run: the published quantum gate, the trainable circuit, the classical twin
+# without a gate (the paper's baseline) and the parameter-matched classical gate. The ledger keeps a
 # run's first {glue:text}`kept-samples` samples. *Provenance:* {glue:text}`fig-path-samples-note`
 # ```
 #

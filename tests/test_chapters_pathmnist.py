@@ -148,6 +148,9 @@ def test_notebook_at_the_smoke_profile(tmp_path: Path, data_dir: Path, monkeypat
         for ext in ("png", "svg", "csv"):
             assert (folder / f"{name}.{ext}").is_file()
     assert not math.isnan(float(values["classifier-accuracy"]))
+    # the sample grid's data are the runs it shows: each variant's lowest seed
+    shown = pd.read_csv(folder / "fig-path-samples.csv")
+    assert sorted(shown["variant"]) == sorted(runs["variant"].unique()) and set(shown["seed"]) == {0}
 
 
 def test_notebook_refuses_a_bad_parameter_before_any_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -41,6 +41,7 @@ __all__ = [
     "METRICS",
     "PathChapterKnobs",
     "claim_table",
+    "first_records",
     "from_namespace",
     "plot_metric_points",
     "plot_sample_grids",
@@ -255,6 +256,15 @@ def plot_metric_points(frame: pd.DataFrame, keys: Sequence[str] = ("fid", "kid",
             tick.set_horizontalalignment("right")
     fig.tight_layout()
     return fig
+
+
+def first_records(runs: ChapterRuns) -> dict[str, RunRecord | None]:
+    """Each variant's finished run with the lowest seed (None when it has none), in :data:`CHEN2025_VARIANTS` order."""
+    out: dict[str, RunRecord | None] = {}
+    for variant in CHEN2025_VARIANTS:
+        found = [r for r in runs.found if variant_of(r.job.preset) == variant]
+        out[variant] = min(found, key=lambda r: r.seed).record if found else None
+    return out
 
 
 def plot_sample_grids(records: Mapping[str, RunRecord | None], real: Any, n: int = 12) -> Figure:

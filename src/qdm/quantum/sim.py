@@ -1099,9 +1099,8 @@ class _FusedCircuit(torch.autograd.Function):
                 grad_out = grad_out.real
             plan.g0.copy_(grad_out if plan.layout == "BD" else grad_out.T)
         _run_steps(plan.backward_steps)
-        # ∂L/∂K̄ of every group matrix, per size class (L', cnt, d, d); a layer that ran "BD" -> "DB"
-        # in forward got the transpose
-        # in forward, pulled back to the per-wire gates by one compiled loop per class
+        # ∂L/∂K̄ of every group matrix, per size class (L', cnt, d, d; a layer that ran "BD" -> "DB" in forward
+        # got the transpose), pulled back to the per-wire gates by one compiled loop per class
         n_dense = mats.shape[0] - first
         grad_mats = np.empty(mats.shape, dtype=np.complex128)  # every row is written: the classes cover the wires
         for ci, ((s, cnt, k), kmat) in enumerate(zip(plan.classes, ctx.kmats)):
