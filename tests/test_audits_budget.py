@@ -44,3 +44,20 @@ def test_sampler_curve_scores_one_trained_model_per_sampler(tmp_path):
     assert not (tmp_path / "other").exists()  # refused before training
     with pytest.raises(ValueError, match="at least one"):
         sampler_curve(cfg, [], 4, tmp_path)
+
+
+def test_budget_curve_scores_conditioned_and_multi_digit_models(tmp_path):
+    """A label-conditioned model is scored on its requested labels ("intended"), an unconditioned two-digit model on
+    being either digit ("in_classes"); stage 2 continues stage 1's checkpoint."""
+    from qdm.audits.budget import budget_curve
+    from qdm.presets import resolve_config
+
+    cond = resolve_config("cacioppo2023-cond-latent", ["profile=smoke"])
+    curve = budget_curve(cond, [8, 16], 10, tmp_path / "cond")
+    assert list(curve["steps"]) == [8, 16] and set(curve["score"]) == {"intended"}
+    assert curve["accuracy"].between(0, 1).all() and curve["confidence"].between(0, 1).all()
+    assert set(curve["n_samples"]) == {10} and (curve["wall_s"].diff().dropna() > 0).all()
+    full = resolve_config("cacioppo2025-full", ["profile=smoke"])
+    two = budget_curve(full, [4], 6, tmp_path / "full")
+    assert set(two["score"]) == {"in_classes"} and two["confidence"].isna().all()
+    assert 0 <= float(two["accuracy"].iloc[0]) <= 1 and int(two["n_reference"].iloc[0]) > 6

@@ -442,6 +442,23 @@ def test_training_on_real_mnist_cuts_the_infidelity(data_dir):
     assert sum(result.losses[-10:]) / 10 < sum(result.losses[:10]) / 10 / 2
 
 
+def test_latent_prepare_data_trains_the_autoencoder_when_called_before_build():
+    """prepare_data first (as the budget measurement calls it) with an empty autoencoder cache: the autoencoder is
+    trained with gradients (it used to be trained under no_grad and fail) and build then reuses the same weights."""
+    from qdm.families.pqc import trained_autoencoder
+
+    cfg = apply_overrides(get_experiment("pqc-cond-latent-mnist"), ["train_steps=3", "images_per_class=2"])
+    fam = get_family("pqc_denoiser")
+    trained_autoencoder.cache_clear()
+    states, labels = fam.prepare_data(cfg)
+    assert states.shape == (20, 8) and labels.shape == (20,)
+    torch.testing.assert_close(norms(states), torch.ones(20, dtype=torch.float64))
+    model = fam.build(cfg)
+    cached = trained_autoencoder(cfg.model.autoencoder, cfg.data)
+    for name, value in model.autoencoder.state_dict().items():
+        assert torch.equal(value, cached.state_dict()[name]), name
+
+
 def test_family_end_to_end_on_tiny_budgets():
     overrides = ["steps=3", "train_steps=3", "images_per_class=2", "fid_real_images=20"]
     cfg = apply_overrides(get_experiment("pqc-cond-latent-mnist"), overrides)

@@ -14,13 +14,15 @@ import dataclasses
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+from torch import Tensor
 
 from qdm import protocols
-from qdm.classifier import classifier_fid, classifier_scores, load_classifier
 from qdm.config import ExperimentConfig
 from qdm.families import get_family
+from qdm.run_metrics import classifier_metrics
 from qdm.runner import draw_samples
 from qdm.train import seed_everything, train
 
@@ -35,16 +37,15 @@ def budget_curve(
 ) -> pd.DataFrame:
     """Train ``cfg`` to each of ``stages`` (increasing step counts) and score ``n_samples`` samples after each.
 
-    Columns: steps, wall_s (training so far), accuracy (classified as intended), confidence, classifier_fid
-    (against up to 1,000 held-out images of the class), n_samples, n_reference.
+    Columns: steps, wall_s (training so far), score (what ``accuracy`` is: ``intended`` = classified as the
+    intended digit, for one-digit and label-conditioned models; ``in_classes`` = classified as any trained digit,
+    for unconditioned multi-digit models), accuracy, confidence (mean probability of the intended digit; NaN for
+    ``in_classes``), classifier_fid (against up to 1,000 held-out images of the classes), n_samples, n_reference.
     """
     stages = sorted(int(s) for s in stages)
     if not stages or stages[0] < 1:
         raise ValueError(f"stages must be step counts >= 1, got {list(stages)}")
-    if len(cfg.data.classes) != 1:
-        raise ValueError(f"budget_curve scores an unconditioned one-digit model; data.classes={cfg.data.classes}")
     family = get_family(cfg.family)
-    classifier = load_classifier(cfg.data.dataset, data_dir=cfg.data.data_dir)
     reference = protocols.to_unit(protocols.reference_images(cfg.data, "qdm", 1000))
     data = family.prepare_data(cfg)
     rows, wall = [], 0.0
@@ -60,13 +61,25 @@ def budget_curve(
                        checkpoint_dir=work_dir, progress=progress, resume=True)
         wall += time.perf_counter() - t0
         samples, _ = draw_samples(stage, family, result.sampling_model)  # as the runner draws a run's samples
-        scores = classifier_scores(classifier, samples, [cfg.data.classes[0]] * n_samples)
-        rows.append({
-            "steps": steps, "wall_s": wall, "accuracy": scores.accuracy, "confidence": scores.mean_confidence,
-            "classifier_fid": classifier_fid(classifier, reference, samples),
-            "n_samples": n_samples, "n_reference": int(reference.shape[0]),
-        })
+        rows.append({"steps": steps, "wall_s": wall, **_classifier_row(stage, samples, reference)})
     return pd.DataFrame(rows)
+
+
+def _classifier_row(cfg: ExperimentConfig, samples: Tensor, reference: Tensor) -> dict[str, Any]:
+    """score, accuracy, confidence, classifier_fid, n_samples, n_reference of ``samples`` (the run's classifier
+    metrics, :func:`qdm.run_metrics.classifier_metrics`, without precision / recall)."""
+    m = classifier_metrics(cfg, samples, reference, with_precision_recall=False)
+    if "classifier_skipped" in m:
+        raise ValueError(f"budget_curve cannot score these samples: {m['classifier_skipped']}")
+    intended = "classifier_accuracy" in m
+    return {
+        "score": "intended" if intended else "in_classes",
+        "accuracy": m["classifier_accuracy"] if intended else m["classifier_in_classes"],
+        "confidence": m["classifier_confidence"] if intended else float("nan"),
+        "classifier_fid": m["classifier_fid"],
+        "n_samples": m["classifier_n_generated"],
+        "n_reference": m["classifier_n_reference"],
+    }
 
 
 def sampler_curve(
@@ -80,20 +93,17 @@ def sampler_curve(
 
     ``samplers``: (eval.sampler, eval.sample_steps) pairs, e.g. ("ddim", 50) and ("ddpm", T), the ancestral
     sampler of the paper. Every sampler draws from the same seeded generator (:func:`qdm.runner.draw_samples`), so
-    only the sampler differs. Columns: sampler, sample_steps, steps (training), accuracy, confidence,
-    classifier_fid, sample_wall_s, n_samples, n_reference.
+    only the sampler differs. Columns: sampler, sample_steps, steps (training), score, accuracy, confidence,
+    classifier_fid, n_samples, n_reference (as :func:`budget_curve`), sample_wall_s.
     """
     if not samplers:
         raise ValueError("samplers must name at least one (sampler, sample_steps) pair")
-    if len(cfg.data.classes) != 1:
-        raise ValueError(f"sampler_curve scores an unconditioned one-digit model; data.classes={cfg.data.classes}")
     # every sampler's config is built (and validated) before anything is trained
     stages = [
         dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, n_samples=n_samples, sampler=sampler, sample_steps=steps))
         for sampler, steps in samplers
     ]
     family = get_family(cfg.family)
-    classifier = load_classifier(cfg.data.dataset, data_dir=cfg.data.data_dir)
     reference = protocols.to_unit(protocols.reference_images(cfg.data, "qdm", 1000))
     seed_everything(cfg.train.seed)
     result = train(family.build(cfg), family.prepare_data(cfg), lambda m, b, g: family.loss(m, b, cfg, g), cfg.train,
@@ -103,12 +113,8 @@ def sampler_curve(
         t0 = time.perf_counter()
         samples, _ = draw_samples(stage, family, result.sampling_model)
         wall = time.perf_counter() - t0
-        scores = classifier_scores(classifier, samples, [cfg.data.classes[0]] * n_samples)
-        rows.append({
-            "sampler": sampler, "sample_steps": steps, "steps": cfg.train.steps, "accuracy": scores.accuracy,
-            "confidence": scores.mean_confidence, "classifier_fid": classifier_fid(classifier, reference, samples),
-            "sample_wall_s": wall, "n_samples": n_samples, "n_reference": int(reference.shape[0]),
-        })
+        rows.append({"sampler": sampler, "sample_steps": steps, "steps": cfg.train.steps,
+                     **_classifier_row(stage, samples, reference), "sample_wall_s": wall})
     return pd.DataFrame(rows)
 
 

@@ -142,8 +142,9 @@ def pqc_prepare_data(cfg: ExperimentConfig) -> torch.Tensor | tuple[torch.Tensor
     m = cfg.model
     images, labels = training_images(cfg.data)
     if m.latent:
+        autoencoder = trained_autoencoder(m.autoencoder, cfg.data)  # trained with gradients when not cached yet
         with torch.no_grad():
-            states = trained_autoencoder(m.autoencoder, cfg.data).encode(images).double()
+            states = autoencoder.encode(images).double()
         states = states / torch.linalg.vector_norm(states, dim=1, keepdim=True)
     else:
         states = encode_images(images, m.image_size, m.resize_antialias)
