@@ -73,7 +73,9 @@ def test_pqc_chapter(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyP
     small = {
         "images_per_class": 4, "image_size": 8, "T": 3, "layers_per_block": 1, "steps": 4, "batch_size": 4,
         "n_samples": 4, "reference_images": 8, "n_draws": 50, "seed": 1,
+        "profile": "smoke", "book_seeds": "0,1", "train_missing": True,
     }
+    monkeypatch.setenv("QDM_LEDGER_DIR", "none")  # the papers' runs trained fresh at the smoke profile
     values, results = _run("03_pqc_denoiser", small, tmp_path, data_dir, monkeypatch)
     assert _num(values, "n-qubits") == 6 and _num(values, "d") == 64 and _num(values, "n-train") == 8
     assert _num(values, "norm-error") < 1e-12 and _num(values, "decode-error") < 1e-6
@@ -95,7 +97,24 @@ def test_pqc_chapter(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyP
     _check_figures(values, folder, names, "notebooks/03_pqc_denoiser.py", small)
     record = json.loads((folder / "fig-pqc-encoding.json").read_text())
     assert record["data"] and record["data"][0]["name"].startswith("mnist")
+    # the papers' models: 5 jobs x 2 seeds trained here, the frame holding each run's own metrics file
+    assert values["book-sources"] == "'10 of 10 runs: 10 trained by this page'"
+    runs = pd.read_csv(folder / "book-runs.csv")
+    assert len(runs) == 10 and runs["seed"].tolist() == [0, 1] * 5
+    for row in runs.itertuples():
+        (metrics_file,) = results.glob(f"*/{row.run}/metrics.json")
+        stored = json.loads(metrics_file.read_text())
+        assert row.fid == pytest.approx(stored["fid"], rel=1e-12) and row.ssim == pytest.approx(stored["ssim"], rel=1e-12)
+    base = runs[runs["model"] == "conditioned latent (A1)"]
+    assert _num(values, "book-base-fid") == pytest.approx(base["fid"].mean(), rel=1e-9)
+    ablations = pd.read_csv(folder / "ablations.csv")
+    assert set(ablations["pairs"]) == {2} and len(ablations) == 6
+    assert values["ablation-text"].strip("'\"").startswith("Real instead of complex noise (2 seed pairs)")
+    assert 0 <= _num(values, "label-worst-acc") <= _num(values, "label-best-acc") <= 1
+    _check_figures(values, folder, ("fig-pqc-book-points", "fig-pqc-label-grid"), "notebooks/03_pqc_denoiser.py", small)
+    assert pd.read_csv(folder / "fig-pqc-label-grid.csv")["label"].tolist() == list(range(10))
     assert_rejects(NOTEBOOKS / "03_pqc_denoiser.py", "image_size", 12)
+    assert_rejects(NOTEBOOKS / "03_pqc_denoiser.py", "book_seeds", "0,0")
 
 
 def test_hybrid_chapter(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

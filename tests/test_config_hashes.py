@@ -40,9 +40,11 @@ REPO_LEDGER = Path(__file__).resolve().parents[1] / "ledger"
 #: ``name@profile`` (presets) or ``name`` (named experiments) -> config hash, computed on main before the change.
 GOLDEN_HASHES: dict[str, str] = {
     "cacioppo2023-cond-latent@paper": "0a4006714a89",
+    "cacioppo2023-cond-latent@book": "3d62f688931f",
     "cacioppo2023-cond-latent@cpu": "0e7771a1fdaa",
     "cacioppo2023-cond-latent@smoke": "1ae797df58be",
     "cacioppo2025-full@paper": "1d47d8503be8",
+    "cacioppo2025-full@book": "4e3d325967ec",
     "cacioppo2025-full@cpu": "4d6dc0143759",
     "cacioppo2025-full@smoke": "d523daf7e2c8",
     "chen2025@paper": "c7f8e0299c4e",
@@ -74,6 +76,7 @@ GOLDEN_HASHES: dict[str, str] = {
     "jo2025-ano@cpu": "d71fe4963134",
     "jo2025-ano@smoke": "afe1542c37c9",
     "koelle2024@paper": "0bb48d209a32",
+    "koelle2024@book": "e43c159c76d4",
     "koelle2024@cpu": "2f8e0d21a895",
     "koelle2024@smoke": "ad1ce0a15ac5",
     "depolarizing-qdm": "a848997221d6",
@@ -97,9 +100,10 @@ GOLDEN_CHAPTER_JOBS: dict[tuple[str, str], tuple[str, int]] = {
     ("pathmnist", "paper"): ("a95faa41282f3b3b", 8),
     ("pathmnist", "cpu"): ("eadf5aeb5fc70738", 8),
     ("pathmnist", "smoke"): ("99928a066618ae27", 8),
-    ("pqc", "paper"): ("ef54943f48c13225", 6),
-    ("pqc", "cpu"): ("b0bba503fd353883", 6),
-    ("pqc", "smoke"): ("f7bd3e0a24c6dcd3", 6),
+    ("pqc", "paper"): ("cc337577caeb86ea", 10),  # + the two ablations of cacioppo2023-cond-latent
+    ("pqc", "book"): ("ed12c05aa7e8c15f", 10),
+    ("pqc", "cpu"): ("979aa42354e0e233", 10),
+    ("pqc", "smoke"): ("cae2100fc09918ac", 10),
 }
 
 

@@ -44,6 +44,21 @@ def test_admission_keeps_the_compact_record(admitted) -> None:
     assert sum(p.stat().st_size for p in entry.path.iterdir()) < 200_000
 
 
+def test_a_label_conditioned_entry_keeps_ten_samples_of_every_label() -> None:
+    """Samples of a conditioned run cycle the labels, so the first 10·k are ten of each (a 10×10 grid for MNIST);
+    one-digit and unconditioned runs keep SAMPLE_COUNT."""
+    from qdm.presets import resolve_config
+    from qdm.run_metrics import intended_labels
+
+    cond = resolve_config("cacioppo2023-cond-latent", ["profile=smoke"])
+    assert ledger.kept_count(cond) == 100 == ledger.PER_LABEL * 10
+    assert torch.bincount(intended_labels(cond, ledger.kept_count(cond))).tolist() == [10] * 10
+    assert ledger.kept_count(resolve_config("cacioppo2025-full", ["profile=smoke"])) == ledger.SAMPLE_COUNT  # 0/1, free
+    assert ledger.kept_count(resolve_config("chen2025", ["profile=smoke"])) == ledger.SAMPLE_COUNT
+    two = resolve_config("cacioppo2023-cond-latent", ["profile=smoke", "data.classes=0,1"])
+    assert ledger.kept_count(two) == ledger.SAMPLE_COUNT  # 2 labels · 10 < 64
+
+
 def test_admission_refuses_unfinished_or_mislabelled_runs(admitted, tmp_path: Path) -> None:
     rec, _, root = admitted
     broken = tmp_path / "copy" / rec.run_dir.name

@@ -191,3 +191,27 @@ def test_cli_show_accepts_profile_and_reports_bad_values(capsys):
     assert main(["show", "chen2025", "profile=huge"]) == 2
     assert "profile must be one of" in capsys.readouterr().err
     assert main(["audit", "chen2025", "--workers", "0"]) == 2
+
+
+def test_the_pqc_book_profile_caps_the_steps_and_keeps_everything_else_of_the_preset():
+    from qdm.families.base import ProfileSpec, profile_steps
+    from qdm.families.pqc import BOOK_STEPS
+
+    for name in ("cacioppo2023-cond-latent", "cacioppo2025-full", "koelle2024"):
+        paper, book = get_preset(name), get_preset(name, "book")
+        assert book.train.steps == min(BOOK_STEPS, paper.train.steps) == profile_steps(PQC_PROFILES["book"], paper.train)
+        assert book.train.batch_size == paper.train.batch_size  # 64, 64 and Kölle's 10
+        assert (book.train.lr, book.train.lr_step_size, book.train.lr_gamma) == (
+            paper.train.lr, paper.train.lr_step_size, paper.train.lr_gamma)
+        assert book.data == paper.data and book.model == paper.model  # every image and the preset's autoencoder
+        assert book.eval.n_samples == 1000 and book.eval.fid_real_images == 1000
+    assert get_preset("koelle2024", "book").train.batch_size == 10
+    # a cap above a preset's own budget leaves the budget alone; without the cap the steps are the profile's
+    capped = ProfileSpec(steps=10**9, batch_size=None, images_per_class=1, n_samples=5, fid_real_images=None,
+                         steps_cap=True)
+    assert profile_steps(capped, get_preset("koelle2024").train) == 80_000
+    assert profile_steps(dataclasses.replace(capped, steps_cap=False), get_preset("koelle2024").train) == 10**9
+    with pytest.raises(ValueError, match="ProfileSpec.steps_cap must be True or False"):
+        dataclasses.replace(capped, steps_cap="yes")
+    with pytest.raises(ValueError, match=r"ProfileSpec.batch_size must be an int >= 1 or None"):
+        dataclasses.replace(capped, batch_size=0)

@@ -10,7 +10,7 @@ nothing heavy:
 ``losses.csv``       ``step,loss,grad_norm`` for every optimisation step
 ``timing.json``      training / sampling / evaluation seconds
 ``provenance.json``  versions, commit, machine, data source
-``samples.npz``      the first :data:`SAMPLE_COUNT` samples as uint8 (lossless at 8 bits)
+``samples.npz``      the first :func:`kept_count` samples as uint8 (lossless at 8 bits)
 ``samples.png``      the same samples as a grid
 ``ledger.json``      how it was made: preset, profile and overrides, when and by which commit it was admitted
 ``DONE``             written last
@@ -37,28 +37,33 @@ from typing import Any
 import numpy as np
 import torch
 
-from qdm.config import config_hash, from_dict
+from qdm.config import ExperimentConfig, config_hash, from_dict
 from qdm.grids import save_image_grid
 from qdm.io import atomic_write_bytes, write_json
 from qdm.presets import resolve_config
 from qdm.protocols import quantise_uint8
 from qdm.provenance import git_state, repo_root
+from qdm.run_metrics import intended_labels
 
 __all__ = [
     "ENTRY_FILES",
     "LEDGER_RECORD",
+    "PER_LABEL",
     "SAMPLE_COUNT",
     "LedgerEntry",
     "admit",
     "entries",
+    "kept_count",
     "kept_samples",
     "ledger_root",
     "lookup",
     "stale_entries",
 ]
 
-#: Samples kept per entry (a lossless 8-bit grid of this many images).
+#: Samples kept per entry (a lossless 8-bit grid of this many images), at least (:func:`kept_count`).
 SAMPLE_COUNT = 64
+#: Samples kept per requested label of a label-conditioned run (its samples cycle the labels).
+PER_LABEL = 10
 #: Files copied from a finished run folder into its ledger entry, unchanged.
 ENTRY_FILES = ("config.json", "identity.json", "metrics.json", "losses.csv", "timing.json", "provenance.json")
 DONE_NAME = "DONE"
@@ -129,9 +134,18 @@ def kept_samples(path: Path) -> torch.Tensor:
     return torch.from_numpy(_entry(Path(path)).samples()).float() / 255.0
 
 
-def _quantised(samples_pt: Path) -> np.ndarray:
-    """The first :data:`SAMPLE_COUNT` samples of a run's ``samples.pt`` as uint8 (n, C, H, W)."""
-    samples = torch.load(samples_pt, map_location="cpu", weights_only=True)[:SAMPLE_COUNT]
+def kept_count(cfg: ExperimentConfig) -> int:
+    """How many of a run's first samples its entry keeps: :data:`SAMPLE_COUNT`, or for a label-conditioned run over
+    k labels (sample i requests label i mod k, :func:`qdm.run_metrics.intended_labels`) :data:`PER_LABEL` of each
+    label when that is more (k = 10: a 10×10 grid)."""
+    labels = intended_labels(cfg, 1)
+    k = len(cfg.data.classes) if labels is not None else 1
+    return max(SAMPLE_COUNT, PER_LABEL * k) if k > 1 else SAMPLE_COUNT
+
+
+def _quantised(samples_pt: Path, count: int) -> np.ndarray:
+    """The first ``count`` samples of a run's ``samples.pt`` as uint8 (n, C, H, W)."""
+    samples = torch.load(samples_pt, map_location="cpu", weights_only=True)[:count]
     return quantise_uint8(samples).numpy()
 
 
@@ -163,7 +177,7 @@ def admit(run_dir: str | os.PathLike[str], made_by: dict[str, Any], root: Path |
     try:
         for name in ENTRY_FILES:
             shutil.copyfile(run_dir / name, tmp / name)
-        samples = _quantised(run_dir / "samples.pt")
+        samples = _quantised(run_dir / "samples.pt", kept_count(cfg))
         np.savez_compressed(tmp / "samples.npz", samples=samples)
         git = git_state()
         record = {

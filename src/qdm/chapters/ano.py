@@ -20,7 +20,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from qdm.chapters.common import RunChapterKnobs, knobs_from, plot_image_rows
+from qdm.chapters.common import RunChapterKnobs, empty_figure, knobs_from, plot_image_rows
 from qdm.chapters.jobs import chapter_jobs
 from qdm.chapters.runs import ChapterRun, ChapterRuns, missing_admonition, source_text
 from qdm.config import ExperimentConfig
@@ -620,19 +620,12 @@ def parameter_table(configs: Mapping[str, ExperimentConfig]) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 
 
-def _empty_figure(message: str) -> Figure:
-    """A small figure that says what is not there (the page still builds when runs are missing)."""
-    fig, ax = plt.subplots(figsize=(6.4, 1.2))
-    ax.axis("off")
-    ax.text(0.5, 0.5, message, ha="center", va="center")
-    return fig
-
 
 def plot_per_label_accuracy(frame: pd.DataFrame, variants: Sequence[str] = tuple(VARIANTS)) -> Figure:
     """Heat map of the classifier accuracy per variant (rows) and digit (columns), mean over seeds, annotated."""
     long = per_label_frame(frame)
     if long.empty:
-        return _empty_figure("no finished run: no per-digit accuracy")
+        return empty_figure("no finished run: no per-digit accuracy")
     table = long.groupby(["variant", "digit"])["accuracy"].mean().unstack("digit")
     rows = [v for v in variants if v in table.index] + [v for v in table.index if v not in variants]
     table = table.reindex(rows)
@@ -664,11 +657,11 @@ def digit_rows(samples: Tensor, classes: Sequence[int], max_rows: int | None = N
 def plot_variant_samples(record: RunRecord | None, max_rows: int = 6) -> Figure:
     """A run's samples (:func:`qdm.runner.run_samples`; a ledger entry keeps the first 64) in rows, one column per digit."""
     if record is None:
-        return _empty_figure("this variant has no finished run at this profile")
+        return empty_figure("this variant has no finished run at this profile")
     classes = record.config.data.classes
     rows = digit_rows(run_samples(record), classes, max_rows)
     if not rows:
-        return _empty_figure("fewer samples than digits: no complete row")
+        return empty_figure("fewer samples than digits: no complete row")
     return plot_image_rows(rows, col_titles=[str(c) for c in classes])
 
 

@@ -33,6 +33,7 @@ from qdm.validation import check_choice, check_int
 __all__ = [
     "Chapter",
     "chapter_from",
+    "empty_figure",
     "fid_table",
     "knobs_from",
     "override_text",
@@ -72,17 +73,18 @@ def parse_list(name: str, value: Any) -> tuple[str, ...]:
     return items
 
 
-def parse_seeds(value: Any) -> tuple[int, ...]:
-    """One seed (an int, as papermill passes ``-p seeds 0``) or comma-separated seeds ('0,1,2'), each >= 0."""
+def parse_seeds(value: Any, name: str = "seeds") -> tuple[int, ...]:
+    """One seed (an int, as papermill passes ``-p seeds 0``) or comma-separated seeds ('0,1,2'), each >= 0; errors
+    name the parameter ``name``."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return (check_int(value, "seeds", 0),)
-    items = parse_list("seeds", value)
+        return (check_int(value, name, 0),)
+    items = parse_list(name, value)
     try:
         seeds = tuple(int(s) for s in items)
     except ValueError:
-        raise ValueError(f"seeds must be one int or comma-separated ints >= 0 (e.g. '0,1,2'), got {value!r}") from None
+        raise ValueError(f"{name} must be one int or comma-separated ints >= 0 (e.g. '0,1,2'), got {value!r}") from None
     if any(s < 0 for s in seeds) or len(seeds) > 20:
-        raise ValueError(f"seeds must be 1 to 20 comma-separated ints >= 0, got {value!r}")
+        raise ValueError(f"{name} must be 1 to 20 comma-separated ints >= 0, got {value!r}")
     return seeds
 
 
@@ -423,6 +425,14 @@ def plot_loss_curves(frame: pd.DataFrame, ylabel: str = "training loss", logy: b
     ax.set_ylabel(ylabel)
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
     fig.tight_layout()
+    return fig
+
+
+def empty_figure(message: str) -> Figure:
+    """A small figure that says what is not there (the page still builds when runs are missing)."""
+    fig, ax = plt.subplots(figsize=(6.4, 1.2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center")
     return fig
 
 

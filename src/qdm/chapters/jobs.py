@@ -60,7 +60,13 @@ def lowdata_jobs(design: LowDataDesign = DESIGN) -> tuple[Job, ...]:
 
 
 CHAPTER_JOBS: dict[str, tuple[Job, ...]] = {
-    "pqc": (Job("cacioppo2023-cond-latent"), Job("cacioppo2025-full"), Job("koelle2024")),
+    "pqc": (
+        Job("cacioppo2023-cond-latent"),
+        Job("cacioppo2023-cond-latent", ("model.noise=real",)),
+        Job("cacioppo2023-cond-latent", ("model.noising=ddpm",)),
+        Job("cacioppo2025-full"),
+        Job("koelle2024"),
+    ),
     "hybrid": tuple(Job(v, (f"data.classes={d}",)) for d in HYBRID_DIGITS for v in CHEN2025_VARIANTS),
     "pathmnist": tuple(Job(f"{v}-pathmnist") for v in CHEN2025_VARIANTS),
     "ano": (

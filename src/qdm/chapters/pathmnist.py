@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 
 from qdm.audits import lowdata as ld
 from qdm.audits.chen2025 import PUBLISHED_CHEN2025
-from qdm.chapters.common import RunChapterKnobs, knobs_from, plot_image_rows
+from qdm.chapters.common import RunChapterKnobs, empty_figure, knobs_from, plot_image_rows
 from qdm.chapters.runs import ChapterRuns
 from qdm.families.hybrid import HYBRID_PROFILES
 from qdm.presets import CHEN2025_VARIANTS
@@ -227,12 +227,6 @@ def published_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _empty_figure(message: str) -> Figure:
-    fig, ax = plt.subplots(figsize=(6.4, 1.2))
-    ax.axis("off")
-    ax.text(0.5, 0.5, message, ha="center", va="center")
-    return fig
-
 
 def plot_metric_points(frame: pd.DataFrame, keys: Sequence[str] = ("fid", "kid", "ssim", "classifier_accuracy")) -> Figure:
     """One panel per metric: each seed's value per variant (points) and the seed mean (bar)."""
@@ -242,7 +236,7 @@ def plot_metric_points(frame: pd.DataFrame, keys: Sequence[str] = ("fid", "kid",
     if unknown:
         raise ValueError(f"keys must be metrics of METRICS {list(labels)}, got {unknown}")
     if frame.empty:
-        return _empty_figure("no finished run to show")
+        return empty_figure("no finished run to show")
     fig, axes = plt.subplots(1, len(keys), figsize=(3.0 * len(keys), 3.2))
     order = [v for v in CHEN2025_VARIANTS if v in set(frame["variant"])]
     for ax, key in zip(list(axes) if len(keys) > 1 else [axes], keys, strict=True):
@@ -275,5 +269,5 @@ def plot_sample_grids(records: Mapping[str, RunRecord | None], real: Any, n: int
         if record is not None:
             rows[variant] = run_samples(record)[:n]
     if len(rows) == 1:
-        return _empty_figure("no finished run to show")
+        return empty_figure("no finished run to show")
     return plot_image_rows(rows, n_cols=n)

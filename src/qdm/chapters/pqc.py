@@ -21,9 +21,12 @@ from qdm.chapters.common import (
     Chapter,
     chapter_from,
     check_results_dir,
+    parse_flag,
+    parse_seeds,
     pick_parameters,
     require,
 )
+from qdm.families.pqc import PQC_PROFILES
 from qdm.models.pqc_denoiser import (
     PQCDenoiser,
     PQCDenoiserConfig,
@@ -99,15 +102,32 @@ _CHAPTER_OVERRIDES = ("eval.metrics=ssim",)
 
 @dataclass(frozen=True)
 class PQCChapterKnobs:
-    """Chapter 03's own knobs: Monte-Carlo draws of the noising check, and the results folder."""
+    """Chapter 03's own knobs: Monte-Carlo draws of the noising check, the results folder, and the profile and seeds
+    of the papers' runs shown from the ledger (:mod:`qdm.chapters.pqc_book`), whether missing ones are trained and by
+    how many workers (``book_seeds``: one int or a comma-separated string; ``train_missing``: also papermill's
+    'true' / 'false')."""
 
     n_draws: int = 200
     results_dir: str = ""
+    profile: str = "book"
+    book_seeds: Any = "0,1,2"
+    train_missing: Any = False
+    workers: int = 1
 
     def __post_init__(self) -> None:
         """Check every field; the message names the parameter and its allowed values."""
         check_int(self.n_draws, "n_draws", 2, 1_000_000)
         check_results_dir(self.results_dir)
+        check_choice(self.profile, "profile", ("paper", *PQC_PROFILES))
+        seeds = parse_seeds(self.book_seeds, "book_seeds")
+        object.__setattr__(self, "book_seeds", ",".join(str(s) for s in seeds))
+        object.__setattr__(self, "train_missing", parse_flag(self.train_missing, "train_missing"))
+        check_int(self.workers, "workers", 1, 64)
+
+    @property
+    def book_seed_list(self) -> tuple[int, ...]:
+        """The training seeds of the papers' runs, in the given order."""
+        return tuple(int(s) for s in self.book_seeds.split(","))
 
 
 def pqc_chapter(**values: Any) -> Chapter:

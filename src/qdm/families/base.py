@@ -48,13 +48,15 @@ __all__ = [
     "plugin_failure_note",
     "profile_data",
     "profile_eval",
+    "profile_steps",
     "profile_train",
     "register_family",
 ]
 
-#: The profiles of every preset: ``paper`` is the preset itself, ``cpu`` and ``smoke`` shrink the budget.
+#: The profiles of every preset: ``paper`` is the preset itself; ``book`` (where a family defines it) the budget chosen
+#: by measurement for the book; ``cpu`` and ``smoke`` shrink the budget further.
 PROFILE_NAMES: tuple[str, ...] = ("paper", "book", "cpu", "smoke")
-_OPTIONAL = ("sample_steps", "autoencoder_steps", "checkpoint_every")
+_OPTIONAL = ("batch_size", "sample_steps", "autoencoder_steps", "checkpoint_every")
 _HOOKS = ("evaluate", "describe", "prepare_eval_reference", "validate", "profile", "parameter_counts")
 
 
@@ -140,11 +142,13 @@ class ProfileSpec:
 
     ``images_per_class`` caps the preset's count; ``ema_decay`` applies to the hybrid DDPM (an EMA of
     horizon ≫ steps would sample the initial weights); ``sample_steps``: DDIM steps of the hybrid DDPM;
-    ``autoencoder_steps``: the PQC latent model's autoencoder budget.
+    ``autoencoder_steps``: the PQC latent model's autoencoder budget.  ``batch_size=None`` keeps the preset's batch
+    size; ``steps_cap=True`` makes ``steps`` the most a run trains (a preset that trains fewer keeps its own count,
+    :func:`profile_steps`).
     """
 
     steps: int
-    batch_size: int
+    batch_size: int | None
     images_per_class: int
     n_samples: int
     fid_real_images: int | None
@@ -152,8 +156,11 @@ class ProfileSpec:
     sample_steps: int | None = None
     autoencoder_steps: int | None = None
     checkpoint_every: int | None = None
+    steps_cap: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.steps_cap, bool):
+            raise ValueError(f"ProfileSpec.steps_cap must be True or False, got {self.steps_cap!r}")
         for name in ("steps", "batch_size", "images_per_class", "sample_steps", "autoencoder_steps", "checkpoint_every"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
@@ -180,12 +187,19 @@ def profile_data(data: DataConfig, spec: ProfileSpec) -> DataConfig:
     return dataclasses.replace(data, images_per_class=spec.images_per_class if n is None else min(n, spec.images_per_class))
 
 
+def profile_steps(spec: ProfileSpec, train: TrainConfig) -> int:
+    """The training steps a profile gives a preset: ``spec.steps``, or with ``spec.steps_cap`` the fewer of it and the
+    preset's own ``train.steps``."""
+    return min(spec.steps, train.steps) if spec.steps_cap else spec.steps
+
+
 def profile_train(train: TrainConfig, spec: ProfileSpec, steps: int, ema: bool) -> TrainConfig:
-    """The preset's TrainConfig with the profile's budget (lr, optimiser and schedule of the preset kept)."""
+    """The preset's TrainConfig with the profile's budget (lr, optimiser and schedule of the preset kept; the
+    preset's batch size where ``spec.batch_size`` is None)."""
     return dataclasses.replace(
         train,
         steps=steps,
-        batch_size=spec.batch_size,
+        batch_size=train.batch_size if spec.batch_size is None else spec.batch_size,
         ema_decay=spec.ema_decay if ema else train.ema_decay,
         checkpoint_every=spec.checkpoint_every,
     )

@@ -34,7 +34,7 @@ from torch import nn
 
 from qdm import protocols
 from qdm.config import DataConfig, ExperimentConfig, TrainConfig, training_subset
-from qdm.families.base import Family, ProfileSpec, profile_spec, register_family, scaled
+from qdm.families.base import Family, ProfileSpec, profile_spec, profile_steps, register_family, scaled
 from qdm.models.autoencoder import Autoencoder, AutoencoderConfig, autoencoder_loss
 from qdm.models.pqc_denoiser import (
     PQCDenoiser,
@@ -248,8 +248,17 @@ def pqc_parameter_counts(cfg: ExperimentConfig) -> dict[str, int]:
     return {"quantum": int(n), "classical": 0, "total": int(n)}
 
 
-#: PQC denoiser profiles (the circuits have ≤ 9 qubits: the budget, not the simulator, is the limit).
+#: The book profile's most training steps per run.
+BOOK_STEPS = 6400
+#: Images per class the book profile allows: every preset's own count (the largest, the 2025 follow-up's 4,048).
+A2_IMAGES = 4048
+
+#: PQC denoiser profiles (the circuits have ≤ 9 qubits: the budget, not the simulator, is the limit).  ``book``: the
+#: preset's own batch size, data and autoencoder, at most :data:`BOOK_STEPS` steps (chosen by the measured
+#: classifier-accuracy-against-steps curves of ``ledger/measurements/budget-*-paper.csv``), 1,000 samples.
 PQC_PROFILES: dict[str, ProfileSpec] = {
+    "book": ProfileSpec(steps=BOOK_STEPS, batch_size=None, images_per_class=A2_IMAGES, n_samples=1000,
+                        fid_real_images=1000, checkpoint_every=1600, steps_cap=True),
     "cpu": ProfileSpec(steps=800, batch_size=32, images_per_class=50, n_samples=100, fid_real_images=1000,
                        autoencoder_steps=400, checkpoint_every=200),
     "smoke": ProfileSpec(steps=16, batch_size=16, images_per_class=8, n_samples=20, fid_real_images=64,
@@ -262,7 +271,7 @@ def pqc_profile(cfg: ExperimentConfig, profile: str) -> ExperimentConfig:
     and the latent model's autoencoder budget; the EMA and the sampler of the preset are kept."""
     spec = profile_spec(PQC_PROFILES, cfg.family, profile)
     model = cfg.model
-    steps = spec.steps
+    steps = profile_steps(spec, cfg.train)
     if model.time_conditioning == "snapshot":
         # every t needs at least one phase: round up to whole rounds of T phases
         per_round = model.T * model.snapshot_phase_steps
