@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     source = load_dataset(cfg.data.dataset, cfg.data.split, data_dir=cfg.data.data_dir).source
     record = provenance.record(to_dict(cfg), cfg.train.seed, [source.file], producer=" ".join(sys.argv))
-    record["measurement"] = f"{how}; one seed, 1 torch thread, classifier accuracy of the samples on the intended digit"
+    record["measurement"] = (f"{how}; one seed, 1 torch thread; accuracy: the fraction of samples the classifier "
+                             "gives the intended digit (score 'intended') or any trained digit (score 'in_classes')")
     atomic_write_text(out / f"{stem}.csv", frame.to_csv(index=False))
     write_json(out / f"{stem}.json", record)
     print(frame.to_string(index=False))

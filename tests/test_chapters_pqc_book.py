@@ -116,3 +116,21 @@ def test_smoke_runs_give_their_own_metrics_and_a_label_grid(tmp_path: Path, data
     with pytest.raises(ValueError, match="must be a label-conditioned run"):
         book.label_grid(book.first_record(runs, "full quantum 16×16 (A2)"))
     assert math.isnan(book.published_table(frame.iloc[1:]).iloc[0]["qdm FID (mean over seeds)"])
+
+
+def test_budget_points_read_the_cap_and_the_last_stage_and_say_what_more_steps_bought(tmp_path: Path) -> None:
+    curve = pd.DataFrame({"steps": [1600, 6400, 25600], "score": "intended", "accuracy": [0.3, 0.65, 0.66],
+                          "classifier_fid": [100.0, 60.0, 70.0], "n_samples": 200})
+    curve.to_csv(tmp_path / "budget-cacioppo2023-cond-latent-paper.csv", index=False)
+    curve.assign(accuracy=[0.1, 0.2, 0.6]).to_csv(tmp_path / "budget-cacioppo2025-full-paper.csv", index=False)
+    frame = book.budget_frame(tmp_path)
+    assert set(frame["preset"]) == {"cacioppo2023-cond-latent", "cacioppo2025-full"} and len(frame) == 6
+    flat = book.budget_points(frame, "cacioppo2023-cond-latent", 6400)
+    assert (flat["acc-cap"], flat["acc-last"], flat["cfid-cap"], flat["last-steps"]) == (0.65, 0.66, 60.0, 25600)
+    se = math.sqrt(0.65 * 0.35 / 200 + 0.66 * 0.34 / 200)
+    assert "change the recognised fraction by +0.010" in flat["reading"] and f"({se:.3f})" in flat["reading"]
+    rising = book.budget_points(frame, "cacioppo2025-full", 6400)
+    assert rising["reading"] == "the 19,200 steps past the cap raise the recognised fraction by 0.400"
+    assert book.budget_points(frame, "koelle2024", 6400)["reading"] == "koelle2024 was not measured"
+    assert book.budget_points(frame, "cacioppo2025-full", 3200)["reading"].startswith("the cap of 3200 steps is not")
+    assert book.budget_frame(tmp_path / "none").empty

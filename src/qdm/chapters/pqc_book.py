@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -36,18 +37,23 @@ __all__ = [
     "ABLATIONS",
     "ABLATION_METRICS",
     "BASE",
+    "BUDGET_PRESETS",
+    "BUDGET_TOLERANCE",
     "CHAPTER",
     "METRICS",
     "MODELS",
     "PUBLISHED_FID",
     "ablation_table",
     "ablation_text",
+    "budget_frame",
+    "budget_points",
     "first_record",
     "label_grid",
     "model_of",
     "per_label_frame",
     "per_label_table",
     "plot_label_grid",
+    "plot_budget",
     "plot_metric_points",
     "published_table",
     "run_frame",
@@ -301,15 +307,6 @@ def plot_metric_points(frame: pd.DataFrame, keys: Sequence[str] = ("recognised",
     return fig
 
 
-def _check_jobs() -> None:
-    """Every job of the chapter has a label (import-time check of :data:`MODELS` against the job list)."""
-    missing = [job for job in CHAPTER_JOBS[CHAPTER] if job not in MODELS]
-    if missing:
-        raise RuntimeError(f"qdm.chapters.pqc_book.MODELS lacks the chapter's jobs {missing}")
-
-
-_check_jobs()
-
 
 def ablation_text(table: pd.DataFrame, alpha: float = ld.ALPHA) -> str:
     """What the ablations show, in plain words, from :func:`ablation_table`'s rows (computed, never written in advance)."""
@@ -328,3 +325,85 @@ def ablation_text(table: pd.DataFrame, alpha: float = ld.ALPHA) -> str:
                              f"Holm p = {row.p_holm:.2g}: {row.result}")
         sentences.append(f"{change[0].upper()}{change[1:]} ({int(group['pairs'].max())} seed pairs): {'; '.join(parts)}.")
     return " ".join(sentences) + f" (Differences are the ablation minus {BASE}; shown means Holm p <= {alpha:g}.)"
+
+
+#: The presets whose budget curves chose the book profile's step cap (``ledger/measurements/budget-<preset>-paper``).
+BUDGET_PRESETS: tuple[str, ...] = ("cacioppo2023-cond-latent", "cacioppo2025-full", "koelle2024")
+
+
+def budget_frame(measurements_dir: str | Path) -> pd.DataFrame:
+    """The measured budget curves of :data:`BUDGET_PRESETS` (:func:`qdm.audits.budget.budget_curve` at the paper
+    settings, one seed, written by ``scripts/measure_budget.py``): preset, steps, score, accuracy, classifier_fid,
+    n_samples; presets without a measurement are left out."""
+    frames = []
+    for preset in BUDGET_PRESETS:
+        path = Path(measurements_dir) / f"budget-{preset}-paper.csv"
+        if path.is_file():
+            frames.append(pd.read_csv(path).assign(preset=preset))
+    columns = ["preset", "steps", "score", "accuracy", "classifier_fid", "n_samples"]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+
+def plot_budget(frame: pd.DataFrame, cap: int) -> Figure:
+    """Accuracy and classifier FID against training steps per preset, the book profile's cap ``cap`` marked."""
+    if not isinstance(frame, pd.DataFrame) or not {"preset", "steps", "accuracy", "classifier_fid"} <= set(frame.columns):
+        raise ValueError("frame must be the DataFrame of budget_frame(...)")
+    if frame.empty:
+        return empty_figure("no budget measurement to show")
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.4))
+    for ax, key, label in ((axes[0], "accuracy", "recognised by the classifier"),
+                           (axes[1], "classifier_fid", "classifier FID")):
+        sns.lineplot(data=frame, x="steps", y=key, hue="preset", marker="o", ax=ax, legend=ax is axes[1])
+        ax.axvline(cap, color="0.4", ls="--", lw=1)
+        ax.set_xscale("log")
+        ax.set_xlabel("training steps (paper settings, seed 0)")
+        ax.set_ylabel(label)
+    fig.tight_layout()
+    return fig
+
+
+
+#: A change of the recognised fraction between two stages within this many binomial standard errors of the
+#: difference (independent samples of each stage) is read as no change.
+BUDGET_TOLERANCE = 2.0
+
+
+def budget_points(frame: pd.DataFrame, preset: str, cap: int) -> dict[str, Any]:
+    """One preset's measured curve at the cap and at its last stage: ``acc-cap``, ``cfid-cap``, ``acc-last``,
+    ``cfid-last``, ``last-steps`` (NaN / 0 where not measured) and ``reading``: what the steps past the cap bought,
+    computed (recognised fraction up, down, or within :data:`BUDGET_TOLERANCE` binomial standard errors)."""
+    curve = frame[frame["preset"] == preset].set_index("steps") if len(frame) else frame
+    nan = float("nan")
+    out: dict[str, Any] = {"acc-cap": nan, "cfid-cap": nan, "acc-last": nan, "cfid-last": nan, "last-steps": 0,
+                           "reading": f"{preset} was not measured"}
+    if not len(curve):
+        return out
+    last = int(curve.index.max())
+    out["last-steps"] = last
+    out["acc-last"], out["cfid-last"] = float(curve.loc[last, "accuracy"]), float(curve.loc[last, "classifier_fid"])
+    if cap not in curve.index:
+        out["reading"] = f"the cap of {cap} steps is not a measured stage"
+        return out
+    out["acc-cap"], out["cfid-cap"] = float(curve.loc[cap, "accuracy"]), float(curve.loc[cap, "classifier_fid"])
+    gain = out["acc-last"] - out["acc-cap"]
+    n_cap, n_last = float(curve.loc[cap, "n_samples"]), float(curve.loc[last, "n_samples"])
+    se = math.sqrt(out["acc-cap"] * (1 - out["acc-cap"]) / n_cap + out["acc-last"] * (1 - out["acc-last"]) / n_last)
+    if last <= cap:
+        out["reading"] = "the curve was not measured past the cap"
+    elif abs(gain) <= BUDGET_TOLERANCE * se:
+        out["reading"] = (f"the {last - cap:,} steps past the cap change the recognised fraction by {gain:+.3f}, within "
+                          f"{BUDGET_TOLERANCE:g} binomial standard errors ({se:.3f}) of the two stages' samples")
+    else:
+        out["reading"] = (f"the {last - cap:,} steps past the cap {'raise' if gain > 0 else 'lower'} the recognised "
+                          f"fraction by {abs(gain):.3f}")
+    return out
+
+
+def _check_jobs() -> None:
+    """Every job of the chapter has a label (import-time check of :data:`MODELS` against the job list)."""
+    missing = [job for job in CHAPTER_JOBS[CHAPTER] if job not in MODELS]
+    if missing:
+        raise RuntimeError(f"qdm.chapters.pqc_book.MODELS lacks the chapter's jobs {missing}")
+
+
+_check_jobs()
