@@ -393,7 +393,8 @@ glue_value("count-chapter", int(counts["this chapter"]))
 # own models are larger and train longer. The {glue:text}`profile` profile keeps each preset's
 # circuit, data, schedule, $T$, batch size, optimiser and autoencoder, and trains at most
 # {glue:text}`book-steps` steps ({glue:text}`book-steps-note`). The cap was read off measured curves
-# ({numref}`fig-pqc-budget`): one seed of each preset at its paper settings, trained in stages and
+# ({numref}`fig-pqc-budget`): one seed of the conditioned latent and the full-quantum presets at their paper
+# settings (Kölle et al.'s preset was not measured), trained in stages and
 # scored after each by qdm's classifier. Each model is trained at the seeds
 # {glue:text}`book_seeds` and scored on {glue:text}`book-n-samples` samples against
 # {glue:text}`book-n-reference` held-out test images: TF-Inception FID and KID, SSIM

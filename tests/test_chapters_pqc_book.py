@@ -26,7 +26,7 @@ def _frame(values: dict[str, list[tuple[float, float, float]]]) -> pd.DataFrame:
     for model, triples in values.items():
         for seed, (rec, fid, ssim) in enumerate(triples):
             row = {"model": model, "seed": seed, "recognised": rec, "fid": fid, "ssim": ssim,
-                   "recognised_as": "requested digit"}
+                   "recognised_as": "the requested digit"}
             for key, _, count in book.METRICS:
                 row.setdefault(key, 0.5)
                 row[count] = 1000.0
@@ -101,7 +101,7 @@ def test_smoke_runs_give_their_own_metrics_and_a_label_grid(tmp_path: Path, data
         m = run.record.metrics
         assert row.fid == m["fid"] and row.ssim == m["ssim"] and row.fid_n_reference == m["fid_n_reference"]
         assert row.recognised == m.get("classifier_accuracy", m.get("classifier_in_classes"))
-    assert list(frame["recognised_as"]) == ["requested digit", "a trained digit"]
+    assert list(frame["recognised_as"]) == ["the requested digit", "a trained digit"]
     record = book.first_record(runs, book.BASE)
     grid = book.label_grid(record, per_label=2)
     samples = torch.load(record.run_dir / "samples.pt", weights_only=True)

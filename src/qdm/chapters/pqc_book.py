@@ -122,7 +122,7 @@ def model_of(job: Job) -> str:
 def _recognised(metrics: dict[str, Any]) -> tuple[float, str]:
     """The fraction the classifier recognises and as what: the requested digit, or any trained digit."""
     if "classifier_accuracy" in metrics:
-        return float(metrics["classifier_accuracy"]), "requested digit"
+        return float(metrics["classifier_accuracy"]), "the requested digit"
     if "classifier_in_classes" in metrics:
         return float(metrics["classifier_in_classes"]), "a trained digit"
     return math.nan, "-"
@@ -173,7 +173,7 @@ def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
                 continue
             s = summarize_seeds(values)
             if key == "recognised":
-                label = f"{labels[key]} (as the {group['recognised_as'].iloc[0]})"
+                label = f"{labels[key]} (as {group['recognised_as'].iloc[0]})"
             counts = sorted({int(v) for v in group[count].dropna()})
             rows.append({"model": model, "metric": label, "key": key, "seeds": s.n, "mean": s.mean,
                          "ci_low": s.ci_low, "ci_high": s.ci_high, "images": "/".join(map(str, counts)) or "-"})
