@@ -34,6 +34,9 @@ __all__ = [
     "Chapter",
     "chapter_from",
     "empty_figure",
+    "plot_seed_points",
+    "seed_interval_table",
+    "values_by_seed",
     "fid_table",
     "knobs_from",
     "override_text",
@@ -424,6 +427,53 @@ def plot_loss_curves(frame: pd.DataFrame, ylabel: str = "training loss", logy: b
     ax.set_xlabel("optimisation step")
     ax.set_ylabel(ylabel)
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+def seed_interval_table(
+    frame: pd.DataFrame,
+    group: str,
+    metrics: Sequence[tuple[str, str, str]],
+    label_of: Callable[[str, str, pd.DataFrame], str] | None = None,
+) -> pd.DataFrame:
+    """Per value of column ``group`` and metric (key, label, count key): seeds, mean and 95 % t-interval over seeds
+    (NaN with one seed) and the image counts behind it; ``label_of(key, label, rows)`` may rename a metric."""
+    rows = []
+    for name, block in frame.groupby(group, sort=False):
+        for key, label, count in metrics:
+            values = [float(v) for v in block[key] if math.isfinite(float(v))]
+            if not values:
+                continue
+            s = protocols.summarize_seeds(values)
+            counts = sorted({int(v) for v in block[count].dropna()})
+            rows.append({group: name, "metric": label_of(key, label, block) if label_of else label, "key": key,
+                         "seeds": s.n, "mean": s.mean, "ci_low": s.ci_low, "ci_high": s.ci_high,
+                         "images": "/".join(map(str, counts)) or "-"})
+    return pd.DataFrame(rows, columns=[group, "metric", "key", "seeds", "mean", "ci_low", "ci_high", "images"])
+
+
+def values_by_seed(frame: pd.DataFrame, group: str, name: str, key: str) -> dict[int, float]:
+    """seed -> finite ``key`` value of the rows whose column ``group`` is ``name``."""
+    rows = frame[frame[group] == name]
+    return {int(s): float(v) for s, v in zip(rows["seed"], rows[key], strict=True) if math.isfinite(float(v))}
+
+
+def plot_seed_points(frame: pd.DataFrame, group: str, order: Sequence[str], keys: Sequence[str],
+                     labels: Mapping[str, str]) -> Figure:
+    """One panel per metric key: each seed's value per ``group`` value (points, in ``order``) and the seed mean (bar)."""
+    if frame.empty:
+        return empty_figure("no finished run to show")
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.1 * len(keys), 3.4), squeeze=False)
+    for ax, key in zip(axes[0], keys, strict=True):
+        sns.barplot(data=frame, x=group, y=key, order=list(order), errorbar=None, ax=ax, color="0.85")
+        sns.stripplot(data=frame, x=group, y=key, order=list(order), hue="seed", ax=ax, size=6, jitter=0.15,
+                      palette="dark", legend=ax is axes[0][-1])
+        ax.set_xlabel("")
+        ax.set_ylabel(labels[key])
+        ax.tick_params(axis="x", rotation=40)
+        for tick in ax.get_xticklabels():
+            tick.set_horizontalalignment("right")
     fig.tight_layout()
     return fig
 

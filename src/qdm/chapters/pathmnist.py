@@ -19,18 +19,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import matplotlib.pyplot as plt
 import pandas as pd
-import seaborn as sns
 from matplotlib.figure import Figure
 
 from qdm.audits import lowdata as ld
 from qdm.audits.chen2025 import PUBLISHED_CHEN2025
-from qdm.chapters.common import RunChapterKnobs, empty_figure, knobs_from, plot_image_rows
+from qdm.chapters.common import (
+    RunChapterKnobs,
+    empty_figure,
+    knobs_from,
+    plot_image_rows,
+    plot_seed_points,
+    seed_interval_table,
+    values_by_seed,
+)
 from qdm.chapters.runs import ChapterRuns
 from qdm.families.hybrid import HYBRID_PROFILES
 from qdm.presets import CHEN2025_VARIANTS
-from qdm.protocols import summarize_seeds
 from qdm.runner import RunRecord, run_samples
 from qdm.validation import check_int
 
@@ -140,22 +145,11 @@ def _require(frame: Any) -> None:
 def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Per variant and metric: seeds, mean and 95 % t-interval over seeds (NaN with one seed), images behind it."""
     _require(frame)
-    rows = []
-    for variant, group in frame.groupby("variant", sort=False):
-        for key, label, count in METRICS:
-            values = [float(v) for v in group[key] if math.isfinite(float(v))]
-            if not values:
-                continue
-            s = summarize_seeds(values)
-            counts = sorted({int(v) for v in group[count].dropna()})
-            rows.append({"variant": variant, "metric": label, "key": key, "seeds": s.n, "mean": s.mean,
-                         "ci_low": s.ci_low, "ci_high": s.ci_high, "images": "/".join(map(str, counts)) or "-"})
-    return pd.DataFrame(rows, columns=["variant", "metric", "key", "seeds", "mean", "ci_low", "ci_high", "images"])
+    return seed_interval_table(frame, "variant", METRICS)
 
 
 def _by_seed(frame: pd.DataFrame, variant: str, key: str) -> dict[int, float]:
-    rows = frame[frame["variant"] == variant]
-    return {int(s): float(v) for s, v in zip(rows["seed"], rows[key], strict=True) if math.isfinite(float(v))}
+    return values_by_seed(frame, "variant", variant, key)
 
 
 def _result(mean: float, p_holm: float, metric: ClaimMetric, alpha: float) -> str:
@@ -235,21 +229,8 @@ def plot_metric_points(frame: pd.DataFrame, keys: Sequence[str] = ("fid", "kid",
     unknown = [k for k in keys if k not in labels]
     if unknown:
         raise ValueError(f"keys must be metrics of METRICS {list(labels)}, got {unknown}")
-    if frame.empty:
-        return empty_figure("no finished run to show")
-    fig, axes = plt.subplots(1, len(keys), figsize=(3.0 * len(keys), 3.2))
     order = [v for v in CHEN2025_VARIANTS if v in set(frame["variant"])]
-    for ax, key in zip(list(axes) if len(keys) > 1 else [axes], keys, strict=True):
-        sns.barplot(data=frame, x="variant", y=key, order=order, errorbar=None, ax=ax, color="0.85")
-        sns.stripplot(data=frame, x="variant", y=key, order=order, hue="seed", ax=ax, size=6, jitter=0.15,
-                      palette="dark", legend=ax is axes[-1] if len(keys) > 1 else True)
-        ax.set_xlabel("")
-        ax.set_ylabel(labels[key])
-        ax.tick_params(axis="x", rotation=40)
-        for tick in ax.get_xticklabels():
-            tick.set_horizontalalignment("right")
-    fig.tight_layout()
-    return fig
+    return plot_seed_points(frame, "variant", order, keys, labels)
 
 
 def first_records(runs: ChapterRuns) -> dict[str, RunRecord | None]:

@@ -26,7 +26,7 @@ import torch
 from matplotlib.figure import Figure
 
 from qdm.audits import lowdata as ld
-from qdm.chapters.common import empty_figure, plot_image_rows
+from qdm.chapters.common import empty_figure, plot_image_rows, plot_seed_points, seed_interval_table, values_by_seed
 from qdm.chapters.jobs import CHAPTER_JOBS, Job
 from qdm.chapters.runs import ChapterRuns
 from qdm.protocols import summarize_seeds
@@ -164,25 +164,15 @@ def _require(frame: Any) -> None:
 def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Per model and metric: seeds, mean and 95 % t-interval over seeds (NaN with one seed), images behind it."""
     _require(frame)
-    labels = dict(zip((k for k, _, _ in METRICS), (label for _, label, _ in METRICS), strict=True))
-    rows = []
-    for model, group in frame.groupby("model", sort=False):
-        for key, label, count in METRICS:
-            values = [float(v) for v in group[key] if math.isfinite(float(v))]
-            if not values:
-                continue
-            s = summarize_seeds(values)
-            if key == "recognised":
-                label = f"{labels[key]} (as {group['recognised_as'].iloc[0]})"
-            counts = sorted({int(v) for v in group[count].dropna()})
-            rows.append({"model": model, "metric": label, "key": key, "seeds": s.n, "mean": s.mean,
-                         "ci_low": s.ci_low, "ci_high": s.ci_high, "images": "/".join(map(str, counts)) or "-"})
-    return pd.DataFrame(rows, columns=["model", "metric", "key", "seeds", "mean", "ci_low", "ci_high", "images"])
+
+    def label_of(key: str, label: str, rows: pd.DataFrame) -> str:
+        return f"{label} (as {rows['recognised_as'].iloc[0]})" if key == "recognised" else label
+
+    return seed_interval_table(frame, "model", METRICS, label_of)
 
 
 def _by_seed(frame: pd.DataFrame, model: str, key: str) -> dict[int, float]:
-    rows = frame[frame["model"] == model]
-    return {int(s): float(v) for s, v in zip(rows["seed"], rows[key], strict=True) if math.isfinite(float(v))}
+    return values_by_seed(frame, "model", model, key)
 
 
 def ablation_table(frame: pd.DataFrame, alpha: float = ld.ALPHA) -> pd.DataFrame:
@@ -290,22 +280,8 @@ def plot_metric_points(frame: pd.DataFrame, keys: Sequence[str] = ("recognised",
     unknown = [k for k in keys if k not in labels]
     if unknown:
         raise ValueError(f"keys must be metrics of METRICS {list(labels)}, got {unknown}")
-    if frame.empty:
-        return empty_figure("no finished run to show")
-    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3.6), squeeze=False)
     order = [label for label in MODELS.values() if label in set(frame["model"])]
-    for ax, key in zip(axes[0], keys, strict=True):
-        sns.barplot(data=frame, x="model", y=key, order=order, errorbar=None, ax=ax, color="0.85")
-        sns.stripplot(data=frame, x="model", y=key, order=order, hue="seed", ax=ax, size=6, jitter=0.15,
-                      palette="dark", legend=ax is axes[0][-1])
-        ax.set_xlabel("")
-        ax.set_ylabel(labels[key])
-        ax.tick_params(axis="x", rotation=40)
-        for tick in ax.get_xticklabels():
-            tick.set_horizontalalignment("right")
-    fig.tight_layout()
-    return fig
-
+    return plot_seed_points(frame, "model", order, keys, labels)
 
 
 def ablation_text(table: pd.DataFrame, alpha: float = ld.ALPHA) -> str:
