@@ -34,6 +34,7 @@ __all__ = [
     "Chapter",
     "chapter_from",
     "empty_figure",
+    "paired_difference_text",
     "plot_seed_points",
     "seed_interval_table",
     "values_by_seed",
@@ -457,6 +458,16 @@ def values_by_seed(frame: pd.DataFrame, group: str, name: str, key: str) -> dict
     """seed -> finite ``key`` value of the rows whose column ``group`` is ``name``."""
     rows = frame[frame[group] == name]
     return {int(s): float(v) for s, v in zip(rows["seed"], rows[key], strict=True) if math.isfinite(float(v))}
+
+
+def paired_difference_text(row: Any, digits: int, prefix: str = "") -> str:
+    """One row of a seed-paired comparison table (metric, pairs, mean_diff, ci_low, ci_high, p_holm, result) in
+    words: "<metric> <prefix><diff> [low, high], Holm p = ...: <result>", or why it was not tested."""
+    if row.result.startswith("not tested"):
+        return f"{row.metric}: not testable ({row.pairs} seed pair{'s' if row.pairs != 1 else ''})"
+    g = f".{digits}g"
+    return (f"{row.metric} {prefix}{row.mean_diff:+{g}} [{row.ci_low:{g}}, {row.ci_high:{g}}], "
+            f"Holm p = {row.p_holm:.2g}: {row.result}")
 
 
 def plot_seed_points(frame: pd.DataFrame, group: str, order: Sequence[str], keys: Sequence[str],

@@ -28,6 +28,7 @@ from qdm.chapters.common import (
     RunChapterKnobs,
     empty_figure,
     knobs_from,
+    paired_difference_text,
     plot_image_rows,
     plot_seed_points,
     seed_interval_table,
@@ -192,13 +193,7 @@ def verdict_text(table: pd.DataFrame, alpha: float = ld.ALPHA) -> str:
         return "Too few seed pairs are shown to test the claim; nothing can be said about it here."
     sentences = []
     for comparison, group in table.groupby("comparison", sort=False):
-        parts = []
-        for row in group.itertuples():
-            if row.result.startswith("not tested"):
-                parts.append(f"{row.metric}: not testable ({row.pairs} seed pair{'s' if row.pairs != 1 else ''})")
-            else:
-                parts.append(f"{row.metric} difference {row.mean_diff:+.4g} [{row.ci_low:.4g}, {row.ci_high:.4g}], "
-                             f"Holm p = {row.p_holm:.2g}: {row.result}")
+        parts = [paired_difference_text(row, 4, "difference ") for row in group.itertuples()]
         n_claimed = int((group["result"] == "as claimed").sum())
         sentences.append(f"{comparison} ({group['label'].iloc[0]}): {'; '.join(parts)} "
                          f"({n_claimed} of {len(group)} claimed directions shown at Holm p <= {alpha:g}).")

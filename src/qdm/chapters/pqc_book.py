@@ -26,7 +26,14 @@ import torch
 from matplotlib.figure import Figure
 
 from qdm.audits import lowdata as ld
-from qdm.chapters.common import empty_figure, plot_image_rows, plot_seed_points, seed_interval_table, values_by_seed
+from qdm.chapters.common import (
+    empty_figure,
+    paired_difference_text,
+    plot_image_rows,
+    plot_seed_points,
+    seed_interval_table,
+    values_by_seed,
+)
 from qdm.chapters.jobs import CHAPTER_JOBS, Job
 from qdm.chapters.runs import ChapterRuns
 from qdm.protocols import summarize_seeds
@@ -292,13 +299,7 @@ def ablation_text(table: pd.DataFrame, alpha: float = ld.ALPHA) -> str:
         return "Too few seed pairs are shown to test the ablations; nothing can be said about them here."
     sentences = []
     for change, group in table.groupby("ablation", sort=False):
-        parts = []
-        for row in group.itertuples():
-            if row.result.startswith("not tested"):
-                parts.append(f"{row.metric}: not testable ({row.pairs} seed pair{'s' if row.pairs != 1 else ''})")
-            else:
-                parts.append(f"{row.metric} {row.mean_diff:+.3g} [{row.ci_low:.3g}, {row.ci_high:.3g}], "
-                             f"Holm p = {row.p_holm:.2g}: {row.result}")
+        parts = [paired_difference_text(row, 3) for row in group.itertuples()]
         sentences.append(f"{change[0].upper()}{change[1:]} ({int(group['pairs'].max())} seed pairs): {'; '.join(parts)}.")
     return " ".join(sentences) + f" (Differences are the ablation minus {BASE}; shown means Holm p <= {alpha:g}.)"
 
