@@ -103,8 +103,8 @@ def test_variant_names_and_bad_knobs_are_refused_in_one_line() -> None:
     for bad in ("chen2025", "hybrid-pathmnist", 3):
         with pytest.raises(ValueError, match="preset must be one of"):
             chapter.variant_of(bad)
-    for bad in ("gpu", "book"):  # "book": the hybrid presets define no book profile yet, refused before any work
-        with pytest.raises(ValueError, match="profile must be one of 'paper', 'cpu', 'smoke'"):
+    for bad in ("gpu", "laptop"):  # refused before any work
+        with pytest.raises(ValueError, match="profile must be one of 'paper', 'book', 'cpu', 'smoke'"):
             chapter.PathChapterKnobs(profile=bad)
     with pytest.raises(ValueError, match="seeds must not repeat an item"):
         chapter.PathChapterKnobs(seeds="0,0")

@@ -134,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seeds, e.g. 0,1,2 or 0-4 (default 0,1,2); a job with its own seed count takes the first ones")
     rep.add_argument("--set", dest="reproduce_overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override for every run after the job's own, repeatable (recorded in the ledger entry)")
+    rep.add_argument("--only", action="append", default=[], metavar="TERM",
+                     help="only the runs whose preset or one of whose overrides is TERM, repeatable "
+                          "(e.g. --only data.classes=0 --only chen2025-classical)")
     rep.add_argument("--results", default="results", help="results root folder (default: results)")
     rep.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
     rep.add_argument("--engine", choices=("local", "dask", "ray"), default="local", help="where jobs run")
@@ -286,14 +289,14 @@ def _ledger_root() -> Path:
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     """Run a chapter's jobs (qdm.chapters.jobs) and, with --admit, move the finished local runs into the ledger."""
     from qdm import ledger
-    from qdm.chapters.jobs import chapter_jobs
+    from qdm.chapters.jobs import chapter_jobs, select_jobs
     from qdm.runner import run_dir_for, run_many
 
     _check_results(args.results)
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
     extra = list(args.reproduce_overrides)
-    jobs = chapter_jobs(args.chapter, args.profile, parse_seeds(args.seeds), extra)
+    jobs = select_jobs(chapter_jobs(args.chapter, args.profile, parse_seeds(args.seeds), extra), args.only)
     if args.list:
         for job, seed, cfg in jobs:
             shown = " ".join([*job.overrides_for(seed), *extra])

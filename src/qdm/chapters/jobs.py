@@ -110,6 +110,24 @@ def chapter_jobs(
     return [item for name in names for item in resolve_jobs(CHAPTER_JOBS[name], profile, seeds, extra)]
 
 
+def select_jobs(
+    jobs: Sequence[tuple[Job, int, ExperimentConfig]], only: Sequence[str]
+) -> list[tuple[Job, int, ExperimentConfig]]:
+    """The runs of ``jobs`` that match every term of ``only`` (``qdm reproduce --only``): a term matches a run when it
+    is the job's preset or one of its overrides, e.g. ``data.classes=0`` or ``chen2025-classical``.  No terms: all.
+    A term that matches no run is an error naming the terms that would."""
+    if isinstance(only, str):
+        raise ValueError("only must be a sequence of terms, not one string")
+    out = list(jobs)
+    for term in only:
+        kept = [item for item in out if term == item[0].preset or term in item[0].overrides_for(item[1])]
+        if not kept:
+            known = sorted({t for job, seed, _ in out for t in (job.preset, *job.overrides_for(seed))})
+            raise ValueError(f"--only {term!r} matches no run; the runs' presets and overrides are: {', '.join(known)}")
+        out = kept
+    return out
+
+
 def n_runs(chapter: str, seeds: Sequence[int]) -> int:
     """How many runs ``chapter`` makes for ``seeds`` (each job runs its own share of them), without resolving any."""
     return sum(len(job.seeds_from(seeds)) for job in CHAPTER_JOBS[chapter])
