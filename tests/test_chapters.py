@@ -121,7 +121,9 @@ def test_hybrid_chapter(tmp_path: Path, data_dir: Path, monkeypatch: pytest.Monk
     small = {
         "images_per_class": 4, "variants": "quantum,classical", "n_seeds": 2, "n_qubits": 4, "n_layers": 2, "T": 20,
         "steps": 4, "batch_size": 4, "sample_steps": 2, "n_samples": 2, "fid_real_images": 4,
+        "profile": "smoke", "book_seeds": "0,1", "book_digits": "0", "train_missing": True,
     }
+    monkeypatch.setenv("QDM_LEDGER_DIR", "none")  # the presets' runs trained fresh at the smoke profile
     values, results = _run("04_hybrid_ddpm", small, tmp_path, data_dir, monkeypatch)
     # parameter table: circuit = layers x qubits RZ weights, matched core equal, classical twin n^2 + n
     assert _num(values, "params-quantum-core") == _num(values, "params-matched-core") == 2 * 4
@@ -145,6 +147,24 @@ def test_hybrid_chapter(tmp_path: Path, data_dir: Path, monkeypatch: pytest.Monk
     folder = results / "figures" / "04_hybrid_ddpm"
     _check_figures(values, folder, ("fig-hybrid-loss", "fig-hybrid-samples"), "notebooks/04_hybrid_ddpm.py", small)
     assert len(list((results / "hybrid-mnist").iterdir())) == 4  # one run folder per variant and seed
+    # the presets at a profile: 4 variants x 2 seeds on digit 0 trained here, each row its run's own metrics file
+    assert values["book-sources"] == "'8 of 8 runs: 8 trained by this page'"
+    book = pd.read_csv(folder / "book-runs.csv")
+    assert len(book) == 8 and set(book["class"]) == {0} and book["seed"].tolist() == [0, 1] * 4
+    for row in book.itertuples():
+        (metrics_file,) = results.glob(f"*/{row.run}/metrics.json")
+        stored = json.loads(metrics_file.read_text())
+        assert row.fid == pytest.approx(stored["fid"], rel=1e-12) and row.ssim == pytest.approx(stored["ssim"], rel=1e-12)
+    claim = pd.read_csv(folder / "book-claim.csv")
+    assert len(claim) == 4 and set(claim["pairs"]) == {2} and set(claim["class"]) == {0}
+    quantum = book[book["variant"] == "chen2025"].set_index("seed")["fid"]
+    classical = book[book["variant"] == "chen2025-classical"].set_index("seed")["fid"]
+    first = claim[(claim["comparison"] == "chen2025 − chen2025-classical") & (claim["metric"] == "FID")].iloc[0]
+    assert first.mean_diff == pytest.approx(float((quantum - classical).mean()), rel=1e-9)
+    assert values["book-verdict"].strip("'\"").startswith("Class 0: chen2025 − chen2025-classical")
+    _check_figures(values, folder, ("fig-hybrid-book-points", "fig-hybrid-book-samples"), "notebooks/04_hybrid_ddpm.py",
+                   small)
     assert_rejects(NOTEBOOKS / "04_hybrid_ddpm.py", "variants", "quantum,photonic")
+    assert_rejects(NOTEBOOKS / "04_hybrid_ddpm.py", "book_digits", "3")
     executed = nbformat.read(tmp_path / "04_hybrid_ddpm.ipynb", as_version=4)
     assert not any(o.get("output_type") == "error" for c in executed.cells for o in c.get("outputs", []))

@@ -135,8 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--set", dest="reproduce_overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override for every run after the job's own, repeatable (recorded in the ledger entry)")
     rep.add_argument("--only", action="append", default=[], metavar="TERM",
-                     help="only the runs whose preset or one of whose overrides is TERM, repeatable "
-                          "(e.g. --only data.classes=0 --only chen2025-classical)")
+                     help="only the runs whose preset or one of whose overrides is TERM, repeatable; terms of one "
+                          "key are alternatives (--only data.classes=0 --only data.classes=1 --only chen2025)")
     rep.add_argument("--results", default="results", help="results root folder (default: results)")
     rep.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
     rep.add_argument("--engine", choices=("local", "dask", "ray"), default="local", help="where jobs run")

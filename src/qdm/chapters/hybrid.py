@@ -20,10 +20,16 @@ from qdm.chapters.common import (
     check_results_dir,
     fid_table,
     metrics_frame,
+    parse_flag,
     parse_list,
+    parse_seeds,
     pick_parameters,
     ssim_table,
 )
+from qdm.chapters.hybrid_runs import ClaimMetric
+from qdm.chapters.jobs import HYBRID_DIGITS
+from qdm.families.hybrid import HYBRID_PROFILES
+from qdm.validation import check_choice
 from qdm.config import ExperimentConfig, apply_overrides
 from qdm.models.bottleneck import GATE_KINDS
 from qdm.models.counting import PART_NAMES, count_parameters
@@ -33,8 +39,11 @@ from qdm.validation import check_int
 
 __all__ = [
     "BASE_EXPERIMENT",
+    "BOOK_CHAPTER",
     "CONFIG_KEYS",
     "HybridChapterKnobs",
+    "MNIST_CLAIM",
+    "MNIST_CLAIM_TEXT",
     "from_namespace",
     "hybrid_chapter",
     "hybrid_experiments",
@@ -48,6 +57,16 @@ __all__ = [
 
 #: The registered experiment chapter 04 trains (one config per variant and seed).
 BASE_EXPERIMENT = "hybrid-mnist"
+#: The key of :data:`qdm.chapters.jobs.CHAPTER_JOBS` whose runs the chapter shows from the ledger.
+BOOK_CHAPTER = "hybrid"
+#: [chen2025quantum] Abstract: with fewer than 100 training images the hybrid model beats the identical classical
+#: architecture on MNIST in FID (lower) and SSIM (higher).
+MNIST_CLAIM: tuple[ClaimMetric, ...] = (
+    ClaimMetric("fid", "FID", True, "better"),
+    ClaimMetric("ssim", "SSIM", False, "better"),
+)
+MNIST_CLAIM_TEXT = ("with fewer than 100 training images of a digit the quantum model has a better (lower) FID and a "
+                    "better (higher) SSIM than the identical classical architecture")
 
 #: Chapter 04's notebook parameters that are config values: parameter -> key of :data:`BASE_EXPERIMENT`'s
 #: config. The config classes validate them (:func:`qdm.presets.resolve_config`); nothing is re-checked here.
@@ -77,12 +96,18 @@ _CHAPTER_OVERRIDES = ("eval.metrics=ssim",)
 
 @dataclass(frozen=True)
 class HybridChapterKnobs:
-    """Chapter 04's own knobs (not config values): which bottlenecks, how many seeds, parallel workers, results folder."""
+    """Chapter 04's own knobs (not config values): which bottlenecks, how many seeds, parallel workers, results folder;
+    and the profile, seeds and digits of the presets' runs shown from the ledger (``book_seeds``, ``book_digits``: one
+    int or a comma-separated string; ``train_missing``: train those not found, also papermill's 'true' / 'false')."""
 
     variants: str = "quantum,classical,matched"
     n_seeds: int = 2
     workers: int = 1
     results_dir: str = ""
+    profile: str = "book"
+    book_seeds: Any = "0,1,2"
+    book_digits: Any = "0,1,6"
+    train_missing: Any = False
 
     def __post_init__(self) -> None:
         """Check every field; the message names the parameter and its allowed values."""
@@ -92,6 +117,28 @@ class HybridChapterKnobs:
         check_int(self.n_seeds, "n_seeds", 1, 20)
         check_int(self.workers, "workers", 1, 64)
         check_results_dir(self.results_dir)
+        check_choice(self.profile, "profile", ("paper", *HYBRID_PROFILES))
+        object.__setattr__(self, "book_seeds", ",".join(map(str, parse_seeds(self.book_seeds, "book_seeds"))))
+        digits = parse_seeds(self.book_digits, "book_digits")
+        if any(d not in HYBRID_DIGITS for d in digits):
+            raise ValueError(f"book_digits must be comma-separated digits of {list(HYBRID_DIGITS)}, got {self.book_digits!r}")
+        object.__setattr__(self, "book_digits", ",".join(map(str, digits)))
+        object.__setattr__(self, "train_missing", parse_flag(self.train_missing, "train_missing"))
+
+    @property
+    def book_seed_list(self) -> tuple[int, ...]:
+        """The training seeds of the presets' runs, in the given order."""
+        return tuple(int(s) for s in self.book_seeds.split(","))
+
+    @property
+    def book_digit_list(self) -> tuple[int, ...]:
+        """The MNIST digits of the presets' runs, in the given order."""
+        return tuple(int(d) for d in self.book_digits.split(","))
+
+    @property
+    def book_only(self) -> tuple[str, ...]:
+        """The ``only`` terms of the book runs (:func:`qdm.chapters.runs.chapter_runs`): one per digit."""
+        return tuple(f"data.classes={d}" for d in self.book_digit_list)
 
     @property
     def variant_list(self) -> tuple[str, ...]:

@@ -113,19 +113,25 @@ def chapter_jobs(
 def select_jobs(
     jobs: Sequence[tuple[Job, int, ExperimentConfig]], only: Sequence[str]
 ) -> list[tuple[Job, int, ExperimentConfig]]:
-    """The runs of ``jobs`` that match every term of ``only`` (``qdm reproduce --only``): a term matches a run when it
-    is the job's preset or one of its overrides, e.g. ``data.classes=0`` or ``chen2025-classical``.  No terms: all.
-    A term that matches no run is an error naming the terms that would."""
+    """The runs of ``jobs`` that ``only`` selects (``qdm reproduce --only``).  A term matches a run when it is the
+    job's preset or one of its overrides, e.g. ``chen2025-classical`` or ``data.classes=0``; terms of the same key
+    (the text before ``=``; presets are one key) are alternatives, and a run is kept when every key has a matching
+    term: ``data.classes=0, data.classes=1, chen2025`` keeps chen2025 on digits 0 and 1.  No terms: all runs.  A term
+    that matches no run is an error naming the presets and overrides that would."""
     if isinstance(only, str):
         raise ValueError("only must be a sequence of terms, not one string")
-    out = list(jobs)
+
+    def terms_of(job: Job, seed: int) -> tuple[str, ...]:
+        return (job.preset, *job.overrides_for(seed))
+
+    known = sorted({t for job, seed, _ in jobs for t in terms_of(job, seed)})
     for term in only:
-        kept = [item for item in out if term == item[0].preset or term in item[0].overrides_for(item[1])]
-        if not kept:
-            known = sorted({t for job, seed, _ in out for t in (job.preset, *job.overrides_for(seed))})
+        if term not in known:
             raise ValueError(f"--only {term!r} matches no run; the runs' presets and overrides are: {', '.join(known)}")
-        out = kept
-    return out
+    groups: dict[str, set[str]] = {}
+    for term in only:
+        groups.setdefault(term.split("=", 1)[0] if "=" in term else "", set()).add(term)
+    return [item for item in jobs if all(terms & set(terms_of(item[0], item[1])) for terms in groups.values())]
 
 
 def n_runs(chapter: str, seeds: Sequence[int]) -> int:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qdm import ledger
-from qdm.chapters.jobs import CHAPTER_JOBS, Job, resolve_jobs
+from qdm.chapters.jobs import CHAPTER_JOBS, Job, resolve_jobs, select_jobs
 from qdm.config import ExperimentConfig, config_hash
 from qdm.runner import RunRecord, finished_run, outcome_records, run_many
 from qdm.validation import check_int
@@ -61,6 +61,7 @@ class ChapterRuns:
     stale: tuple[tuple[ledger.LedgerEntry, str], ...]
     seeds: tuple[int, ...] = ()
     extra: tuple[str, ...] = ()
+    only: tuple[str, ...] = ()
     unresolved: str = ""
     expected: int = 0
 
@@ -75,7 +76,7 @@ class ChapterRuns:
     def command(self) -> str:
         """The command that makes the missing runs and admits them into the ledger."""
         seeds = ",".join(str(s) for s in (self.seeds or sorted({r.seed for r in self.runs})))
-        sets = "".join(f" --set {o}" for o in self.extra)
+        sets = "".join(f" --set {o}" for o in self.extra) + "".join(f" --only {o}" for o in self.only)
         return f"qdm reproduce {self.chapter} --profile {self.profile} --seeds {seeds}{sets} --admit"
 
 
@@ -100,6 +101,7 @@ def chapter_runs(
     results_root: str | os.PathLike[str] = "results",
     jobs: Sequence[Job] | None = None,
     extra: Sequence[str] = (),
+    only: Sequence[str] = (),
     allow_unresolved: bool = False,
 ) -> ChapterRuns:
     """The runs of ``chapter`` (a key of :data:`qdm.chapters.jobs.CHAPTER_JOBS`) at ``profile`` for ``seeds``.
@@ -108,8 +110,9 @@ def chapter_runs(
     (all of them in one :func:`qdm.runner.run_many` call with ``workers`` processes), else returned as
     missing.  Configs are resolved and validated before anything is looked up or trained.  ``jobs``: the part
     of the chapter's job list to serve (default: all of it); ``extra``: overrides for every run after the job's
-    own.  When the jobs do not resolve at ``profile`` (a preset without that profile) the ValueError is raised,
-    unless ``allow_unresolved``: then no run is served or trained and the result says why.
+    own; ``only``: the runs :func:`qdm.chapters.jobs.select_jobs` keeps (``qdm reproduce --only``, which the page's
+    command repeats).  When the jobs do not resolve at ``profile`` (a preset without that profile) the ValueError is
+    raised, unless ``allow_unresolved``: then no run is served or trained and the result says why.
     """
     if chapter not in CHAPTER_JOBS:
         raise ValueError(f"chapter must be one of {', '.join(sorted(CHAPTER_JOBS))}, got {chapter!r}")
@@ -122,11 +125,13 @@ def chapter_runs(
         check_int(s, "seeds", 0)
     if isinstance(extra, str):
         raise ValueError("extra must be a sequence of 'key=value' strings, not one string")
+    if isinstance(only, str):
+        raise ValueError("only must be a sequence of terms, not one string")
     selected = tuple(CHAPTER_JOBS[chapter] if jobs is None else jobs)
     foreign = [j for j in selected if j not in CHAPTER_JOBS[chapter]]
     if foreign:
         raise ValueError(f"jobs must be jobs of the chapter {chapter!r}; not among them: {foreign[0]}")
-    asked = {"seeds": tuple(seeds), "extra": tuple(extra)}
+    asked = {"seeds": tuple(seeds), "extra": tuple(extra), "only": tuple(only)}
     try:
         resolved = resolve_jobs(selected, profile, seeds, extra)
     except ValueError as err:
@@ -135,6 +140,7 @@ def chapter_runs(
         expected = sum(len(j.seeds_from(seeds)) for j in selected)
         return ChapterRuns(chapter=chapter, profile=profile, runs=(), stale=_chapter_stale(chapter, profile),
                            unresolved=str(err), expected=expected, **asked)
+    resolved = select_jobs(resolved, only)
     root = Path(results_root)
     found = [finished_run(cfg, root) for _, _, cfg in resolved]
     if train_missing:
