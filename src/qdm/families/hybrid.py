@@ -20,6 +20,8 @@ as those presets at the cpu profile.  The classical twins are ``model.bottleneck
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -274,27 +276,19 @@ HYBRID_BOOK_STEPS = 6000
 #: the count recorded in the metrics, rather than asking for 1000 that one class does not have. ``book`` is ``cpu``
 #: trained :data:`HYBRID_BOOK_STEPS` steps (more than the published 2,790, which were 30 epochs of ~6,000 images;
 #: 6,000 steps are 6,000 epochs of 64).
+_CPU = ProfileSpec(
+    steps=1000,
+    batch_size=64,
+    images_per_class=64,
+    n_samples=1000,
+    fid_real_images=None,
+    ema_decay=0.995,
+    sample_steps=50,
+    checkpoint_every=250,
+)
 HYBRID_PROFILES: dict[str, ProfileSpec] = {
-    "book": ProfileSpec(
-        steps=HYBRID_BOOK_STEPS,
-        batch_size=64,
-        images_per_class=64,
-        n_samples=1000,
-        fid_real_images=None,
-        ema_decay=0.995,
-        sample_steps=50,
-        checkpoint_every=1500,
-    ),
-    "cpu": ProfileSpec(
-        steps=1000,
-        batch_size=64,
-        images_per_class=64,
-        n_samples=1000,
-        fid_real_images=None,
-        ema_decay=0.995,
-        sample_steps=50,
-        checkpoint_every=250,
-    ),
+    "book": dataclasses.replace(_CPU, steps=HYBRID_BOOK_STEPS, checkpoint_every=1500),
+    "cpu": _CPU,
     "smoke": ProfileSpec(
         steps=30, batch_size=16, images_per_class=64, n_samples=16, fid_real_images=64, ema_decay=None, sample_steps=10
     ),
