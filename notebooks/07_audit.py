@@ -147,6 +147,7 @@ glue_value("n-embedded", sum(v for k, v in bias.record["image_counts"].items() i
 for key, value in bias.record["image_counts"].items():
     glue_value(f"count-{key.replace('_', '-')}", value)
 glue_value("bias-measurement-note", chapter.measurement_note(bias))
+glue_value("bias-entries", " and ".join(f"{e['preset']}@{e['profile']}" for e in bias.record["ledger_entries"]))
 glue_figure("fig-audit-bias", plotting.plot_estimator_bias(bias.frame), record, bias.frame, figure_dir)
 
 # %% [markdown]
@@ -176,8 +177,8 @@ glue_figure("fig-audit-bias", plotting.plot_estimator_bias(bias.frame), record, 
 #
 # FID (left) and unbiased KID (right) against the number of images $n$ per set, mean ± standard
 # deviation over draws: two disjoint halves of held-out and of training MNIST zeros (real vs real), and
-# the {glue:text}`count-samples-per-model` kept samples of the `chen2025@cpu` and
-# `chen2025-classical@cpu` ledger entries against half of the held-out zeros (model vs real).
+# the {glue:text}`count-samples-per-model` kept samples of the {glue:text}`bias-entries` ledger entries
+# against half of the held-out zeros (model vs real).
 # TF-Inception pool_3 features. *Data:* {glue:text}`bias-measurement-note`. *Provenance:* {glue:text}`fig-audit-bias-note`
 # ```
 

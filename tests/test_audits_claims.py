@@ -117,13 +117,13 @@ def test_level_and_fact_verdicts() -> None:
 
 
 def _fake_ledger(root: Path, fids: dict[str, list[float]], ssims: dict[str, list[float]] | None = None) -> None:
-    """A ledger holding chen2025 and chen2025-classical (digit 0, cpu) for seeds 0..k-1 with the given metrics;
+    """A ledger holding chen2025 and chen2025-classical (digit 0, the audit's profile) for seeds 0..k-1 with the given metrics;
     everything else of each entry is copied from the committed seed-0 entry of that preset."""
     for preset, values in fids.items():
         base = next(e for e in ledger.entries(REPO_LEDGER) if e.made_by.get("preset") == preset)
         for seed, fid in enumerate(values):
             overrides = ["data.classes=0", f"train.seed={seed}"]
-            cfg = resolve_config(preset, ["profile=cpu", *overrides])
+            cfg = resolve_config(preset, [f"profile={eb.AUDIT_PROFILE}", *overrides])
             dest = root / cfg.experiment / config_hash(cfg)
             shutil.copytree(base.path, dest)
             (dest / "config.json").write_text(to_json(cfg))
@@ -132,7 +132,7 @@ def _fake_ledger(root: Path, fids: dict[str, list[float]], ssims: dict[str, list
             if ssims is not None:
                 metrics["ssim"] = ssims[preset][seed]
             (dest / "metrics.json").write_text(json.dumps(metrics))
-            made_by = {**base.made_by, "overrides": overrides}
+            made_by = {**base.made_by, "profile": eb.AUDIT_PROFILE, "overrides": overrides}
             (dest / ledger.LEDGER_RECORD).write_text(json.dumps(made_by))
 
 
@@ -191,9 +191,18 @@ def test_the_committed_ledger_gives_one_seed_and_its_numbers(tmp_path: Path, mon
                                                              small_hybrid: None) -> None:
     monkeypatch.setenv("QDM_LEDGER_DIR", str(REPO_LEDGER))
     e = _evaluate("chen2025-mnist0-fid", results_root=tmp_path / "results", measurements_dir=MEASUREMENTS)
-    entries = {x.made_by["preset"]: x.metrics["fid"] for x in ledger.entries(REPO_LEDGER) if x.made_by.get("profile") == "cpu"}
-    assert e.verdict == "not testable here" and "one seed" in e.why
-    assert e.values == pytest.approx((entries["chen2025"] - entries["chen2025-classical"],))
+    fids: dict[str, dict[int, float]] = {}
+    for x in ledger.entries(REPO_LEDGER):
+        if x.made_by.get("profile") == eb.AUDIT_PROFILE and "data.classes=0" in x.made_by.get("overrides", []):
+            seed = int(next(o for o in x.made_by["overrides"] if o.startswith("train.seed=")).split("=")[1])
+            fids.setdefault(x.made_by["preset"], {})[seed] = x.metrics["fid"]
+    paired = sorted(set(fids["chen2025"]) & set(fids["chen2025-classical"]))
+    deltas = tuple(fids["chen2025"][s] - fids["chen2025-classical"][s] for s in paired)
+    assert e.seeds == tuple(paired) and e.values == pytest.approx(deltas)
+    if len(paired) == 1:
+        assert e.verdict == "not testable here" and "one seed" in e.why
+    else:
+        assert e.summary.mean == pytest.approx(sum(deltas) / len(deltas)) and e.verdict != "not testable here"
     # the published-protocol column: the first 5-sample strip of the committed gap measurement
     strips = eb.read_measurement(MEASUREMENTS / eb.GAP_NAME).frame.query("kind == @eb.PUBLISHED_STRIP")
     assert e.published_protocol.startswith(f"Δ {C._fmt(float(strips.sort_values('draw')['gap'].iloc[0]))} (first strip")
@@ -332,7 +341,8 @@ def test_gap_summary_counts_wins_on_hand_made_draws() -> None:
 
 def test_ledger_pair_names_the_command_when_an_entry_is_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QDM_LEDGER_DIR", str(tmp_path / "empty"))
-    with pytest.raises(ValueError, match=r"no chen2025@cpu seed 0 .*`qdm reproduce hybrid --profile cpu --seeds 0 --admit`"):
+    with pytest.raises(ValueError, match=r"no chen2025@book seed 0 .*`qdm reproduce hybrid --profile book --seeds 0 "
+                                         r"--only data.classes=0 --admit`"):
         eb.ledger_pair(0)
 
 

@@ -83,9 +83,11 @@ def test_audit_notebook_runs_from_the_ledger(tmp_path: Path, monkeypatch: pytest
     assert int(values["strips-quantum-lower"]) == int((strips["gap"] < 0).sum())
     assert int(values["n-strips"]) == len(strips)
     assert float(values["gap-wins-min"]) == pytest.approx(float((draws5["gap"] < 0).mean()))
-    # ... and the ledger's: the fair-protocol gap of the two committed digit-0 runs
-    fids = {p: json.loads(next((REPO / "ledger" / p).glob("*/metrics.json")).read_text())["fid"]
-            for p in ("chen2025", "chen2025-classical")}
+    # ... and the ledger's: the fair-protocol gap of the two committed digit-0 runs the measurement used (seed 0)
+    pair = eb.read_measurement(MEASUREMENTS / eb.GAP_NAME).record["ledger_entries"]
+    assert {e["profile"] for e in pair} == {eb.AUDIT_PROFILE}
+    fids = {e["preset"]: json.loads((REPO / "ledger" / e["experiment"] / e["config_hash"] / "metrics.json").read_text())["fid"]
+            for e in pair}
     assert float(values["fair-gap"]) == pytest.approx(fids["chen2025"] - fids["chen2025-classical"])
     # the verdict counts add up, and the claims table holds every claim
     counts = [int(values[f"n-{v.replace(' ', '-')}"]) for v in C.VERDICTS]

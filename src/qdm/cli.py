@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="estimator-bias: Inception feature cache folder (default <results>/features)")
     audit.add_argument("--seeds", default="0,1,2", help="seeds, e.g. 0,1,2 or 0-4 (default 0,1,2)")
     audit.add_argument("--profile", default=None,
-                       help="preset profile: smoke, cpu or paper (default: smoke for chen2025, paper for presets)")
+                       help="preset profile: smoke, cpu, book or paper (default: smoke for chen2025, paper for presets)")
     audit.add_argument("--dataset", choices=("mnist", "pathmnist"), default="mnist", help="MNIST digit 0 or PathMNIST class 1")
     audit.add_argument("--results", default="results", help="results root folder (default: results)")
     audit.add_argument("--out", default=None, help="report folder (default <results>/audit/chen2025-<dataset>-<profile>)")

@@ -38,7 +38,7 @@ import torch
 
 from qdm.audits import ano as ano_audit
 from qdm.audits.circuits import proj_in_gradient_norm, weight_independence
-from qdm.audits.estimator_bias import GAP_NAME, PUBLISHED_STRIP, read_measurement
+from qdm.audits.estimator_bias import AUDIT_PROFILE, GAP_NAME, PUBLISHED_STRIP, read_measurement
 from qdm.chapters.jobs import CHAPTER_JOBS, Job
 from qdm.chapters.runs import ChapterRuns, chapter_runs
 from qdm.config import config_hash
@@ -456,7 +456,7 @@ def _chen_mnist(digit: int, metric: str) -> Claim:
         source=Source("chen2025quantum", f"Abstract; {_DIGIT_FIGURE[digit]}"),
         published=Published(f"{name} {values[0]} (quantum) vs {values[1]} (classical), MNIST, 5 samples each",
                             _CHEN_README, values),
-        test=Comparison("hybrid", "cpu", Arm("chen2025", (f"data.classes={digit}",)),
+        test=Comparison("hybrid", AUDIT_PROFILE, Arm("chen2025", (f"data.classes={digit}",)),
                         Arm("chen2025-classical", (f"data.classes={digit}",)), metric, _CHEN_FAIR, _CHEN_PUB,
                         published_measurement=GAP_NAME, measurement_column="gap" if lower else "ssim"),
         label="fig-audit-gap" if digit == 0 else "fig-audit-forest",
