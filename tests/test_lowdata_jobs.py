@@ -16,6 +16,7 @@ from qdm.chapters import jobs
 from qdm.chapters.runs import chapter_runs, missing_note
 from qdm.cli import main
 from qdm.config import config_hash, to_dict
+from qdm.families.hybrid import HYBRID_PROFILES
 from qdm.presets import CHEN2025_VARIANTS
 
 SEEDS = [0, 1, 2, 3, 4]
@@ -96,6 +97,8 @@ def test_chapter_runs_serves_part_of_a_chapter_and_answers_for_an_unresolved_pro
     note = missing_note(runs, limit=1)
     assert "2 of the 2 runs" in note and "data.subset_seed=0 seed=0" in note and "- and 1 more" in note
     assert "qdm reproduce lowdata --profile smoke --seeds 0,1 --set train.steps=2 --admit" in note
+    assert len(chapter_runs("lowdata", "book", SEEDS, results_root=tmp_path / "r").missing) == 264  # book resolves
+    monkeypatch.delitem(HYBRID_PROFILES, "book")  # as before the hybrid family had a book profile
     book = chapter_runs("lowdata", "book", SEEDS, allow_unresolved=True, results_root=tmp_path / "r")
     assert book.runs == () and book.expected == 264 and "profile must be one of cpu, smoke" in book.unresolved
     note = missing_note(book)
@@ -107,10 +110,13 @@ def test_chapter_runs_serves_part_of_a_chapter_and_answers_for_an_unresolved_pro
     assert not (tmp_path / "r").exists()  # nothing trained or written
 
 
-def test_the_reproducibility_page_counts_the_low_data_runs_by_their_own_seeds(tmp_path: Path) -> None:
+def test_the_reproducibility_page_counts_the_low_data_runs_by_their_own_seeds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from qdm.chapters import reproducibility as rep
 
     (tmp_path / "ledger").mkdir()
+    monkeypatch.delitem(HYBRID_PROFILES, "book")  # a profile the presets lack
     costs = rep.chapter_costs(tmp_path / "ledger", ["smoke", "book"], SEEDS, ["lowdata", "pqc"]).set_index(["chapter", "profile"])
     assert costs.loc[("lowdata", "smoke"), "runs"] == 264 and costs.loc[("lowdata", "smoke"), "not_measured"] == 264
     assert costs.loc[("lowdata", "book"), "runs"] == 264 and "does not resolve" in costs.loc[("lowdata", "book"), "note"]
