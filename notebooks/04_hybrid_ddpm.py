@@ -511,3 +511,9 @@ glue("tab-hybrid-book-published", book_published.style.format(precision=4, na_re
 #   is left is a fixed $\prod\cos$ nonlinearity followed by a trainable linear layer.
 # - On {glue:text}`images_per_class` digits with {glue:text}`n_seeds` seed(s) per variant:
 #   {glue:text}`verdict-fid`
+# - The presets at the {glue:text}`profile` profile ({glue:text}`book-sources`): the published
+#   comparison, tested seed-paired on FID and SSIM. {glue:text}`book-verdict` Because the published
+#   circuit's weights are inert, a difference between `chen2025` and `chen2025-classical` measures
+#   the gate's fixed $\prod\cos$ nonlinearity and its trainable output layer, not a quantum effect;
+#   the trainable circuit against the classical gate of the same size is the comparison that could
+#   show one.
