@@ -182,7 +182,7 @@ def test_missing_runs_are_not_testable_and_name_the_command(tmp_path: Path, monk
     monkeypatch.setenv("QDM_LEDGER_DIR", str(tmp_path / "empty"))
     e = _evaluate("chen2025-pathmnist-fid", results_root=tmp_path / "results")
     assert e.verdict == "not testable here"
-    assert e.command == "qdm reproduce pathmnist --profile cpu --seeds 0,1,2 --admit"
+    assert e.command == f"qdm reproduce pathmnist --profile {eb.AUDIT_PROFILE} --seeds 0,1,2 --admit"
     assert f"`{e.command}`" in e.why and "0 of the 6 runs found" in e.why
     assert e.fair == "—" and e.summary is None
 

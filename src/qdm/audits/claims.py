@@ -473,7 +473,7 @@ def _chen_pathmnist(metric: str) -> Claim:
         source=Source("chen2025quantum", "results tables; Abstract (“more nuanced” on PathMNIST)"),
         published=Published(f"{'FID' if lower else 'SSIM'} {values[0]} (quantum) vs {values[1]} (classical), PathMNIST class 1",
                             _CHEN_README, values),
-        test=Comparison("pathmnist", "cpu", Arm("chen2025-pathmnist"), Arm("chen2025-classical-pathmnist"), metric,
+        test=Comparison("pathmnist", AUDIT_PROFILE, Arm("chen2025-pathmnist"), Arm("chen2025-classical-pathmnist"), metric,
                         "1000 samples vs the 83 held-out test images of class 1 of the PathMNIST subset", _CHEN_PUB),
         label="tab-path-claim",
     )

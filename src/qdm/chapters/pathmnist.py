@@ -67,7 +67,7 @@ class PathChapterKnobs(RunChapterKnobs):
 
     PROFILES: ClassVar[tuple[str, ...]] = ("paper", *HYBRID_PROFILES)
 
-    profile: str = "cpu"
+    profile: str = "book"
 
 
 def from_namespace(namespace: Mapping[str, Any]) -> PathChapterKnobs:
