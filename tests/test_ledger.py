@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import qdm.runner as runner
-from qdm import ledger
+from qdm import ledger, provenance
 from qdm.config import config_hash, from_dict
 from qdm.presets import get_preset, resolve_config
 from qdm.provenance import repo_root
@@ -129,6 +129,8 @@ def test_committed_ledger_is_current_and_small() -> None:
     assert size < 30 * 2**20
 
 
+#: Metrics of qdm's classifier (:mod:`qdm.classifier`), which is trained where it is first needed.
+CLASSIFIER_METRICS = ("classifier_", "pr_classifier_")
 SMOKE = [e for e in _committed() if e.made_by.get("profile") == "smoke"]
 
 
@@ -144,4 +146,18 @@ def test_smoke_entry_reproduces_bit_for_bit(entry: ledger.LedgerEntry, tmp_path:
     finally:
         torch.set_num_threads(1)
     assert not fresh.reused
-    assert fresh.metrics == entry.metrics
+    made_on = json.loads((entry.path / "provenance.json").read_text())["record"].get("cpu")
+    if made_on == provenance.cpu_description():
+        assert fresh.metrics == entry.metrics  # the same processor and kernel set: bit for bit
+        return
+    # Another processor (or an entry that predates the record of it): oneDNN and ATen run other kernels, so the
+    # Inception features and the SSIM agree to rounding only, and qdm's classifier, trained on this machine, is
+    # another network (its cache is keyed by data and code, not by processor): its metrics are not compared.
+    assert set(fresh.metrics) == set(entry.metrics)
+    for key, value in entry.metrics.items():
+        if key.startswith(CLASSIFIER_METRICS):
+            continue
+        if isinstance(value, float):
+            assert fresh.metrics[key] == pytest.approx(value, rel=1e-5, abs=1e-9), key
+        else:
+            assert fresh.metrics[key] == value, key

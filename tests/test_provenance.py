@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import qdm
 from qdm import provenance
@@ -44,8 +45,9 @@ def rec() -> dict:
 
 def test_record_fields_and_json_roundtrip(rec: dict) -> None:
     for key in ("schema", "producer", "params", "seed", "qdm_version", "source_hash", "lock_hash", "git", "python",
-                "platform", "versions", "time", "data"):
+                "platform", "cpu", "versions", "time", "data"):
         assert key in rec, key
+    assert rec["cpu"]["capability"] == torch.backends.cpu.get_cpu_capability()
     assert rec["params"] == {"T": 10, "schedule": "cosine", "p": 0.25}
     assert rec["seed"] == 3
     assert rec["qdm_version"] == qdm.__version__

@@ -32,6 +32,7 @@ from qdm import io as qio
 __all__ = [
     "RECORD_SCHEMA",
     "caption_note",
+    "cpu_description",
     "data_fingerprint",
     "file_md5",
     "git_state",
@@ -165,6 +166,27 @@ def git_state() -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
+@lru_cache(maxsize=1)
+def cpu_description() -> dict[str, str | None]:
+    """The processor a run's numbers were computed on: its model name (``/proc/cpuinfo``; ``platform.processor()``
+    elsewhere) and the kernel set torch dispatches to (``torch.backends.cpu.get_cpu_capability()``, e.g. AVX2,
+    AVX512). Bit-identical CPU results are only expected on the same processor and kernel set: oneDNN and ATen pick
+    other kernels, with another floating-point summation order, on another one."""
+    model = None
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            model = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), None)
+    except OSError:
+        pass
+    try:
+        import torch
+
+        capability = str(torch.backends.cpu.get_cpu_capability())
+    except ImportError:
+        capability = None
+    return {"model": model or platform.processor() or None, "capability": capability}
+
+
 def package_versions() -> dict[str, str | None]:
     """Installed versions of qdm's main dependencies (None where one is not installed)."""
     versions: dict[str, str | None] = {}
@@ -240,6 +262,7 @@ def record(
         "python": platform.python_version(),
         "implementation": sys.implementation.name,
         "platform": platform.platform(),
+        "cpu": cpu_description(),
         "versions": package_versions(),
         "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "data": data,
