@@ -166,7 +166,6 @@ def git_state() -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
-@lru_cache(maxsize=1)
 def cpu_description() -> dict[str, str | None]:
     """The processor a run's numbers were computed on: its model name (``/proc/cpuinfo``; ``platform.processor()``
     elsewhere) and the kernel set torch dispatches to (``torch.backends.cpu.get_cpu_capability()``, e.g. AVX2,
@@ -187,6 +186,7 @@ def cpu_description() -> dict[str, str | None]:
     return {"model": model or platform.processor() or None, "capability": capability}
 
 
+@lru_cache(maxsize=1)
 def package_versions() -> dict[str, str | None]:
     """Installed versions of qdm's main dependencies (None where one is not installed)."""
     versions: dict[str, str | None] = {}
@@ -262,7 +262,7 @@ def record(
         "python": platform.python_version(),
         "implementation": sys.implementation.name,
         "platform": platform.platform(),
-        "cpu": cpu_description(),
+        "cpu": dict(cpu_description()),
         "versions": package_versions(),
         "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "data": data,
