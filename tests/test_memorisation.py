@@ -31,10 +31,12 @@ def test_a_copy_of_the_training_set_has_copy_rate_one_and_precision_one(digits):
     train, test = digits
     copy = train[torch.randperm(64, generator=torch.Generator().manual_seed(0))]
     result = memorisation(copy, train, test[:200])
-    assert result.copy_rate == 1.0 and result.closer_fraction == 1.0 and result.sample_median == 0.0
+    assert result.copy_rate == 1.0 and result.closer_fraction == 1.0
+    # 0 up to the rounding of torch.cdist's matrix-product form (|a|² + |b|² - 2ab; 3.8e-7 seen on AVX512)
+    assert result.sample_median == pytest.approx(0.0, abs=1e-3)
     assert (result.n_generated, result.n_train, result.n_heldout) == (64, 64, 200) and result.threshold > 0
     for i, j, dist in result.nearest_pairs:
-        assert dist == 0.0 and torch.equal(copy[i], train[j])
+        assert dist == pytest.approx(0.0, abs=1e-3) and torch.equal(copy[i], train[j])
     assert precision_recall(train.flatten(1), copy.flatten(1)).precision == 1.0
     assert pair_grid(copy, train, result.nearest_pairs).shape == (16, 1, 28, 28)
 
